@@ -1,0 +1,55 @@
+# Two commands matter: `make run` (set up, build the database if missing, start the dashboard)
+# and `make test` (set up, then the whole suite). Everything else is a helper of those.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
+DB ?= data/ai_industry.db
+PORT ?= 8501
+
+.PHONY: run test bench lint system-deps clean-db db
+
+$(STAMP): requirements-dev.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(BENCH_STAMP): requirements-bench.lock $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-bench.lock
+	touch $@
+
+# Debian's Chromium and a CJK font for the real-browser test and screenshots. Installed only
+# where missing; without root the browser test skips and says why.
+system-deps:
+	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then \
+		echo "system-deps: chromium and a CJK font are present"; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null \
+		|| echo "system-deps: WARNING could not install chromium; the browser test will skip"; \
+	else \
+		echo "system-deps: WARNING not root, chromium not installed; the browser test will skip"; \
+	fi
+
+$(DB): | $(STAMP)
+	$(BIN)/aidash init --db $(DB)
+
+db: $(DB)
+
+run: $(STAMP) $(DB)
+	$(BIN)/streamlit run streamlit_app.py --server.address 127.0.0.1 --server.port $(PORT)
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check app etl models tests benchmarks scripts
+	$(BIN)/mypy app etl models
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run_all
+
+clean-db:
+	rm -f $(DB) $(DB)-wal $(DB)-shm
