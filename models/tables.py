@@ -55,9 +55,9 @@ class Source(SQLModel, table=True):
     url_or_publication: str | None = None
     published: str | None = Field(default=None, description="ISO date (or YYYY-MM) of publication")
     quote: str | None = Field(default=None, sa_column=Column(Text))
-    confidence: str = "high"
+    confidence: str = Field(default="high", sa_column_kwargs={"server_default": 'high'})
     caveat: str | None = Field(default=None, sa_column=Column(Text))
-    provenance: str = "reported"
+    provenance: str = Field(default="reported", sa_column_kwargs={"server_default": "reported"})
 
 
 class District(SQLModel, table=True):
@@ -105,7 +105,7 @@ class Segment(SQLModel, table=True):
     code: str = Field(primary_key=True)
     name_zh: str
     name_en: str
-    sort_order: int = 0
+    sort_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Metric(SQLModel, table=True):
@@ -134,13 +134,13 @@ class EtlRun(SQLModel, table=True):
     kind: str
     started_at: datetime
     finished_at: datetime | None = None
-    status: str = "running"
+    status: str = Field(default="running", sa_column_kwargs={"server_default": 'running'})
     drop_path: str | None = None
     data_period: str | None = Field(default=None, description="latest period the run brought")
-    rows_read: int = 0
-    rows_inserted: int = 0
-    rows_updated: int = 0
-    rows_rejected: int = 0
+    rows_read: int = Field(default=0, sa_column_kwargs={"server_default": '0'})
+    rows_inserted: int = Field(default=0, sa_column_kwargs={"server_default": '0'})
+    rows_updated: int = Field(default=0, sa_column_kwargs={"server_default": '0'})
+    rows_rejected: int = Field(default=0, sa_column_kwargs={"server_default": '0'})
     message: str | None = Field(default=None, sa_column=Column(Text))
     rolled_back_at: datetime | None = None
 
@@ -156,10 +156,10 @@ class EtlRunFile(SQLModel, table=True):
     sheet: str | None = None
     sha256: str = Field(index=True)
     encoding: str | None = None
-    rows_read: int = 0
-    rows_inserted: int = 0
-    rows_updated: int = 0
-    rows_rejected: int = 0
+    rows_read: int = Field(default=0, sa_column_kwargs={"server_default": '0'})
+    rows_inserted: int = Field(default=0, sa_column_kwargs={"server_default": '0'})
+    rows_updated: int = Field(default=0, sa_column_kwargs={"server_default": '0'})
+    rows_rejected: int = Field(default=0, sa_column_kwargs={"server_default": '0'})
 
 
 class Enterprise(SQLModel, table=True):
@@ -190,8 +190,8 @@ class Enterprise(SQLModel, table=True):
     founded: date | None = None
     registered_capital: float | None = Field(default=None, description="million CNY")
     employees: int | None = None
-    status: str = "active"
-    provenance: str = "sample"
+    status: str = Field(default="active", sa_column_kwargs={"server_default": "active"})
+    provenance: str = Field(default="sample", sa_column_kwargs={"server_default": "sample"})
     source_id: int | None = Field(default=None, foreign_key="sources.id")
     etl_run_id: int = Field(foreign_key="etl_runs.id", index=True)
 
@@ -234,8 +234,8 @@ class EnterpriseRevenue(SQLModel, table=True):
     credit_code: str = Field(foreign_key="enterprises.credit_code")
     period: str = Field(description="YYYYQn")
     revenue: float = Field(description="million CNY, that quarter alone")
-    from_ytd: bool = Field(default=False, description="computed from year-to-date figures")
-    provenance: str = "sample"
+    from_ytd: bool = Field(default=False, sa_column_kwargs={"server_default": "0"}, description="computed from year-to-date figures")
+    provenance: str = Field(default="sample", sa_column_kwargs={"server_default": "sample"})
     etl_run_id: int = Field(foreign_key="etl_runs.id", index=True)
     superseded_by: int | None = Field(default=None, foreign_key="etl_runs.id", index=True)
 
@@ -265,9 +265,9 @@ class Observation(SQLModel, table=True):
     value: float
     unit: str
     basis: str
-    kind: str = "actual"
-    lower_bound: bool = Field(default=False, description="published as 'over X'")
-    approximate: bool = Field(default=False, description="published as 'about X'")
+    kind: str = Field(default="actual", sa_column_kwargs={"server_default": 'actual'})
+    lower_bound: bool = Field(default=False, sa_column_kwargs={"server_default": "0"}, description="published as 'over X'")
+    approximate: bool = Field(default=False, sa_column_kwargs={"server_default": "0"}, description="published as 'about X'")
     provenance: str
     method: str | None = Field(default=None, sa_column=Column(Text),
                                description="how a derived or converted value was computed")

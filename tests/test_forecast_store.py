@@ -1,0 +1,107 @@
+"""Stored forecasts: vintages, provenance and target probabilities (models/forecast_store.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from etl.errors import AidashError
+from models.forecast_store import _probability_at_least, refresh_forecasts
+
+QUARTERS = pd.period_range("2019Q1", "2025Q2", freq="Q")
+
+
+def _run(conn, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    conn.execute(text("INSERT INTO etl_runs (id, kind, started_at, status) "
+                      "VALUES (:i, 'drop', :t, 'succeeded')"), {"i": run_id, "t": datetime(2025, 7, 1)})
+
+
+def _seed(engine: Engine, target_value: float) -> None:
+    rng = np.random.default_rng(7)
+    values = 60_000 * 1.03 ** np.arange(len(QUARTERS)) * (1 + rng.normal(0, 0.01, len(QUARTERS)))
+    with engine.begin() as conn:
+        for code in ("enterprise_revenue", "target_ai_industry_scale_above_designated_size",
+                     "ai_industry_scale_above_designated_size"):
+            conn.execute(text("INSERT INTO metrics (code, name_en, name_zh, unit_en, unit_zh) "
+                              "VALUES (:c, :c, :c, 'u', 'u')"), {"c": code})
+        conn.execute(text("INSERT INTO sources (id, key, title, confidence, provenance) VALUES "
+                          "(1, 'gen', 'generator', 'high', 'sample'), "
+                          "(2, 'plan', '14th five-year plan', 'medium', 'reported')"))
+        _run(conn, 1)
+        conn.execute(text(
+            "INSERT INTO observations (metric, scope_type, scope_id, period, period_end, value, "
+            "unit, basis, kind, provenance, source_id, etl_run_id) VALUES "
+            "('enterprise_revenue', 'city', '310000', :p, :e, :v, 'million CNY', 'quarterly', "
+            "'actual', 'sample', 1, 1)"),
+            [{"p": str(q), "e": q.end_time.date(), "v": float(v)} for q, v in zip(QUARTERS, values)])
+        conn.execute(text(
+            "INSERT INTO observations (metric, scope_type, scope_id, period, period_end, value, "
+            "unit, basis, kind, provenance, source_id, etl_run_id) VALUES "
+            "('target_ai_industry_scale_above_designated_size', 'city', '310000', '2025', "
+            ":e, :v, 'billion CNY', 'annual', 'target', 'reported', 2, 1)"),
+            {"e": date(2025, 12, 31), "v": target_value})
+
+
+def test_refresh_stores_every_series_with_its_vintage(engine: Engine) -> None:
+    _seed(engine, target_value=1.0)
+    summary = refresh_forecasts(engine)
+    assert (summary.vintage_run_id, summary.series, summary.skipped) == (1, 1, 0)
+    with engine.connect() as conn:
+        run = conn.execute(text("SELECT series_key, provenance, last_period, freq FROM forecast_runs")).one()
+        points = conn.execute(text("SELECT period FROM forecast_points ORDER BY period")).scalars().all()
+    assert tuple(run) == ("enterprise_revenue|city|310000|quarterly|Q", "sample", "2025Q2", "Q")
+    assert points == [str(p) for p in pd.period_range("2025Q3", "2027Q2", freq="Q")]
+
+
+def test_earlier_vintages_are_kept_and_a_repeat_replaces_its_own(engine: Engine) -> None:
+    _seed(engine, target_value=1.0)
+    refresh_forecasts(engine)
+    refresh_forecasts(engine)  # same vintage: replaced, not duplicated
+    with engine.begin() as conn:
+        _run(conn, 2)
+    refresh_forecasts(engine)
+    with engine.connect() as conn:
+        vintages = conn.execute(text(
+            "SELECT vintage_run_id, count(*) FROM forecast_runs GROUP BY 1 ORDER BY 1")).all()
+        n_points = conn.execute(text("SELECT count(*) FROM forecast_points")).scalar()
+    assert [tuple(v) for v in vintages] == [(1, 1), (2, 1)]
+    assert n_points == 16
+
+
+@pytest.mark.parametrize(("target", "low", "high"), [
+    (1.0, 0.99, 1.0),        # 1 billion against ~300 billion a year: certain
+    (5_000.0, 0.0, 0.01),    # 5 trillion: out of reach
+])
+def test_target_probability_on_known_cases(engine: Engine, target: float, low: float,
+                                           high: float) -> None:
+    _seed(engine, target_value=target)
+    assert refresh_forecasts(engine).targets == 1
+    with engine.connect() as conn:
+        prob, period, method = conn.execute(text(
+            "SELECT probability, target_period, method FROM target_probabilities")).one()
+    assert low <= prob <= high
+    assert period == "2025"
+    assert "sum of enterprise_revenue|city|310000|quarterly|Q" in method
+
+
+def test_probability_is_one_half_at_the_median() -> None:
+    row = pd.Series({"lo_80": 80.0, "hi_80": 125.0, "lo_95": 64.0, "hi_95": 156.25})
+    assert _probability_at_least(100.0, row) == pytest.approx(0.5, abs=1e-9)
+
+
+def test_refresh_on_an_empty_database_says_what_to_do(engine: Engine) -> None:
+    with pytest.raises(AidashError) as exc:
+        refresh_forecasts(engine)
+    assert str(exc.value) == "the database has no loaded data yet; run `aidash init` first"
+
+
+def test_missing_target_map_file_is_reported(engine: Engine, tmp_path: Path) -> None:
+    _seed(engine, target_value=1.0)
+    with pytest.raises(FileNotFoundError):
+        refresh_forecasts(engine, target_map_path=tmp_path / "nope.csv")
