@@ -42,7 +42,7 @@ run: $(STAMP) $(DB)
 	$(BIN)/streamlit run streamlit_app.py --server.address 127.0.0.1 --server.port $(PORT)
 
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check app etl models tests benchmarks scripts

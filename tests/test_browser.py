@@ -1,0 +1,132 @@
+"""A real browser against a real server: every page in both languages, drawn, offline.
+
+Starts ``streamlit run`` on 127.0.0.1 over a database built by ``aidash init`` from the bundled
+data, drives Debian's Chromium with the PyPI ``playwright`` package (no downloaded browser),
+and saves one screenshot per page and language under ``tests/artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.conftest import DATA_DIR, ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
+LANGS = ("en", "zh")
+# url_path → what must be on that page once it has drawn.
+PAGES = {
+    "overview": '[data-testid="stPlotlyChart"]',
+    "map": '[data-testid="stPlotlyChart"] .choroplethlocation',
+    "trends": '[data-testid="stPlotlyChart"]',
+    "enterprises": '[data-testid="stDataFrame"]',
+    "sources": '[data-testid="stDataFrame"]',
+}
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
+SERVER_START_TIMEOUT_S = 60
+PAGE_TIMEOUT_MS = 45_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def browser_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from etl.build import build_database
+
+    path = tmp_path_factory.mktemp("browser") / "ai_industry.db"
+    build_database(str(path), data_dir=DATA_DIR)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(browser_db: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "AIDASH_DATABASE_URL": f"sqlite:///{browser_db}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                pytest.fail(f"streamlit did not start on {base}: {err[-2000:]}")
+            time.sleep(0.3)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"BROWSER TEST SKIPPED: no Chromium at {CHROMIUM}; install Debian's "
+                    "`chromium` package (make test does so when it runs as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("page_path", list(PAGES))
+def test_page_draws_offline(server: str, browser, page_path: str, lang: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale=lang)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda req: requests.append(req.url))
+    page.goto(f"{server}/{page_path}?lang={lang}", wait_until="domcontentloaded")
+    page.wait_for_selector(PAGES[page_path], timeout=PAGE_TIMEOUT_MS)
+    # Let the script run finish: the status widget shows while Streamlit reruns.
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_timeout(1500)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{page_path}_{lang}.png"), full_page=True)
+
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    if page_path == "map":
+        assert page.locator(".choroplethlocation").count() == 16
+    if page_path in ("overview", "trends", "map"):
+        assert page.locator('[data-testid="stPlotlyChart"] .main-svg').count() > 0
+    if lang == "zh":
+        assert page.locator("html").inner_text().count("上海") > 0
+    foreign = sorted({u for u in requests
+                      if not u.startswith(("data:", "blob:"))
+                      and urlparse(u).hostname not in LOCAL_HOSTS})
+    assert foreign == []
+    context.close()
