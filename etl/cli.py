@@ -43,13 +43,16 @@ err = Console(stderr=True, highlight=False)
 
 
 def _engine(db: str | None):  # type: ignore[no-untyped-def]
-    from models.db import make_engine
+    from models.db import make_engine, resolve_url, sqlite_path
 
+    path = sqlite_path(resolve_url(db))
+    if path is not None and not path.exists():
+        _fail(f"database {path} does not exist; build it with `aidash init`")
     return make_engine(db)
 
 
 def _fail(message: str) -> None:
-    err.print(f"Error: {message}", markup=False)
+    err.print(f"Error: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(code=1)
 
 
@@ -72,7 +75,7 @@ def init(
         summary = build_database(db, data_dir=data_dir, force=force, console=out)
     except AidashError as exc:
         _fail(str(exc))
-    out.print(summary, markup=False)
+    out.print(summary, markup=False, soft_wrap=True)
 
 
 @etl_app.command("load")
@@ -100,16 +103,16 @@ def etl_load(
         result = load_drop(engine, drop_dir, dry_run=dry_run, report_path=report,
                            progress=sys.stderr.isatty())
     except DropRejected as exc:
-        err.print(exc.summary, markup=False)
+        err.print(exc.summary, markup=False, soft_wrap=True)
         raise typer.Exit(code=1)
     except AidashError as exc:
         _fail(str(exc))
-    out.print(result.summary_line(), markup=False)
+    out.print(result.summary_line(), markup=False, soft_wrap=True)
     if result.changed and not dry_run and not no_forecast:
         from models.forecast_store import refresh_forecasts
 
         out.print(refresh_forecasts(engine, vintage_run_id=result.run_id).summary_line(),
-                  markup=False)
+                  markup=False, soft_wrap=True)
 
 
 @etl_app.command("history")
@@ -154,7 +157,7 @@ def etl_rollback(
         undone = rollback(_engine(db), run_id)
     except AidashError as exc:
         _fail(str(exc))
-    out.print(f"Rolled back run(s) {', '.join(str(i) for i in undone)}.", markup=False)
+    out.print(f"Rolled back run(s) {', '.join(str(i) for i in undone)}.", markup=False, soft_wrap=True)
 
 
 @forecast_app.command("refresh")
@@ -171,7 +174,7 @@ def forecast_refresh(db: DbOption = None) -> None:
         summary = refresh_forecasts(_engine(db))
     except AidashError as exc:
         _fail(str(exc))
-    out.print(summary.summary_line(), markup=False)
+    out.print(summary.summary_line(), markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -198,7 +201,7 @@ def sample(
     else:
         written = sample_mod.write_scale_drop(out_dir, enterprises=enterprises, quarters=quarters,
                                               seed=seed)
-    out.print(f"Wrote {len(written)} file(s) under {out_dir}.", markup=False)
+    out.print(f"Wrote {len(written)} file(s) under {out_dir}.", markup=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -1,0 +1,727 @@
+"""Loading a quarterly drop: read, validate, then write all of it in one transaction, or nothing.
+
+``load_drop`` is what ``aidash etl load`` and ``aidash init`` call. The steps:
+
+1. **Read** (``etl.read``): find the files, hash them (SHA-256), detect encodings, parse.
+   A drop whose files all match, byte for byte, the files of a run that is still in force is a
+   repeat: it is recorded as a ``noop`` run and nothing else happens.
+2. **Validate** (``etl.validate``) against the database, in the write transaction (so no other
+   writer can change what was checked). Any problem: the transaction is rolled back, the
+   report CSV is written, one ``rejected`` row goes into ``etl_runs`` and
+   :class:`~etl.errors.DropRejected` is raised. The data tables are not touched.
+3. **Write**: rows go into temp staging tables with ``executemany``, then set-based SQL merges
+   them: enterprises are upserted on the credit code (the before-image of a changed row goes
+   to ``enterprise_versions``), revenue and zone metrics get a new version only where a value
+   changed (the old row is kept, ``superseded_by`` = this run), unchanged rows are not
+   rewritten. ``etl.derive`` then recomputes the aggregates of the touched quarters.
+4. The ``etl_runs`` row is inserted at the start of the same transaction and finished at its
+   end, so a load killed at any point (even SIGKILL) leaves no trace at all: SQLite's WAL
+   discards the uncommitted frames on the next open, and there is never a stale ``running``
+   row to clean up. Readers (WAL) see the database before or after the load, never half of it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from etl import derive
+from etl.errors import AidashError, DropRejected
+from etl.periods import parse_period
+from etl.problems import REPORT_COLUMNS
+from etl.read import (
+    REPORT_NAME,
+    DropFile,
+    ReadResult,
+    discover,
+    fingerprint,
+    load_column_map,
+    read_source,
+    read_tables,
+)
+from etl.runs import require_database
+from etl.validate import ENTERPRISE_OPTIONAL, ValidDrop, problems_as_list, validate_drop
+from models.tables import CONFIDENCES
+
+# Page cache of the loading connection (KiB): large enough to hold the indexes a big merge
+# touches, so pages are written to the WAL once, at commit, rather than spilled repeatedly.
+# AIDASH_LOAD_CACHE_KIB overrides it (a small machine; the crash test uses a small cache so
+# that the WAL grows while the load is still running).
+LOAD_CACHE_KIB = int(os.environ.get("AIDASH_LOAD_CACHE_KIB", "262144"))
+# Rows per executemany batch: the progress bar advances once per batch.
+BATCH = 200_000
+SUMMARY_GROUPS = 8
+SUMMARY_EXAMPLES = 5
+DROP_SOURCE_PREFIX = "drop:"
+# Leading characters that make Excel treat a cell of a CSV as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class FileResult:
+    """One file (or sheet) of a load, as recorded in ``etl_run_files``."""
+
+    file: str
+    sheet: str | None
+    kind: str
+    encoding: str | None
+    sha256: str
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class LoadResult:
+    """What one ``load_drop`` did."""
+
+    drop_name: str
+    run_id: int | None
+    changed: bool
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    files: list[FileResult] = field(default_factory=list)
+    data_period: str | None = None
+    dry_run: bool = False
+    repeat_of: int | None = None
+    derived_inserted: int = 0
+    derived_updated: int = 0
+
+    @property
+    def file_count(self) -> int:
+        return len({f.file for f in self.files})
+
+    def summary_line(self) -> str:
+        """The one line the CLI prints."""
+        if self.repeat_of is not None:
+            return f"{self.drop_name} already loaded as run {self.repeat_of}; nothing changed"
+        files = f"{self.file_count} file{'s' if self.file_count != 1 else ''}"
+        rows = f"{self.read:,} row{'s' if self.read != 1 else ''} read"
+        if self.dry_run:
+            return (f"Dry run of {self.drop_name}: {files}, {rows}, "
+                    f"{self.inserted:,} would be inserted, {self.updated:,} updated, "
+                    f"{self.rejected:,} rejected in {self.seconds:.1f} s (nothing written)")
+        tail = f"run {self.run_id}" + ("" if self.changed else "; nothing changed")
+        return (f"Loaded {self.drop_name}: {files}, {rows}, "
+                f"{self.inserted:,} inserted, {self.updated:,} updated, {self.rejected:,} "
+                f"rejected in {self.seconds:.1f} s ({tail})")
+
+
+# ------------------------------------------------------------------------------- helpers
+
+
+def _now() -> str:
+    """UTC now in the text form SQLAlchemy's SQLite DateTime reads back."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def display_path(path: Path) -> str:
+    """The path as given, made relative to the working directory when it lies below it."""
+    if path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+    return str(path)
+
+
+def folder_period(drop_dir: Path) -> str | None:
+    """The quarter a drop folder is named for (``2025Q2``), if its name is one."""
+    try:
+        parsed = parse_period(drop_dir.name)
+    except ValueError:
+        return None
+    return parsed.period if parsed.freq == "Q" else None
+
+
+def _excel_safe(value: object) -> object:
+    """Report cells that Excel would evaluate get a leading apostrophe (plain numbers stay)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        try:
+            float(value)
+            return value
+        except ValueError:
+            return "'" + value
+    return value
+
+
+def write_report(path: Path, problems: pd.DataFrame) -> None:
+    """The rejection report: one row per problem, UTF-8 with BOM so Excel opens it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(REPORT_COLUMNS)
+        for rec in problems.itertuples(index=False, name=None):
+            writer.writerow(["" if v is None or v is pd.NA or (isinstance(v, float)
+                                                              and np.isnan(v))
+                             else _excel_safe(v) for v in rec])
+
+
+def rejection_summary(drop_name: str, problems: pd.DataFrame, report: str) -> str:
+    """A few lines: problems by file and reason, the first few, and what to do next."""
+    n = len(problems)
+    n_files = problems["file"].nunique()
+    lines = [(f"Drop {drop_name} rejected: {n:,} problem{'s' if n != 1 else ''} in "
+              f"{n_files} file{'s' if n_files != 1 else ''}.")]
+    groups = problems.groupby(["file", "reason"], sort=False).size()
+    for (file, reason), count in list(groups.items())[:SUMMARY_GROUPS]:
+        lines.append(f"  {file}: {count:,} × {reason}")
+    if len(groups) > SUMMARY_GROUPS:
+        lines.append(f"  … and {len(groups) - SUMMARY_GROUPS:,} more kinds of problem")
+    lines.append("First problems:")
+    for p in problems_as_list(problems.head(SUMMARY_EXAMPLES)):
+        where = p.file + (f" sheet {p.sheet}" if p.sheet else "") + (
+            f" row {p.row}" if p.row is not None else "") + (
+            f", column {p.column}" if p.column else "") + (
+            f", value '{p.value}'" if p.value is not None else "")
+        lines.append(f"  {where}: {p.reason}")
+    lines.append(f"Nothing was loaded. Fix the rows listed in {report} and run the load again.")
+    return "\n".join(lines)
+
+
+def _column(series: pd.Series) -> list[Any]:
+    """A column as Python values for sqlite3 (NaN/NA → None)."""
+    if isinstance(series.dtype, pd.Int64Dtype) or series.dtype == object:
+        return series.astype(object).where(series.notna(), None).tolist()
+    if series.dtype.kind in "fiub":
+        return series.tolist()  # sqlite binds float NaN as NULL
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def _rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    return list(zip(*(_column(frame[c]) for c in columns), strict=True))
+
+
+class _Steps:
+    """A rich progress bar on stderr when asked for, else nothing."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.progress: Any = None
+        self.task: Any = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                     BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                     console=Console(stderr=True), transient=True)
+
+    def __enter__(self) -> Self:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def step(self, description: str, total: int | None = None) -> None:
+        """Start the next step (``total`` units, or an open-ended spinner)."""
+        if self.progress is None:
+            return
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(description, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.advance(self.task, n)
+
+
+def _insert_many(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]],
+                 steps: _Steps) -> None:
+    for i in range(0, len(rows), BATCH):
+        conn.executemany(sql, rows[i:i + BATCH])
+        steps.advance(min(BATCH, len(rows) - i))
+
+
+# ------------------------------------------------------------------------- runs and sources
+
+
+def _insert_run(conn: sqlite3.Connection, *, status: str, drop_path: str,
+                data_period: str | None, started: str, message: str | None = None,
+                rows_read: int = 0, rows_rejected: int = 0) -> int:
+    cur = conn.execute(
+        """INSERT INTO etl_runs (kind, started_at, finished_at, status, drop_path, data_period,
+               rows_read, rows_inserted, rows_updated, rows_rejected, message)
+           VALUES ('drop', ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)""",
+        (started, None if status == "running" else _now(), status, drop_path, data_period,
+         rows_read, rows_rejected, message))
+    return int(cur.lastrowid or 0)
+
+
+def _record_run(engine_conn: sqlite3.Connection, **kwargs: Any) -> int:
+    """A run row in its own short transaction (rejected and failed attempts)."""
+    engine_conn.execute("BEGIN IMMEDIATE")
+    try:
+        run_id = _insert_run(engine_conn, **kwargs)
+        engine_conn.commit()
+    except BaseException:
+        engine_conn.rollback()
+        raise
+    return run_id
+
+
+def _insert_run_files(conn: sqlite3.Connection, run_id: int, files: list[FileResult]) -> None:
+    conn.executemany(
+        """INSERT INTO etl_run_files (run_id, file_name, sheet, sha256, encoding, rows_read,
+               rows_inserted, rows_updated, rows_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [(run_id, f.file, f.sheet, f.sha256, f.encoding, f.rows_read, f.inserted, f.updated,
+          f.rejected) for f in files])
+
+
+def find_repeat(conn: sqlite3.Connection, files: list[DropFile]) -> int | None:
+    """The run that loaded exactly these files (names and SHA-256) and is still in force.
+
+    A run is in force when it succeeded, was not rolled back, and no later run revised what it
+    wrote; otherwise loading the same files again is a real change (back to those values).
+    """
+    if not files:
+        return None
+    wanted = sorted({(f.name, f.sha256) for f in files})
+    candidates = [r for (r,) in conn.execute(
+        """SELECT DISTINCT r.id FROM etl_runs r JOIN etl_run_files f ON f.run_id = r.id
+           WHERE r.kind = 'drop' AND r.status = 'succeeded' AND f.sha256 = ?
+           ORDER BY r.id DESC""", (files[0].sha256,))]
+    for run_id in candidates:
+        have = sorted(set(conn.execute(
+            "SELECT file_name, sha256 FROM etl_run_files WHERE run_id = ?", (run_id,))))
+        if have != wanted:
+            continue
+        revised = conn.execute(
+            """SELECT EXISTS (SELECT 1 FROM enterprise_revenue
+                              WHERE etl_run_id = :r AND superseded_by IS NOT NULL)
+                   OR EXISTS (SELECT 1 FROM observations o JOIN sources s ON s.id = o.source_id
+                              WHERE o.etl_run_id = :r AND o.superseded_by IS NOT NULL
+                                AND s.key LIKE 'drop:%')
+                   OR EXISTS (SELECT 1 FROM enterprise_versions WHERE etl_run_id = :r)""",
+            {"r": run_id}).fetchone()[0]
+        return None if revised else run_id
+    return None
+
+
+def source_row(source: dict[str, Any] | None, folder: str,
+               default_provenance: str) -> dict[str, Any]:
+    """The ``sources`` row of a drop: from its ``source.json``, else "Quarterly drop <folder>"."""
+    if source:
+        title = str(source["title"]).strip()
+        publisher = str(source.get("publisher") or "").strip() or None
+        published = str(source.get("published") or "").strip() or None
+        digest = hashlib.sha256(json.dumps([title, publisher, published],
+                                           ensure_ascii=False).encode()).hexdigest()[:16]
+        confidence = str(source.get("confidence") or "")
+        if confidence not in CONFIDENCES:
+            confidence = "low" if default_provenance == "sample" else "high"
+        caveat = source.get("caveat") or source.get("note")
+        return {"key": f"{DROP_SOURCE_PREFIX}{digest}", "title": title, "publisher": publisher,
+                "url_or_publication": source.get("url") or source.get("url_or_publication"),
+                "published": published, "quote": source.get("quote"),
+                "confidence": confidence, "caveat": str(caveat) if caveat else None,
+                "provenance": default_provenance}
+    return {"key": f"{DROP_SOURCE_PREFIX}folder:{folder}", "title": f"Quarterly drop {folder}",
+            "publisher": None, "url_or_publication": None, "published": None, "quote": None,
+            "confidence": "low" if default_provenance == "sample" else "high",
+            "caveat": None, "provenance": default_provenance}
+
+
+def _ensure_source(conn: sqlite3.Connection, row: dict[str, Any]) -> tuple[int, bool]:
+    found = conn.execute("SELECT id FROM sources WHERE key = ?", (row["key"],)).fetchone()
+    if found:
+        return int(found[0]), False
+    cols = ", ".join(row)
+    cur = conn.execute(f"INSERT INTO sources ({cols}) VALUES ({', '.join('?' * len(row))})",
+                       tuple(row.values()))
+    return int(cur.lastrowid or 0), True
+
+
+# ------------------------------------------------------------------------------- merges
+
+_ENT_COLUMNS = ("name_zh", "name_en", "zone_id", "district_adcode", "segment", "founded",
+                "registered_capital", "employees", "status", "provenance")
+
+
+def merge_enterprises(conn: sqlite3.Connection, frame: pd.DataFrame, *, run_id: int,
+                      source_id: int, default_provenance: str, steps: _Steps) -> None:
+    """Upsert the register on the credit code; before-images of changed rows are versioned.
+
+    A column the file does not have keeps the stored value (the ``given`` bit mask says which
+    optional columns each row's file has); a new firm without a status is ``active``.
+    """
+    conn.execute("DROP TABLE IF EXISTS temp.stg_enterprises")
+    conn.execute("""CREATE TEMP TABLE stg_enterprises (
+        credit_code TEXT, name_zh TEXT, name_en TEXT, zone_id TEXT, district_adcode INTEGER,
+        segment TEXT, founded TEXT, registered_capital REAL, employees INTEGER, status TEXT,
+        provenance TEXT, given INTEGER, t INTEGER, row INTEGER)""")
+    cols = ("credit_code", *_ENT_COLUMNS, "given", "_t", "_row")
+    frame = frame.sort_values("credit_code", kind="stable")
+    steps.step("Staging enterprises", len(frame))
+    _insert_many(conn, f"INSERT INTO temp.stg_enterprises VALUES ({','.join('?' * len(cols))})",
+                 _rows(frame, cols), steps)
+    bit = {c: 1 << i for i, c in enumerate(ENTERPRISE_OPTIONAL)}
+    exprs = {
+        "name_zh": "s.name_zh",
+        "district_adcode": "s.district_adcode",
+        "segment": "s.segment",
+        "status": f"coalesce(CASE WHEN s.given & {bit['status']} THEN s.status END, e.status, "
+                  "'active')",
+        "provenance": f"coalesce(CASE WHEN s.given & {bit['provenance']} THEN s.provenance END, "
+                      "e.provenance, :prov)",
+    }
+    for c in ("name_en", "zone_id", "founded", "registered_capital", "employees"):
+        exprs[c] = f"CASE WHEN s.given & {bit[c]} THEN s.{c} ELSE e.{c} END"
+    differs = " OR ".join(f"({exprs[c]}) IS NOT e.{c}" for c in _ENT_COLUMNS)
+    steps.step("Merging enterprises")
+    conn.execute("DROP TABLE IF EXISTS temp.ent_new")
+    conn.execute(f"""CREATE TEMP TABLE ent_new AS
+        SELECT s.t, s.credit_code, {', '.join(f'{x} AS {c}' for c, x in exprs.items())},
+               CASE WHEN e.credit_code IS NULL THEN 'new'
+                    WHEN {differs} THEN 'changed' ELSE 'same' END AS action
+        FROM temp.stg_enterprises s LEFT JOIN main.enterprises e
+          ON e.credit_code = s.credit_code""", {"prov": default_provenance})
+    all_cols = ", ".join(_ENT_COLUMNS)
+    conn.execute(f"""INSERT INTO enterprise_versions (credit_code, superseded_by, {all_cols},
+                        source_id, etl_run_id)
+        SELECT e.credit_code, :run, {', '.join(f'e.{c}' for c in _ENT_COLUMNS)}, e.source_id,
+               e.etl_run_id
+        FROM main.enterprises e JOIN temp.ent_new n ON n.credit_code = e.credit_code
+        WHERE n.action = 'changed'""", {"run": run_id})
+    conn.execute(f"""UPDATE main.enterprises
+        SET {', '.join(f'{c} = n.{c}' for c in _ENT_COLUMNS)}, source_id = :source,
+            etl_run_id = :run
+        FROM temp.ent_new n
+        WHERE n.credit_code = enterprises.credit_code AND n.action = 'changed'""",
+                 {"run": run_id, "source": source_id})
+    conn.execute(f"""INSERT INTO main.enterprises (credit_code, {all_cols}, source_id, etl_run_id)
+        SELECT credit_code, {all_cols}, :source, :run FROM temp.ent_new
+        WHERE action = 'new' ORDER BY credit_code""", {"run": run_id, "source": source_id})
+
+
+def merge_revenue(conn: sqlite3.Connection, frame: pd.DataFrame, *, run_id: int,
+                  steps: _Steps) -> None:
+    """New versions for new and changed quarters; the changed ones' old rows are superseded."""
+    conn.execute("DROP TABLE IF EXISTS temp.stg_revenue")
+    conn.execute("""CREATE TEMP TABLE stg_revenue (credit_code TEXT, period TEXT, revenue REAL,
+                    from_ytd INTEGER, provenance TEXT, t INTEGER)""")
+    cols = ("credit_code", "period", "revenue", "from_ytd", "provenance", "_t")
+    # Staged in key order, the lookups below walk the indexes in order (cache-friendly).
+    frame = frame.sort_values(["credit_code", "period"], kind="stable")
+    steps.step("Staging revenue", len(frame))
+    _insert_many(conn, "INSERT INTO temp.stg_revenue VALUES (?, ?, ?, ?, ?, ?)",
+                 _rows(frame, cols), steps)
+    steps.step("Merging revenue")
+    conn.execute("DROP TABLE IF EXISTS temp.rev_chg")
+    conn.execute("""CREATE TEMP TABLE rev_chg AS
+        SELECT s.t, s.credit_code, s.period, s.revenue, s.from_ytd, s.provenance,
+               r.id AS old_id,
+               CASE WHEN r.id IS NULL THEN 'new'
+                    WHEN abs(r.revenue - s.revenue) > 1e-9 OR r.from_ytd IS NOT s.from_ytd
+                         OR r.provenance IS NOT s.provenance THEN 'changed'
+                    ELSE 'same' END AS action
+        FROM temp.stg_revenue s
+        LEFT JOIN main.enterprise_revenue r
+          ON r.credit_code = s.credit_code AND r.period = s.period AND r.superseded_by IS NULL""")
+    conn.execute("""UPDATE main.enterprise_revenue SET superseded_by = :run
+        WHERE id IN (SELECT old_id FROM temp.rev_chg WHERE action = 'changed')""",
+                 {"run": run_id})
+    conn.execute("""INSERT INTO main.enterprise_revenue (credit_code, period, revenue, from_ytd,
+                        provenance, etl_run_id, superseded_by)
+        SELECT credit_code, period, revenue, from_ytd, provenance, :run, NULL
+        FROM temp.rev_chg WHERE action IN ('new', 'changed')
+        ORDER BY credit_code, period""", {"run": run_id})
+
+
+def merge_observations(conn: sqlite3.Connection, frame: pd.DataFrame, *, run_id: int,
+                       source_id: int, steps: _Steps) -> None:
+    """Zone metrics: a new version where the value (or provenance) differs from the current
+    value of the same series and quarter that an earlier drop wrote."""
+    conn.execute("DROP TABLE IF EXISTS temp.stg_obs")
+    conn.execute("""CREATE TEMP TABLE stg_obs (metric TEXT, scope_id TEXT, period TEXT,
+                    period_end TEXT, period_label TEXT, value REAL, unit TEXT, provenance TEXT,
+                    t INTEGER, row INTEGER)""")
+    cols = ("metric", "scope_id", "period", "period_end", "period_label", "value", "unit",
+            "provenance", "_t", "_row")
+    steps.step("Staging zone metrics", len(frame))
+    _insert_many(conn, f"INSERT INTO temp.stg_obs VALUES ({','.join('?' * len(cols))})",
+                 _rows(frame, cols), steps)
+    conn.execute("DROP TABLE IF EXISTS temp.obs_chg")
+    conn.execute("""CREATE TEMP TABLE obs_chg AS
+        SELECT s.*, o.id AS old_id,
+               CASE WHEN o.id IS NULL THEN 'new'
+                    WHEN abs(o.value - s.value) > 1e-9 OR o.provenance IS NOT s.provenance
+                    THEN 'changed' ELSE 'same' END AS action
+        FROM temp.stg_obs s
+        LEFT JOIN main.observations o ON o.id = (
+            SELECT max(o2.id) FROM main.observations o2
+            JOIN main.sources src ON src.id = o2.source_id
+            WHERE o2.metric = s.metric AND o2.scope_type = 'zone' AND o2.scope_id = s.scope_id
+              AND o2.basis = 'point' AND o2.period_end = s.period_end
+              AND o2.superseded_by IS NULL AND o2.period = s.period AND o2.kind = 'actual'
+              AND src.key LIKE 'drop:%')""")
+    conn.execute("""UPDATE main.observations SET superseded_by = :run
+        WHERE id IN (SELECT old_id FROM temp.obs_chg WHERE action = 'changed')""",
+                 {"run": run_id})
+    conn.execute("""INSERT INTO main.observations (metric, scope_type, scope_id, scope_label,
+                        period, period_end, period_label, value, unit, basis, kind, lower_bound,
+                        approximate, provenance, method, source_id, etl_run_id, superseded_by)
+        SELECT metric, 'zone', scope_id, NULL, period, period_end, period_label, value, unit,
+               'point', 'actual', 0, 0, provenance, NULL, :source, :run, NULL
+        FROM temp.obs_chg WHERE action IN ('new', 'changed')
+        ORDER BY metric, scope_id, period""", {"run": run_id, "source": source_id})
+
+
+def _file_counts(conn: sqlite3.Connection, sql: str) -> dict[int, tuple[int, int]]:
+    return {int(t): (int(i or 0), int(u or 0)) for t, i, u in conn.execute(sql)}
+
+
+TEMP_TABLES = ("stg_enterprises", "ent_new", "stg_revenue", "rev_chg", "stg_obs", "obs_chg")
+
+
+def _drop_temp(conn: sqlite3.Connection) -> None:
+    for name in TEMP_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+# --------------------------------------------------------------------------------- load
+
+
+@contextmanager
+def _load_connection(engine: Engine) -> Iterator[sqlite3.Connection]:
+    """The engine's sqlite3 connection, tuned for one big transaction, restored afterwards."""
+    raw = engine.raw_connection()
+    conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
+    if conn.in_transaction:
+        conn.rollback()
+    old_cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+    conn.execute(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    try:
+        yield conn
+    finally:
+        try:
+            if conn.in_transaction:
+                conn.rollback()
+            _drop_temp(conn)
+            conn.execute(f"PRAGMA cache_size = {old_cache}")
+        finally:
+            raw.close()
+
+
+def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
+              report_path: Path | None = None, progress: bool = False,
+              today: date | None = None) -> LoadResult:
+    """Validate a quarterly drop and load all of it in one transaction, or none of it.
+
+    :param engine: the database (built by ``aidash init``).
+    :param drop_dir: the drop folder (see docs/drop-format.md).
+    :param dry_run: validate and count what would change; write nothing, not even a run row
+        (a rejection report is still written).
+    :param report_path: where to write the rejection report (default
+        ``<drop_dir>/rejections.csv``).
+    :param progress: show a progress bar on stderr.
+    :param today: the day periods and dates are checked against (default: today).
+    :returns: counts, per-file details and the run id.
+    :raises DatabaseMissing: the database has no tables.
+    :raises DropRejected: any problem; the report lists every one, nothing was loaded.
+    """
+    start = time.perf_counter()
+    started = _now()
+    today = today or date.today()
+    drop_dir = Path(drop_dir)
+    drop_name = drop_dir.resolve().name
+    drop_label = display_path(drop_dir)
+    report = Path(report_path) if report_path is not None else drop_dir / REPORT_NAME
+    if not drop_dir.is_dir():
+        raise AidashError(f"drop folder {drop_label} does not exist")
+    require_database(engine)
+    column_map = load_column_map()
+
+    with _Steps(progress) as steps, _load_connection(engine) as conn:
+        files, problems = discover(drop_dir, ignore=(report,))
+        source, source_problems = read_source(drop_dir)
+        problems.extend(source_problems)
+        steps.step("Hashing files", len(files))
+        for f in files:
+            problem = fingerprint(f)
+            if problem is not None:
+                problems.append(problem)
+            steps.advance()
+        if not problems:
+            repeat = find_repeat(conn, files)
+            if repeat is not None:
+                return _record_repeat(conn, files, repeat, drop_name=drop_name,
+                                      drop_label=drop_label, started=started, start=start,
+                                      dry_run=dry_run)
+        steps.step("Reading files", len(files))
+        tables, table_problems = read_tables(files, column_map,
+                                             on_file=lambda _f: steps.advance())
+        read = ReadResult(files, tables, problems + table_problems, source)
+
+        conn.execute("BEGIN" if dry_run else "BEGIN IMMEDIATE")
+        try:
+            steps.step("Validating")
+            valid = validate_drop(read, column_map, conn, today=today,
+                                  folder_period=folder_period(drop_dir))
+            rows_read = sum(t.rows_read for t in tables)
+            if not valid.ok:
+                conn.rollback()
+                _reject(conn, valid, report, drop_name=drop_name, drop_label=drop_label,
+                        started=started, rows_read=rows_read, dry_run=dry_run)
+            if not dry_run:
+                # Another load may have committed these files between the first check and
+                # this write lock: check again under the lock.
+                repeat = find_repeat(conn, files)
+                if repeat is not None:
+                    conn.rollback()
+                    return _record_repeat(conn, files, repeat, drop_name=drop_name,
+                                          drop_label=drop_label, started=started, start=start,
+                                          dry_run=dry_run)
+            result = _write(conn, valid, read, drop_name=drop_name, drop_label=drop_label,
+                            started=started, steps=steps)
+            result.dry_run = dry_run
+            result.seconds = time.perf_counter() - start
+            if dry_run:
+                conn.rollback()
+                result.run_id = None
+            else:
+                conn.execute("UPDATE etl_runs SET finished_at = ? WHERE id = ?",
+                             (_now(), result.run_id))
+                steps.step("Committing")
+                conn.commit()
+            result.seconds = time.perf_counter() - start
+            return result
+        except DropRejected:
+            raise
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.rollback()
+            if not dry_run and isinstance(exc, Exception):
+                # The history should show the attempt; failing to record it must not hide
+                # the error itself.
+                with suppress(sqlite3.Error):
+                    _record_run(conn, status="failed", drop_path=drop_label, data_period=None,
+                                started=started, message=f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+
+
+def _record_repeat(conn: sqlite3.Connection, files: list[DropFile], repeat: int, *,
+                   drop_name: str, drop_label: str, started: str, start: float,
+                   dry_run: bool) -> LoadResult:
+    period = conn.execute("SELECT data_period FROM etl_runs WHERE id = ?", (repeat,)).fetchone()
+    data_period = period[0] if period else None
+    results = [FileResult(f.name, None, f.kind or "", f.encoding, f.sha256) for f in files]
+    run_id = None
+    if not dry_run:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            run_id = _insert_run(conn, status="noop", drop_path=drop_label,
+                                 data_period=data_period, started=started,
+                                 message=f"already loaded as run {repeat}; nothing changed")
+            _insert_run_files(conn, run_id, results)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    return LoadResult(drop_name, run_id, False, files=results, data_period=data_period,
+                      dry_run=dry_run, repeat_of=repeat, seconds=time.perf_counter() - start)
+
+
+def _reject(conn: sqlite3.Connection, valid: ValidDrop, report: Path, *, drop_name: str,
+            drop_label: str, started: str, rows_read: int, dry_run: bool) -> None:
+    write_report(report, valid.problems)
+    summary = rejection_summary(drop_name, valid.problems, display_path(report))
+    rejected_rows = valid.problems.dropna(subset=["row"]).drop_duplicates(
+        ["file", "sheet", "row"])
+    if not dry_run:
+        _record_run(conn, status="rejected", drop_path=drop_label,
+                    data_period=valid.data_period, started=started, message=summary,
+                    rows_read=rows_read, rows_rejected=len(rejected_rows))
+    raise DropRejected(summary, problems_as_list(valid.problems), display_path(report))
+
+
+def _write(conn: sqlite3.Connection, valid: ValidDrop, read: ReadResult, *, drop_name: str,
+           drop_label: str, started: str, steps: _Steps) -> LoadResult:
+    """Every write of a valid drop, inside the open transaction."""
+    source = read.source or {}
+    default_provenance = "sample" if str(source.get("provenance", "")).strip().lower() in (
+        "sample", "样例", "样本") else "reported"
+    run_id = _insert_run(conn, status="running", drop_path=drop_label,
+                         data_period=valid.data_period, started=started)
+    source_id, source_created = _ensure_source(
+        conn, source_row(read.source, drop_name, default_provenance))
+    per_table: dict[int, tuple[int, int]] = {}
+    if valid.enterprises is not None and len(valid.enterprises):
+        merge_enterprises(conn, valid.enterprises, run_id=run_id, source_id=source_id,
+                          default_provenance=default_provenance, steps=steps)
+        per_table.update(_file_counts(conn, "SELECT t, sum(action = 'new'), "
+                                      "sum(action = 'changed') FROM temp.ent_new GROUP BY t"))
+    if valid.revenue is not None and len(valid.revenue):
+        merge_revenue(conn, valid.revenue, run_id=run_id, steps=steps)
+        per_table.update(_file_counts(conn, "SELECT t, sum(action = 'new'), "
+                                      "sum(action = 'changed') FROM temp.rev_chg GROUP BY t"))
+    if valid.observations is not None and len(valid.observations):
+        merge_observations(conn, valid.observations, run_id=run_id, source_id=source_id,
+                           steps=steps)
+        # A zone row counts once: updated if any of its values was revised, else inserted if
+        # any was new.
+        per_table.update(_file_counts(conn, """
+            SELECT t, sum(NOT changed AND new), sum(changed) FROM (
+                SELECT t, row, max(action = 'changed') AS changed, max(action = 'new') AS new
+                FROM temp.obs_chg GROUP BY t, row) GROUP BY t"""))
+    steps.step("Deriving aggregates")
+    count_periods = [valid.data_period] if (
+        valid.data_period and valid.enterprises is not None) else []
+    count_periods += valid.revenue_periods
+    derived = derive.refresh_aggregates(conn, run_id, revenue_periods=valid.revenue_periods,
+                                        count_periods=count_periods)
+    if source_created and not conn.execute(
+            """SELECT EXISTS (SELECT 1 FROM observations WHERE source_id = :s)
+                   OR EXISTS (SELECT 1 FROM enterprises WHERE source_id = :s)""",
+            {"s": source_id}).fetchone()[0]:
+        conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+
+    results = []
+    for ti, table in enumerate(read.tables):
+        inserted, updated = per_table.get(ti, (0, 0))
+        results.append(FileResult(table.file, table.sheet, table.kind, table.encoding,
+                                  table.sha256, table.rows_read, inserted, updated, 0))
+    _insert_run_files(conn, run_id, results)
+    inserted = sum(r.inserted for r in results)
+    updated = sum(r.updated for r in results)
+    rows_read = sum(r.rows_read for r in results)
+    changed = bool(inserted or updated or derived.inserted or derived.updated)
+    message = (f"derived aggregates: {derived.inserted:,} inserted, {derived.updated:,} updated; "
+               f"source: {source_row(read.source, drop_name, default_provenance)['title']}")
+    conn.execute(
+        """UPDATE etl_runs SET status = ?, rows_read = ?, rows_inserted = ?, rows_updated = ?,
+               rows_rejected = 0, message = ? WHERE id = ?""",
+        ("succeeded" if changed else "noop", rows_read, inserted, updated,
+         message if changed else f"no values changed; {message}", run_id))
+    return LoadResult(drop_name, run_id, changed, read=rows_read, inserted=inserted,
+                      updated=updated, rejected=0, files=results,
+                      data_period=valid.data_period, derived_inserted=derived.inserted,
+                      derived_updated=derived.updated)

@@ -1,0 +1,814 @@
+"""Validating a drop: every check, vectorised, collecting every problem before anything is written.
+
+This is the *clean* step of the drop loader. :func:`validate_drop` takes the tables of
+``etl.read`` and the database connection (for the known zones, districts and segments, the
+enterprises already loaded and the stored quarters that year-to-date figures build on) and
+returns typed frames ready to write, plus every problem found. The loader writes nothing
+unless the problem list is empty.
+
+All checks run on whole columns (pandas and pyarrow compute); per-value Python runs only over
+the distinct values of a column (periods, dates, invalid credit codes), so validation runs at a
+few hundred thousand rows a second, whatever the size of the drop. The range checks are a pandera
+schema built from ``data/column_map.csv``; its failure cases are turned into this module's own
+report texts (``REASONS``), so the report never shows a library's wording.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa_schema
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl import credit_code
+from etl.periods import QUARTER_HINT, parse_period
+from etl.problems import REPORT_COLUMNS, Problem
+from etl.read import ColumnMap, ReadResult, Table
+
+# Money is stored in million CNY; six decimals are one yuan, finer than any source reports, and
+# rounding there keeps sums and year-to-date differences free of binary noise (so an unchanged
+# figure compares equal on a reload).
+MONEY_DECIMALS = 6
+# Excel's day zero for serial dates (the 1900 system, with its leap-year bug folded in).
+EXCEL_EPOCH = date(1899, 12, 30)
+EXCEL_SERIAL_RANGE = (20_000, 80_000)  # 1954-10-03 … 2119-01-10: plausibly a date, not a count
+# Above this many codes to look up, reading every stored code beats chunked IN (…) queries.
+BULK_LOOKUP_THRESHOLD = 20_000
+SQL_CHUNK = 500
+
+STATUS_VALUES = {"active": "active", "存续": "active", "在业": "active", "开业": "active",
+                 "suspended": "suspended", "停业": "suspended", "歇业": "suspended",
+                 "deregistered": "deregistered", "注销": "deregistered",
+                 "movedout": "moved_out", "迁出": "moved_out"}
+PROVENANCE_VALUES = {"reported": "reported", "报告": "reported", "上报": "reported",
+                     "sample": "sample", "样例": "sample", "样本": "sample"}
+BASIS_VALUES = {"quarterly": "quarterly", "当季": "quarterly", "本季": "quarterly",
+                "ytd": "ytd", "累计": "ytd", "年初至今": "ytd"}
+
+REASONS = {
+    "missing": "required value is missing",
+    "number": "not a number",
+    "formula": "a formula, not a number: paste the values instead (Paste Special → Values)",
+    "nonnegative": "must not be negative",
+    "whole": "must be a whole number",
+    "zone": "unknown zone: not in the zones table (data/zones.csv)",
+    "district": "unknown district: expected one of the 16 district adcodes 310101…310151",
+    "segment": "unknown segment: expected a code or Chinese name from data/segments.csv",
+    "status": ("unknown status: expected active/存续, suspended/停业, deregistered/注销 or "
+               "moved_out/迁出"),
+    "provenance": "unknown provenance: expected reported or sample/样例",
+    "basis": "unknown basis: expected quarterly/当季 or ytd/累计",
+    "date": "not a date: use YYYY-MM-DD, YYYY/M/D or YYYY年M月D日",
+    "unknown_enterprise": ("unknown enterprise: the credit code is neither in this drop's "
+                           "enterprises file nor in the database"),
+    "zone_ytd": ("zone metrics are stocks at the end of a quarter: give the quarter, not a "
+                 "year-to-date period"),
+    "no_values": "row has no metric values",
+    "basis_conflict": "basis says quarterly but the period is year-to-date (1-n月)",
+}
+
+
+@dataclass
+class Reference:
+    """What the database knows that a drop is checked against."""
+
+    zones: dict[str, str]
+    districts: dict[str, int]
+    segments: dict[str, str]
+    metric_units: dict[str, str]
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection) -> Reference:
+        """Read zones, districts, segments and metric units (accepting codes and names)."""
+        zones: dict[str, str] = {}
+        for zone_id, name_zh in conn.execute("SELECT zone_id, name_zh FROM zones"):
+            zones[_key(zone_id)] = zone_id
+            zones.setdefault(_key(name_zh), zone_id)
+        districts: dict[str, int] = {}
+        for adcode, name_zh, name_en in conn.execute(
+                "SELECT adcode, name_zh, name_en FROM districts"):
+            for spelling in (str(adcode), name_zh, name_en):
+                districts.setdefault(_key(spelling), int(adcode))
+        segments: dict[str, str] = {}
+        for code, name_zh, name_en in conn.execute(
+                "SELECT code, name_zh, name_en FROM segments"):
+            for spelling in (code, name_zh, name_en):
+                segments.setdefault(_key(spelling), code)
+        units = dict(conn.execute("SELECT code, unit_en FROM metrics").fetchall())
+        return cls(zones, districts, segments, units)
+
+
+def _key(text: object) -> str:
+    """How an enumerated value is matched: NFKC, lower case, no spaces or underscores."""
+    return re.sub(r"[\s_\-]+", "", unicodedata.normalize("NFKC", str(text)).lower())
+
+
+@dataclass
+class ValidDrop:
+    """A validated drop: frames ready to write (one row per database row), and the problems.
+
+    ``enterprises``: credit_code, name_zh, name_en, zone_id, district_adcode, segment, founded,
+    registered_capital, employees, status, provenance, ``given`` (bit mask of the optional
+    columns the row's file has) and ``_t`` (index of its table).
+    ``revenue``: credit_code, period, revenue (the quarter's own value), from_ytd,
+    provenance, ``_t``. ``observations``: metric, scope_id, period, period_end, period_label,
+    value, unit, provenance, ``_t``, ``_row``.
+    """
+
+    enterprises: pd.DataFrame | None = None
+    revenue: pd.DataFrame | None = None
+    observations: pd.DataFrame | None = None
+    problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPORT_COLUMNS))
+    revenue_periods: list[str] = field(default_factory=list)
+    data_period: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problems.empty
+
+
+# Optional enterprise columns, in the order of the ``given`` bit mask (bit 0 = name_en …).
+ENTERPRISE_OPTIONAL = ("name_en", "zone_id", "founded", "registered_capital", "employees",
+                       "status", "provenance")
+
+
+class Collector:
+    """Problems found so far, as frames (one per check) rather than one object per problem."""
+
+    def __init__(self, tables: list[Table]) -> None:
+        self.tables = tables
+        self.parts: list[pd.DataFrame] = []
+        self.loose: list[Problem] = []
+
+    def add(self, problem: Problem) -> None:
+        self.loose.append(problem)
+
+    def rows(self, frame: pd.DataFrame, mask: pd.Series | np.ndarray, column: str | None,
+             reason: str | pd.Series, value: pd.Series | None = None) -> None:
+        """One problem per row of ``frame`` where ``mask`` holds.
+
+        :param column: the canonical column (reported under the file's own header) or None.
+        :param reason: one text for all, or a Series aligned with ``frame``.
+        :param value: the values to report; default the raw values of ``column``.
+        """
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        sub = frame.loc[mask]
+        if value is None:
+            value = sub[column] if column is not None and column in sub else None
+        else:
+            value = value[mask] if len(value) == len(frame) else value
+        part = pd.DataFrame({
+            "_t": sub["_t"].to_numpy(),
+            "row": sub["_row"].to_numpy(),
+            "_column": column,
+            "value": (value.astype(object).to_numpy() if isinstance(value, pd.Series)
+                      else [None] * len(sub)),
+            "reason": (reason[mask].to_numpy() if isinstance(reason, pd.Series) else reason),
+        })
+        self.parts.append(part)
+
+    def frame(self, file_order: list[str]) -> pd.DataFrame:
+        """Every problem, sorted by file, sheet, row and column position, as report columns."""
+        frames = []
+        tables = self.tables
+        for part in self.parts:
+            ts = part["_t"].to_numpy()
+            headers = [(tables[t].headers.get(c, c) if isinstance(c, str) else None)
+                       for t, c in zip(ts, part["_column"])]
+            positions = [(list(tables[t].headers).index(c) if isinstance(c, str)
+                          and c in tables[t].headers else 999)
+                         for t, c in zip(ts, part["_column"])]
+            frames.append(pd.DataFrame({
+                "file": [tables[t].file for t in ts], "sheet": [tables[t].sheet for t in ts],
+                "row": part["row"].to_numpy(), "column": headers,
+                "value": part["value"].to_numpy(), "reason": part["reason"].to_numpy(),
+                "_pos": positions,
+            }))
+        if self.loose:
+            frames.append(pd.DataFrame({
+                "file": [p.file for p in self.loose], "sheet": [p.sheet for p in self.loose],
+                "row": [p.row for p in self.loose], "column": [p.column for p in self.loose],
+                "value": [p.value for p in self.loose], "reason": [p.reason for p in self.loose],
+                "_pos": [-1 if p.row in (None, 1) and p.column is None else 0
+                         for p in self.loose],
+            }))
+        if not frames:
+            return pd.DataFrame(columns=list(REPORT_COLUMNS))
+        out = pd.concat(frames, ignore_index=True)
+        order = {name: i for i, name in enumerate(file_order)}
+        out["_file"] = out["file"].map(lambda f: order.get(f, len(order)))
+        out["_sheet"] = out["sheet"].fillna("")
+        out["_row"] = pd.to_numeric(out["row"], errors="coerce").fillna(0)
+        out = out.sort_values(["_file", "file", "_sheet", "_row", "_pos"], kind="stable")
+        out = out[list(REPORT_COLUMNS)].reset_index(drop=True)
+        out["row"] = out["row"].astype("Int64")
+        return out
+
+
+def problems_as_list(frame: pd.DataFrame) -> list[Problem]:
+    """The problem frame as :class:`Problem` objects (``row`` as int or None)."""
+    out = []
+    for file, sheet, row, column, value, reason in frame.itertuples(index=False, name=None):
+        out.append(Problem(file, _none(sheet), None if pd.isna(row) else int(row),
+                           _none(column), _none(value), reason))
+    return out
+
+
+def _none(v: object) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return None
+    return str(v)
+
+
+# ----------------------------------------------------------------------------- converters
+
+
+def nfkc(series: pd.Series) -> pd.Series:
+    """NFKC where a value has non-ASCII characters (full-width digits, letters, brackets)."""
+    mask = series.notna() & ~series.str.isascii()
+    if not mask.any():
+        return series
+    out = series.copy()
+    out[mask] = series[mask].str.normalize("NFKC")
+    return out
+
+
+_THOUSANDS = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
+
+
+def to_number(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numbers from text: NFKC, thousands separators dropped. Returns (float64, bad mask)."""
+    text = nfkc(raw)
+    commas = text.str.contains(",", regex=False).fillna(False).astype(bool)
+    if commas.any():
+        grouped = commas & text.str.match(_THOUSANDS).fillna(False).astype(bool)
+        text = text.copy()
+        text[grouped] = text[grouped].str.replace(",", "", regex=False)
+    try:
+        values = pd.Series(pc.cast(pa.array(text, type=pa.large_string()), pa.float64())
+                           .to_numpy(zero_copy_only=False), index=raw.index)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        values = pd.to_numeric(text.astype(object), errors="coerce").astype("float64")
+    present = raw.notna().to_numpy()
+    finite = np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan))
+    bad = pd.Series(present & ~finite, index=raw.index)
+    values = values.where(~bad)
+    return values, bad
+
+
+def _number_reason(raw: pd.Series) -> pd.Series:
+    """``formula`` for text starting with '=', else ``not a number``."""
+    formula = raw.str.startswith("=").fillna(False).astype(bool)
+    return pd.Series(np.where(formula, REASONS["formula"], REASONS["number"]), index=raw.index)
+
+
+def map_unique(raw: pd.Series, convert: Callable[[str], object]) -> pd.Series:
+    """Apply ``convert`` once per distinct value (periods, dates: few distinct values) and
+    spread the results with numpy (missing values map to None)."""
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    results = np.empty(len(uniques) + 1, dtype=object)
+    results[:-1] = [convert(u) for u in uniques]
+    results[-1] = None
+    return pd.Series(results[codes], index=raw.index, dtype=object)
+
+
+def isin(values: pd.Series, allowed: Iterable[str] | np.ndarray) -> pd.Series:
+    """``values.isin(allowed)`` through a pyarrow hash set (pandas' arrow-string isin walks a
+    Python list). Missing values are never in."""
+    items = allowed if isinstance(allowed, np.ndarray) else list(allowed)
+    value_set = pa.array(pd.Series(items, dtype="str").dropna(), type=pa.large_string())
+    arr = pa.array(values.astype("str"), type=pa.large_string())
+    found = pc.is_in(arr, value_set=value_set, skip_nulls=True).fill_null(False)
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index)
+
+
+_DATE_FORMS = (
+    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"),
+    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
+)
+
+
+def parse_date(text: str) -> date | None:
+    """A date as drops write it (see docs/drop-format.md), or None."""
+    s = unicodedata.normalize("NFKC", text).strip()
+    for form in _DATE_FORMS:
+        if m := form.match(s):
+            try:
+                return date(int(m[1]), int(m[2]), int(m[3]))
+            except ValueError:
+                return None
+    if s.isdigit() and EXCEL_SERIAL_RANGE[0] <= int(s) <= EXCEL_SERIAL_RANGE[1]:
+        return EXCEL_EPOCH + timedelta(days=int(s))
+    return None
+
+
+@dataclass(frozen=True)
+class QuarterPeriod:
+    """A drop period read into a quarter: canonical, its end, year-to-date or not."""
+
+    period: str
+    period_end: date
+    ytd: bool
+
+
+def parse_drop_period(text: str) -> QuarterPeriod | str:
+    """A quarter, a year-to-date range or a quarter-end month; else the reason text.
+
+    ``2025-06`` is the second quarter (the form Excel users write for "the quarter to June");
+    other months, years and days are not quarters.
+    """
+    try:
+        parsed = parse_period(text)
+    except ValueError as exc:
+        return str(exc)
+    if parsed.freq == "Q":
+        return QuarterPeriod(parsed.period, parsed.period_end, parsed.basis == "ytd")
+    if parsed.freq == "M" and parsed.period_end.month % 3 == 0:
+        quarter = parsed.period_end.month // 3
+        return QuarterPeriod(f"{parsed.period_end.year}Q{quarter}", parsed.period_end, False)
+    what = {"Y": "a year", "M": "a month", "D": "a day"}.get(parsed.freq, "not a quarter")
+    return f"period '{text}' is {what}, not a quarter: {QUARTER_HINT}"
+
+
+def check_codes(codes: pd.Series) -> pd.Series:
+    """The reason each credit code is invalid (None where valid), computed on whole columns.
+
+    The check character (GB 32100-2015) is verified with numpy over the 18-character codes;
+    only the invalid ones go through :func:`etl.credit_code.problem` for its exact reason.
+    """
+    uniques = pd.Series(codes.dropna().unique(), dtype=object)
+    if uniques.empty:
+        return pd.Series(None, index=codes.index, dtype=object)
+    ok = np.zeros(len(uniques), dtype=bool)
+    lengths = uniques.str.len().to_numpy()
+    ascii_ = uniques.map(str.isascii).to_numpy(dtype=bool)
+    cand = np.flatnonzero((lengths == credit_code.CODE_LENGTH) & ascii_)
+    if len(cand):
+        raw = np.frombuffer("".join(uniques.iloc[cand]).encode("ascii"), dtype=np.uint8)
+        raw = raw.reshape(-1, credit_code.CODE_LENGTH)
+        lookup = np.full(256, -1, dtype=np.int64)
+        for i, ch in enumerate(credit_code.ALPHABET):
+            lookup[ord(ch)] = i
+        values = lookup[raw]
+        allowed = (values >= 0).all(axis=1)
+        weights = np.asarray(credit_code.WEIGHTS, dtype=np.int64)
+        total = (values[:, :17] * weights).sum(axis=1)
+        expected = (31 - total % 31) % 31
+        ok[cand] = allowed & (values[:, 17] == expected)
+    reasons = {u: (None if good else credit_code.problem(u)) for u, good in zip(uniques, ok)}
+    bad = {u: r for u, r in reasons.items() if r is not None}
+    if not bad:
+        return pd.Series(None, index=codes.index, dtype=object)
+    return map_unique(codes, bad.get)
+
+
+def normalise_code(raw: pd.Series) -> pd.Series:
+    """Credit codes as compared and stored: NFKC (full-width digits) and upper case."""
+    return nfkc(raw).str.upper()
+
+
+def _lookup(raw: pd.Series, table: Mapping[str, object]) -> tuple[pd.Series, pd.Series]:
+    """Map values through ``table`` (keys as :func:`_key` makes them); (mapped, unknown mask)."""
+    mapped = map_unique(raw, lambda u: table.get(_key(u)))
+    unknown = raw.notna() & mapped.isna()
+    return mapped, unknown
+
+
+# ------------------------------------------------------------------------------- schemas
+
+
+def range_schema(column_map: ColumnMap, kind: str,
+                 today: date) -> tuple[pa_schema.DataFrameSchema, dict[tuple[str, int], str]]:
+    """The pandera schema of a kind's typed frame: the range checks of its columns.
+
+    Numbers and counts must not be negative, counts must be whole, dates and periods must not
+    lie in the future. Returns the schema and the name of each (column, check number): a key
+    of :data:`REASONS` or ``future_date``/``future_period``, which the report words itself.
+    """
+    columns: dict[str, pa_schema.Column] = {}
+    names: dict[tuple[str, int], str] = {}
+    limit = pd.Timestamp(today)
+
+    def add(column: str, checks: list[tuple[str, pa_schema.Check]]) -> None:
+        columns[column] = pa_schema.Column(checks=[c for _, c in checks], nullable=True,
+                                           required=False)
+        for i, (name, _) in enumerate(checks):
+            names[(column, i)] = name
+
+    for column, spec in column_map.specs[kind].items():
+        checks: list[tuple[str, pa_schema.Check]] = []
+        if spec.dtype in ("number", "int"):
+            checks.append(("nonnegative", pa_schema.Check.ge(0)))
+        if spec.dtype == "int":
+            checks.append(("whole", pa_schema.Check(lambda s: (s % 1) == 0)))
+        if spec.dtype == "date":
+            checks.append(("future_date", pa_schema.Check(lambda s: s <= limit)))
+        if checks:
+            add(column, checks)
+    add("period_end", [("future_period", pa_schema.Check(lambda s: s <= limit))])
+    return pa_schema.DataFrameSchema(columns, strict=False), names
+
+
+def run_schema(schema: pa_schema.DataFrameSchema, names: dict[tuple[str, int], str],
+               typed: pd.DataFrame) -> pd.DataFrame:
+    """Failure cases of ``schema`` on ``typed``: columns ``index``, ``column``, ``check`` (the
+    check's name in ``names``)."""
+    try:
+        schema.validate(typed, lazy=True)
+    except pa_schema.errors.SchemaErrors as exc:
+        fc = exc.failure_cases.dropna(subset=["index", "check_number"])
+        checks = [names[(str(c), int(n))] for c, n in zip(fc["column"], fc["check_number"])]
+        return pd.DataFrame({"index": fc["index"].to_numpy(), "column": fc["column"].to_numpy(),
+                             "check": checks})
+    return pd.DataFrame(columns=["index", "column", "check"])
+
+
+# -------------------------------------------------------------------------------- frames
+
+
+def _frame(tables: list[Table], kind: str, columns: Iterable[str]) -> pd.DataFrame | None:
+    """Every table of a kind, stacked, with ``_t`` (table index) and ``_row`` (row number)."""
+    parts = []
+    for ti, t in enumerate(tables):
+        if t.kind != kind or t.data.empty:
+            continue
+        df = t.data.copy()
+        for c in columns:
+            if c not in df:
+                df[c] = pd.Series(np.nan, index=df.index, dtype="str")
+        df["_t"] = ti
+        df["_row"] = t.rows
+        parts.append(df[[*columns, "_t", "_row"]])
+    if not parts:
+        return None
+    return pd.concat(parts, ignore_index=True)
+
+
+def _per_table(frame: pd.DataFrame, values: Mapping[int, object]) -> pd.Series:
+    return frame["_t"].map(values)
+
+
+class Validator:
+    """Runs every check of one drop; see :func:`validate_drop`."""
+
+    def __init__(self, read: ReadResult, column_map: ColumnMap, reference: Reference,
+                 conn: sqlite3.Connection, today: date, default_provenance: str) -> None:
+        self.read = read
+        self.tables = read.tables
+        self.map = column_map
+        self.ref = reference
+        self.conn = conn
+        self.today = today
+        self.default_provenance = default_provenance
+        self.problems = Collector(read.tables)
+        for p in read.problems:
+            self.problems.add(p)
+
+    # -- shared column checks ------------------------------------------------------------
+
+    def required(self, frame: pd.DataFrame, kind: str) -> None:
+        for name, spec in self.map.specs[kind].items():
+            if spec.required and name in frame:
+                has_column = _per_table(frame, {i: name in t.headers
+                                                for i, t in enumerate(self.tables)})
+                self.problems.rows(frame, frame[name].isna() & has_column.astype(bool), name,
+                                   REASONS["missing"])
+
+    def number(self, frame: pd.DataFrame, column: str) -> pd.Series:
+        values, bad = to_number(frame[column])
+        if bad.any():
+            self.problems.rows(frame, bad, column, _number_reason(frame[column].where(bad)))
+        scale = _per_table(frame, {i: t.scale.get(column, 1.0) for i, t in enumerate(self.tables)})
+        return values * scale.astype("float64")
+
+    def enum(self, frame: pd.DataFrame, column: str, table: Mapping[str, object],
+             reason: str) -> pd.Series:
+        mapped, unknown = _lookup(frame[column], table)
+        self.problems.rows(frame, unknown, column, reason)
+        return mapped
+
+    def codes(self, frame: pd.DataFrame) -> pd.Series:
+        codes = normalise_code(frame["credit_code"])
+        reasons = check_codes(codes)
+        bad = reasons.notna()
+        self.problems.rows(frame, bad, "credit_code", reasons.where(bad, ""))
+        return codes.where(~bad)
+
+    def periods(self, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """(canonical period, period end, ytd flag) of the ``period`` column."""
+        codes, uniques = pd.factorize(frame["period"], use_na_sentinel=True)
+        parsed = [parse_drop_period(u) for u in uniques]
+        n = len(parsed)
+        period = np.empty(n + 1, dtype=object)
+        end = np.full(n + 1, np.datetime64("NaT"), dtype="datetime64[ns]")
+        ytd = np.zeros(n + 1, dtype=bool)
+        error = np.empty(n + 1, dtype=object)
+        for i, p in enumerate(parsed):
+            if isinstance(p, QuarterPeriod):
+                period[i], end[i], ytd[i] = p.period, np.datetime64(p.period_end), p.ytd
+            else:
+                error[i] = p
+        bad = pd.Series(pd.notna(error[codes]) & (codes >= 0), index=frame.index)
+        self.problems.rows(frame, bad, "period",
+                           pd.Series(error[codes], index=frame.index).where(bad, ""))
+        return (pd.Series(period[codes], index=frame.index, dtype=object),
+                pd.Series(end[codes], index=frame.index),
+                pd.Series(ytd[codes], index=frame.index))
+
+    def provenance(self, frame: pd.DataFrame) -> pd.Series:
+        mapped = self.enum(frame, "provenance", PROVENANCE_VALUES, REASONS["provenance"])
+        return mapped.fillna(self.default_provenance)
+
+    def ranges(self, kind: str, frame: pd.DataFrame, typed: pd.DataFrame) -> None:
+        """The pandera range checks, reported in this module's words."""
+        schema, names = range_schema(self.map, kind, self.today)
+        failures = run_schema(schema, names, typed)
+        if failures.empty:
+            return
+        for (column, check), grp in failures.groupby(["column", "check"], sort=False):
+            mask = np.zeros(len(frame), dtype=bool)
+            mask[frame.index.get_indexer(grp["index"].astype("int64"))] = True
+            if check == "future_period":
+                ends = typed["period_end"].dt.date.astype(str)
+                reason = ("period " + typed["period"].astype(str) + " has not ended yet (it ends "
+                          + ends + "; today is " + self.today.isoformat() + ")")
+                self.problems.rows(frame, mask, "period", reason)
+            elif check == "future_date":
+                self.problems.rows(frame, mask, str(column),
+                                   f"date is in the future (today is {self.today.isoformat()})")
+            else:
+                self.problems.rows(frame, mask, str(column), REASONS[str(check)])
+
+    def duplicates(self, frame: pd.DataFrame, typed: pd.DataFrame, keys: list[str]) -> None:
+        """Rows whose key repeats an earlier row of the drop (any file of the same kind)."""
+        complete = typed[keys].notna().all(axis=1)
+        dup = typed[keys].duplicated(keep="first") & complete
+        if not dup.any():
+            return
+        first = (typed.loc[complete, keys].reset_index()
+                 .groupby(keys, sort=False)["index"].transform("first"))
+        first.index = typed.index[complete]
+        first_idx = first[dup].to_numpy()
+        where = [f"{self.tables[t].file}" + (f" sheet {self.tables[t].sheet}"
+                                             if self.tables[t].sheet else "")
+                 for t in frame["_t"].to_numpy()[first_idx]]
+        rows = frame["_row"].to_numpy()[first_idx]
+        key_values = [typed.loc[dup, k].astype(str).tolist() for k in keys]
+        reason = pd.Series("", index=frame.index, dtype=object)
+        reason[dup] = [
+            "duplicate key (" + ", ".join(f"{k} {v}" for k, v in zip(keys, values))
+            + f"): already in {w} row {r}"
+            for values, w, r in zip(zip(*key_values), where, rows)]
+        self.problems.rows(frame, dup, keys[0], reason)
+
+    # -- kinds ---------------------------------------------------------------------------
+
+    def enterprises(self) -> pd.DataFrame | None:
+        cols = list(self.map.specs["enterprises"])
+        frame = _frame(self.tables, "enterprises", cols)
+        if frame is None:
+            return None
+        self.required(frame, "enterprises")
+        typed = pd.DataFrame(index=frame.index)
+        typed["credit_code"] = self.codes(frame)
+        typed["name_zh"] = frame["name_zh"]
+        typed["name_en"] = frame["name_en"]
+        typed["zone_id"] = self.enum(frame, "zone_id", self.ref.zones, REASONS["zone"])
+        district = self.enum(frame, "district_code", self.ref.districts, REASONS["district"])
+        typed["district_adcode"] = district.astype("Int64")
+        typed["segment"] = self.enum(frame, "segment", self.ref.segments, REASONS["segment"])
+        founded = map_unique(nfkc(frame["founded"]), parse_date)
+        self.problems.rows(frame, frame["founded"].notna() & founded.isna(), "founded",
+                           REASONS["date"])
+        typed["founded"] = pd.to_datetime(founded)
+        typed["registered_capital"] = self.number(frame, "registered_capital").round(
+            MONEY_DECIMALS)
+        typed["employees"] = self.number(frame, "employees")
+        typed["status"] = self.enum(frame, "status", STATUS_VALUES, REASONS["status"])
+        typed["provenance"] = self.provenance(frame)
+        self.ranges("enterprises", frame, typed)
+        self.duplicates(frame, typed, ["credit_code"])
+        bits = {i: sum(1 << b for b, c in enumerate(ENTERPRISE_OPTIONAL)
+                       if c in t.headers) for i, t in enumerate(self.tables)}
+        typed["given"] = _per_table(frame, bits).astype("int64")
+        typed["founded"] = typed["founded"].dt.strftime("%Y-%m-%d")
+        typed["employees"] = typed["employees"].round().astype("Int64")
+        typed["_t"] = frame["_t"]
+        typed["_row"] = frame["_row"]
+        typed["_raw_code"] = frame["credit_code"]
+        return typed
+
+    def revenue(self, enterprise_codes: pd.Series | None) -> pd.DataFrame | None:
+        cols = list(self.map.specs["revenue"])
+        frame = _frame(self.tables, "revenue", cols)
+        if frame is None:
+            return None
+        self.required(frame, "revenue")
+        typed = pd.DataFrame(index=frame.index)
+        typed["credit_code"] = self.codes(frame)
+        period, end, ytd_period = self.periods(frame)
+        typed["period"] = period
+        typed["period_end"] = end
+        typed["revenue"] = self.number(frame, "revenue").round(MONEY_DECIMALS)
+        basis = self.enum(frame, "basis", BASIS_VALUES, REASONS["basis"])
+        conflict = ytd_period & (basis == "quarterly")
+        self.problems.rows(frame, conflict, "basis", REASONS["basis_conflict"])
+        typed["ytd"] = ytd_period | (basis == "ytd").fillna(False).astype(bool)
+        typed["provenance"] = self.provenance(frame)
+        self.ranges("revenue", frame, typed)
+        self.duplicates(frame, typed, ["credit_code", "period"])
+        self.unknown_enterprises(frame, typed, enterprise_codes)
+        typed["_t"] = frame["_t"]
+        typed["_row"] = frame["_row"]
+        return self.year_to_date(frame, typed)
+
+    def unknown_enterprises(self, frame: pd.DataFrame, typed: pd.DataFrame,
+                            enterprise_codes: pd.Series | None) -> None:
+        codes = typed["credit_code"]
+        candidates = codes.notna()
+        if enterprise_codes is not None:
+            candidates &= ~isin(codes, enterprise_codes.dropna().unique())
+        wanted = codes[candidates].unique()
+        if len(wanted) == 0:
+            return
+        stored = stored_codes(self.conn, list(wanted))
+        missing = candidates & ~isin(codes, sorted(stored))
+        self.problems.rows(frame, missing, "credit_code", REASONS["unknown_enterprise"])
+
+    def year_to_date(self, frame: pd.DataFrame, typed: pd.DataFrame) -> pd.DataFrame:
+        """Quarter values from year-to-date figures: Q_n = YTD_n − YTD_{n−1}.
+
+        The previous total comes from the drop's own year-to-date figure for the quarter
+        before, else from the sum of that year's earlier quarters, each taken from the drop
+        (a quarterly figure, or one converted here) or from the database. A quarter with no
+        figure anywhere counts as zero: the firm was not founded or not active then.
+        """
+        typed = typed.copy()
+        typed["from_ytd"] = typed["ytd"].astype("int64")
+        usable = typed[["credit_code", "period", "revenue"]].notna().all(axis=1)
+        usable &= ~typed.duplicated(["credit_code", "period"], keep="first")
+        is_ytd = usable & typed["ytd"]
+        if not is_ytd.any():
+            return typed
+        typed["_year"] = typed["period"].str[:4]
+        typed["_q"] = pd.to_numeric(typed["period"].str[5], errors="coerce")
+        ytd_rows = typed[is_ytd]
+        groups = ytd_rows[["credit_code", "_year"]].drop_duplicates()
+        involved = typed[usable].merge(groups, on=["credit_code", "_year"])
+        cum_y = involved[involved["ytd"]].pivot(index=["credit_code", "_year"], columns="_q",
+                                                values="revenue")
+        drop_q = involved[~involved["ytd"]].pivot(index=["credit_code", "_year"], columns="_q",
+                                                  values="revenue")
+        keys = pd.MultiIndex.from_frame(groups)
+        cum_y = cum_y.reindex(index=keys, columns=range(1, 5))
+        drop_q = drop_q.reindex(index=keys, columns=range(1, 5))
+        stored = stored_quarters(self.conn, groups).reindex(index=keys, columns=range(1, 5))
+        # cumulative[k] = the year-to-date total through quarter k, as far as it is known
+        cumulative = pd.DataFrame(0.0, index=keys, columns=range(5))
+        for k in range(1, 5):
+            quarter = drop_q[k].fillna(stored[k]).fillna(0.0)
+            cumulative[k] = cum_y[k].fillna(cumulative[k - 1] + quarter)
+        prev = cumulative.reindex(columns=range(5))
+        idx = pd.MultiIndex.from_frame(ytd_rows[["credit_code", "_year"]])
+        q = ytd_rows["_q"].astype(int).to_numpy()
+        prev_values = prev.to_numpy()[prev.index.get_indexer(idx), q - 1]
+        quarter_values = (ytd_rows["revenue"].to_numpy() - prev_values).round(MONEY_DECIMALS)
+        negative = quarter_values < 0
+        if negative.any():
+            mask = pd.Series(False, index=frame.index)
+            mask[ytd_rows.index[negative]] = True
+            reason = pd.Series("", index=frame.index, dtype=object)
+            reason[ytd_rows.index[negative]] = [
+                f"year-to-date revenue {_fmt(y)} million CNY is less than the total through "
+                f"{year}Q{n - 1} ({_fmt(p)} million CNY), so {year}Q{n} would be negative"
+                for y, p, year, n in zip(ytd_rows["revenue"].to_numpy()[negative],
+                                         prev_values[negative],
+                                         ytd_rows["_year"].to_numpy()[negative], q[negative])]
+            self.problems.rows(frame, mask, "revenue", reason)
+        typed.loc[ytd_rows.index, "revenue"] = quarter_values
+        return typed.drop(columns=["_year", "_q"])
+
+    def zone_metrics(self) -> pd.DataFrame | None:
+        specs = self.map.specs["zone_metrics"]
+        cols = list(specs)
+        frame = _frame(self.tables, "zone_metrics", cols)
+        if frame is None:
+            return None
+        self.required(frame, "zone_metrics")
+        typed = pd.DataFrame(index=frame.index)
+        typed["zone_id"] = self.enum(frame, "zone_id", self.ref.zones, REASONS["zone"])
+        period, end, ytd = self.periods(frame)
+        self.problems.rows(frame, ytd, "period", REASONS["zone_ytd"])
+        typed["period"] = period
+        typed["period_end"] = end
+        metrics = {c: s.metric for c, s in specs.items() if s.metric}
+        for column in metrics:
+            typed[column] = self.number(frame, column)
+        typed["provenance"] = self.provenance(frame)
+        self.ranges("zone_metrics", frame, typed)
+        self.duplicates(frame, typed, ["zone_id", "period"])
+        empty = frame[list(metrics)].isna().all(axis=1)
+        self.problems.rows(frame, empty, None, REASONS["no_values"])
+        parts = []
+        for column, metric in metrics.items():
+            has = typed[column].notna()
+            if not has.any():
+                continue
+            part = pd.DataFrame({
+                "metric": metric, "scope_id": typed.loc[has, "zone_id"],
+                "period": typed.loc[has, "period"],
+                "period_end": typed.loc[has, "period_end"].dt.strftime("%Y-%m-%d"),
+                "period_label": frame.loc[has, "period"],
+                "value": typed.loc[has, column].astype("float64"),
+                "unit": self.ref.metric_units.get(metric),
+                "provenance": typed.loc[has, "provenance"],
+                "_t": frame.loc[has, "_t"], "_row": frame.loc[has, "_row"],
+            })
+            parts.append(part)
+        if not parts:
+            return pd.DataFrame(columns=["metric", "scope_id", "period", "period_end",
+                                         "period_label", "value", "unit", "provenance", "_t",
+                                         "_row"])
+        return pd.concat(parts, ignore_index=True)
+
+
+def _fmt(x: float) -> str:
+    """A money figure for a report: up to six decimals, no trailing zeros."""
+    return f"{x:,.6f}".rstrip("0").rstrip(".")
+
+
+def stored_codes(conn: sqlite3.Connection, codes: list[str]) -> set[str]:
+    """Which of ``codes`` are in the enterprises table."""
+    if len(codes) > BULK_LOOKUP_THRESHOLD:
+        have = {c for (c,) in conn.execute("SELECT credit_code FROM enterprises")}
+        return have.intersection(codes)
+    found: set[str] = set()
+    for i in range(0, len(codes), SQL_CHUNK):
+        chunk = codes[i:i + SQL_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update(c for (c,) in conn.execute(
+            f"SELECT credit_code FROM enterprises WHERE credit_code IN ({marks})", chunk))
+    return found
+
+
+def stored_quarters(conn: sqlite3.Connection, groups: pd.DataFrame) -> pd.DataFrame:
+    """Current stored revenue of the first three quarters of each (credit_code, year) in
+    ``groups``, as a frame indexed by (credit_code, _year) with columns 1…4."""
+    years = sorted(groups["_year"].unique())
+    periods = [f"{y}Q{q}" for y in years for q in (1, 2, 3)]
+    marks = ",".join("?" * len(periods))
+    rows = conn.execute(
+        f"SELECT credit_code, period, revenue FROM enterprise_revenue "
+        f"WHERE superseded_by IS NULL AND period IN ({marks})", periods).fetchall()
+    if not rows:
+        return pd.DataFrame(index=pd.MultiIndex.from_frame(groups), columns=range(1, 5),
+                            dtype="float64")
+    stored = pd.DataFrame(rows, columns=["credit_code", "period", "revenue"])
+    stored["_year"] = stored["period"].str[:4]
+    stored["_q"] = stored["period"].str[5].astype(int)
+    stored = stored.merge(groups, on=["credit_code", "_year"])
+    return stored.pivot(index=["credit_code", "_year"], columns="_q", values="revenue")
+
+
+def validate_drop(read: ReadResult, column_map: ColumnMap, conn: sqlite3.Connection, *,
+                  today: date, folder_period: str | None = None) -> ValidDrop:
+    """Check every table of a drop; return typed frames and every problem (none: loadable).
+
+    :param read: the drop as :func:`etl.read.read_drop` returned it.
+    :param conn: a connection to the database (read only here).
+    :param today: periods ending and dates after this day are in the future.
+    :param folder_period: the quarter the folder is named for, if any (the data period of a
+        drop with no periods in it).
+    """
+    source = read.source or {}
+    default_provenance = PROVENANCE_VALUES.get(_key(source.get("provenance", "")), "reported")
+    v = Validator(read, column_map, Reference.load(conn), conn, today, default_provenance)
+    out = ValidDrop()
+    out.enterprises = v.enterprises()
+    # Every code of the drop's register counts as "in this drop", even on a row with problems
+    # (that row is reported already; its revenue should not be reported a second time).
+    codes = (normalise_code(out.enterprises["_raw_code"]) if out.enterprises is not None
+             else None)
+    out.revenue = v.revenue(codes)
+    out.observations = v.zone_metrics()
+    file_order = [f.name for f in read.files]
+    out.problems = v.problems.frame(file_order)
+    periods: set[str] = set()
+    if out.revenue is not None:
+        out.revenue_periods = sorted(out.revenue["period"].dropna().unique())
+        periods.update(out.revenue_periods)
+    if out.observations is not None:
+        periods.update(out.observations["period"].dropna().unique())
+    out.data_period = max(periods) if periods else folder_period
+    return out
