@@ -1,0 +1,183 @@
+"""CSV and XLSX bytes of exactly what a page shows, safe to open in Excel.
+
+* CSV is UTF-8 with a BOM (Excel on Chinese Windows otherwise guesses GBK) and CRLF lines.
+* Text cells that start with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return get a leading
+  single quote, so a spreadsheet never runs them as formulas (OWASP "CSV injection"). Numeric
+  columns are left alone: -3.5 stays the number -3.5.
+* XLSX has the data on the first sheet and an "About" sheet: sources, filters, data vintage
+  (latest run id and data period) and time of export.
+* File names say what and when: ``enterprises_zone-zhangjiang_ai_island_2025Q2_20261129-1530.csv``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from app.i18n import SHANGHAI, Translator
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CSV_MIME = "text/csv"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_SHEET_NAME = 31  # Excel's limit
+
+
+def neutralise_text(value: object) -> object:
+    """``'=1+1`` for the text ``=1+1``; anything that is not text is returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def neutralise(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text columns are safe from formula injection; numbers untouched."""
+    out = df.copy()
+    for col in out.columns:
+        series = out[col]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        if pd.api.types.is_datetime64_any_dtype(series):
+            continue
+        out[col] = series.map(neutralise_text, na_action="ignore")
+    return out
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Dates as ISO text (no time zone surprises in either format)."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%d")
+    return out
+
+
+def to_csv_bytes(df: pd.DataFrame) -> bytes:
+    """UTF-8-with-BOM CSV of ``df`` (no index), formulas neutralised."""
+    text = neutralise(_plain(df)).to_csv(index=False, lineterminator="\r\n")
+    return ("\ufeff" + text).encode("utf-8")
+
+
+def to_xlsx_bytes(df: pd.DataFrame, about: Sequence[tuple[str, str]], *,
+                  sheet_name: str = "Data", about_sheet: str = "About") -> bytes:
+    """An XLSX workbook: ``df`` on the first sheet, ``about`` (label, value) rows on "About".
+
+    Text is written as text (never as a formula), after the same neutralisation as the CSV.
+    """
+    data = neutralise(_plain(df))
+    wb = Workbook()
+    ws = wb.active
+    ws.title = _sheet_title(sheet_name)
+    ws.append([str(c) for c in data.columns])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in data.itertuples(index=False):
+        ws.append([_cell(v) for v in row])
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+    for i, col in enumerate(data.columns, start=1):
+        width = max([len(str(col))] + [len(str(v)) for v in data[col].head(200)]) + 2
+        ws.column_dimensions[get_column_letter(i)].width = min(max(width, 8), 60)
+    ws.freeze_panes = "A2"
+    info = wb.create_sheet(_sheet_title(about_sheet))
+    for label, value in about:
+        info.append([neutralise_text(str(label)), neutralise_text(str(value))])
+    for cell in info["A"]:
+        cell.font = Font(bold=True)
+    for row in info.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+    info.column_dimensions["A"].width = 28
+    info.column_dimensions["B"].width = 90
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        try:
+            return value.item()  # type: ignore[union-attr]
+        except (ValueError, AttributeError):
+            return str(value)
+    return value
+
+
+def _sheet_title(name: str) -> str:
+    return re.sub(r"[\[\]:*?/\\]", "_", name)[:MAX_SHEET_NAME] or "Sheet"
+
+
+def file_stem(what: str, scope: str, period: str | None, when: datetime) -> str:
+    """``what_scope_period_YYYYMMDD-HHMM`` with only file-name-safe characters."""
+    parts = [what, scope or "all", period or "", when.strftime("%Y%m%d-%H%M")]
+    stem = "_".join(p for p in parts if p)
+    return re.sub(r"[^A-Za-z0-9_+\-.]", "-", stem)
+
+
+def about_rows(tr: Translator, *, title: str, filters: str, sources: str,
+               run_id: int | None, data_period: str | None, exported_at: datetime,
+               rows: int, sample: bool) -> list[tuple[str, str]]:
+    """The "About" sheet: what the table is, which filters made it, where the data comes from,
+    the data vintage and when it was exported."""
+    out = [
+        (tr("export.about_title"), title),
+        (tr("export.about_filters"), filters or tr("export.no_filters")),
+        (tr("export.about_sources"), sources or "—"),
+        (tr("export.about_run"), str(run_id) if run_id is not None else "—"),
+        (tr("export.about_period"), data_period or "—"),
+        (tr("export.about_exported"), exported_at.strftime("%Y-%m-%d %H:%M:%S %z").strip()),
+        (tr("export.about_rows"), str(rows)),
+    ]
+    if sample:
+        out.append((tr("export.about_note"), tr("common.sample_badge")))
+    return out
+
+
+def offer_downloads(df: pd.DataFrame, *, stem: str, about: Sequence[tuple[str, str]],
+                    key: str, csv_label: str, xlsx_label: str, sheet_name: str = "Data",
+                    about_sheet: str = "About") -> None:
+    """Two download buttons (CSV, XLSX) for ``df`` under the element they belong to.
+
+    :param key: a page-unique prefix for the buttons' widget keys.
+    """
+    import streamlit as st  # the only UI function in this module
+
+    with st.container(horizontal=True, gap="small"):
+        st.download_button(csv_label, data=to_csv_bytes(df), file_name=f"{stem}.csv",
+                           mime=CSV_MIME, key=f"{key}_csv", icon=":material/download:",
+                           on_click="ignore")
+        st.download_button(xlsx_label, data=to_xlsx_bytes(df, about, sheet_name=sheet_name,
+                                                          about_sheet=about_sheet),
+                           file_name=f"{stem}.xlsx", mime=XLSX_MIME, key=f"{key}_xlsx",
+                           icon=":material/table_view:", on_click="ignore")
+
+
+def downloads(df: pd.DataFrame, tr: Translator, *, what: str, scope: str, title: str,
+              filters: str, sources: str, run_id: int | None, data_period: str | None,
+              key: str, sample: bool, now: datetime | None = None) -> None:
+    """CSV + XLSX buttons for one table or chart, with the About sheet filled in.
+
+    :param what: the first word of the file name (``enterprises``, ``trend``).
+    :param scope: the filter slug (``zone-zhangjiang_ai_island``) or ``all``.
+    """
+    moment = now or datetime.now(SHANGHAI)
+    about = about_rows(tr, title=title, filters=filters, sources=sources, run_id=run_id,
+                       data_period=data_period, exported_at=moment, rows=len(df), sample=sample)
+    offer_downloads(df, stem=file_stem(what, scope, data_period, moment), about=about, key=key,
+                    csv_label=tr("export.csv"), xlsx_label=tr("export.xlsx"),
+                    sheet_name=tr("export.data_sheet"))

@@ -1,0 +1,716 @@
+"""Every database read of the dashboard: an engine and filter values in, a DataFrame out.
+
+No streamlit here. Values always go in as bound parameters; the few identifiers that vary
+(sort columns) come from allow-lists. The big table (enterprises) is filtered, sorted, paged
+and counted in SQL; only one page ever reaches pandas. Everything else reads small, already
+aggregated observations.
+
+Money comes out in billion CNY (column ``value_bn``), whatever unit a source used.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+
+from app.filters import EnterpriseFilters, build_where, in_clause
+from etl.errors import DatabaseMissing
+from models.db import sqlite_path
+from models.tables import CITY_SCOPE_ID
+
+# Tables the pages cannot do without; a database lacking one is "not built yet".
+REQUIRED_TABLES = ("districts", "zones", "segments", "metrics", "observations", "etl_runs")
+# Sort keys the enterprise table offers, mapped to SQL (never user text in ORDER BY).
+SORT_COLUMNS = {
+    "name_zh": "e.name_zh",
+    "name_en": "e.name_en",
+    "founded": "e.founded",
+    "employees": "e.employees",
+    "registered_capital": "e.registered_capital",
+    "credit_code": "e.credit_code",
+}
+PAGE_SIZES = (25, 50, 100)
+# Growth is shown year on year: four quarters back, or one year back.
+LAGS = {"Q": 4, "Y": 1}
+# Metric codes the overview cards read (the drop format and the derived metrics).
+REVENUE = "enterprise_revenue"
+COUNT = "enterprise_count"
+ZONE_FIRMS = "zone_enterprises"
+ZONE_MODELS = "zone_registered_foundation_models"
+ZONE_PFLOPS = "zone_computing_pflops"
+# Billion CNY per one unit of each money unit, by the words a unit string contains.
+_MONEY_UNITS = (
+    (re.compile(r"trillion", re.IGNORECASE), 1000.0),
+    (re.compile(r"billion", re.IGNORECASE), 1.0),
+    (re.compile(r"hundred million|100 million|亿", re.IGNORECASE), 0.1),
+    (re.compile(r"ten thousand|10 thousand|万", re.IGNORECASE), 1e-5),
+    (re.compile(r"million|百万", re.IGNORECASE), 0.001),
+)
+_MONEY_WORDS = re.compile(r"cny|rmb|yuan|元", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The latest state of the database: what caches key on and what pages report."""
+
+    token: str
+    latest_run_id: int | None
+    data_period: str | None
+    loaded_at: str | None
+
+
+# -- health ----------------------------------------------------------------------------------
+def check_database(engine: Engine, url: str) -> None:
+    """Raise :class:`DatabaseMissing` unless the database exists and has been built.
+
+    :param engine: a (read-only) engine on ``url``.
+    :param url: the SQLAlchemy URL, for the file check.
+    :raises DatabaseMissing: ``missing`` (no file) or ``empty`` (no tables or no districts);
+        the message is the reason code, pages translate it.
+    """
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise DatabaseMissing("missing")
+    try:
+        names = set(inspect(engine).get_table_names())
+    except Exception as exc:
+        raise DatabaseMissing("missing") from exc
+    if not set(REQUIRED_TABLES) <= names:
+        raise DatabaseMissing("empty")
+    with engine.connect() as conn:
+        if conn.execute(text("SELECT COUNT(*) FROM districts")).scalar_one() == 0:
+            raise DatabaseMissing("empty")
+
+
+def run_info(engine: Engine) -> RunInfo:
+    """The latest ETL run and data period; ``token`` changes whenever a run lands or is undone."""
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT MAX(id), COUNT(*), MAX(COALESCE(rolled_back_at, '')), "
+            "MAX(COALESCE(finished_at, '')) FROM etl_runs")).one()
+        latest = conn.execute(text(
+            "SELECT id, finished_at FROM etl_runs WHERE status = 'succeeded' "
+            "ORDER BY id DESC LIMIT 1")).one_or_none()
+        period = conn.execute(text(
+            "SELECT data_period FROM etl_runs WHERE status = 'succeeded' AND kind = 'drop' "
+            "AND data_period IS NOT NULL ORDER BY id DESC LIMIT 1")).scalar_one_or_none()
+        if period is None:
+            period = conn.execute(text(
+                "SELECT period FROM current_observations WHERE kind = 'actual' "
+                "ORDER BY period_end DESC LIMIT 1")).scalar_one_or_none()
+    token = f"{row[0]}|{row[1]}|{row[2]}|{row[3]}"
+    return RunInfo(token=token, latest_run_id=latest[0] if latest else None,
+                   data_period=period, loaded_at=str(latest[1]) if latest and latest[1] else None)
+
+
+# -- units and periods -----------------------------------------------------------------------
+def money_factor(unit: str | None) -> float | None:
+    """Billion CNY per one ``unit`` (``million CNY`` → 0.001), or None if not money."""
+    if not unit or not _MONEY_WORDS.search(unit):
+        return None
+    for pattern, factor in _MONEY_UNITS:
+        if pattern.search(unit):
+            return factor
+    return 1e-9  # plain yuan
+
+
+def period_freq(period: str) -> str:
+    """``Q`` for ``2025Q2``, ``Y`` for ``2025``, ``M``/``D`` for months and days."""
+    if re.fullmatch(r"\d{4}Q[1-4]", period):
+        return "Q"
+    if re.fullmatch(r"\d{4}", period):
+        return "Y"
+    if re.fullmatch(r"\d{4}-\d{2}", period):
+        return "M"
+    return "D"
+
+
+def shift_quarter(period: str, quarters: int) -> str:
+    """``2025Q2`` moved by ``quarters`` (negative goes back)."""
+    index = int(period[:4]) * 4 + int(period[5]) - 1 + quarters
+    return f"{index // 4}Q{index % 4 + 1}"
+
+
+# -- reference lists -------------------------------------------------------------------------
+def _read(engine: Engine, sql: str, params: dict | None = None) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql(text(sql), conn, params=params or {})
+
+
+def zones(engine: Engine) -> pd.DataFrame:
+    """Every zone: id, names, kind, parent, district (names), coordinates."""
+    return _read(engine, """
+        SELECT z.zone_id, z.name_en, z.name_zh, z.kind, z.parent_zone_id, z.district_adcode,
+               d.name_en AS district_en, d.name_zh AS district_zh, z.lon, z.lat
+        FROM zones z JOIN districts d ON d.adcode = z.district_adcode
+        ORDER BY CASE z.kind WHEN 'core4' THEN 0 WHEN 'core4-subsite' THEN 1 WHEN 'X' THEN 2
+                 WHEN 'X_unconfirmed' THEN 3 ELSE 4 END, z.rowid""")
+
+
+def districts(engine: Engine, *, with_geometry: bool = False) -> pd.DataFrame:
+    """The 16 districts by adcode, with names (and GeoJSON geometry text if asked)."""
+    geometry = ", geometry" if with_geometry else ""
+    return _read(engine, f"SELECT adcode, name_en, name_zh, area_km2{geometry} "
+                         "FROM districts ORDER BY adcode")
+
+
+def segments(engine: Engine) -> pd.DataFrame:
+    """Industry segments in their display order."""
+    return _read(engine, "SELECT code, name_en, name_zh FROM segments ORDER BY sort_order, code")
+
+
+def metrics(engine: Engine) -> pd.DataFrame:
+    """The metric catalogue (names and units in both languages)."""
+    return _read(engine, "SELECT code, name_en, name_zh, unit_en, unit_zh FROM metrics "
+                         "ORDER BY code")
+
+
+def scope_names(engine: Engine) -> pd.DataFrame:
+    """Names of every scope a series can have: districts, zones and segments (city is added
+    by the pages from the locale)."""
+    return _read(engine, """
+        SELECT 'district' AS scope_type, CAST(adcode AS TEXT) AS scope_id, name_en, name_zh
+        FROM districts
+        UNION ALL SELECT 'zone', zone_id, name_en, name_zh FROM zones
+        UNION ALL SELECT 'segment', code, name_en, name_zh FROM segments""")
+
+
+def metric_catalogue(engine: Engine, scope_type: str) -> pd.DataFrame:
+    """Metrics that have current actual values at ``scope_type``: code, names, unit, basis,
+    number of scopes and periods, latest period. Sorted by how widely a metric is covered."""
+    return _read(engine, """
+        SELECT o.metric AS code, m.name_en, m.name_zh, m.unit_en, m.unit_zh, o.basis,
+               MIN(o.unit) AS unit, COUNT(DISTINCT o.scope_id) AS scopes,
+               COUNT(DISTINCT o.period) AS periods, MAX(o.period_end) AS latest_end
+        FROM current_observations o JOIN metrics m ON m.code = o.metric
+        WHERE o.scope_type = :scope_type AND o.kind = 'actual'
+        GROUP BY o.metric, o.basis
+        ORDER BY COUNT(DISTINCT o.scope_id) * COUNT(DISTINCT o.period) DESC, o.metric""",
+                 {"scope_type": scope_type})
+
+
+def metric_periods(engine: Engine, metric: str, scope_type: str, basis: str) -> list[str]:
+    """The periods (oldest first) with current actual values of one metric at a scope type."""
+    df = _read(engine, """
+        SELECT period, MAX(period_end) AS period_end FROM current_observations
+        WHERE metric = :metric AND scope_type = :scope_type AND basis = :basis
+          AND kind = 'actual'
+        GROUP BY period ORDER BY period_end, period""",
+               {"metric": metric, "scope_type": scope_type, "basis": basis})
+    return df["period"].tolist()
+
+
+# -- series ----------------------------------------------------------------------------------
+_SERIES_COLUMNS = """o.id, o.metric, o.scope_type, o.scope_id, o.period, o.period_end,
+    o.value, o.unit, o.basis, o.kind, o.provenance, o.lower_bound, o.approximate,
+    o.source_id, s.title AS source_title, s.published AS source_published,
+    s.confidence AS source_confidence, o.etl_run_id"""
+
+
+def _finish_series(df: pd.DataFrame) -> pd.DataFrame:
+    df["period_end"] = pd.to_datetime(df["period_end"])
+    df["lower_bound"] = df["lower_bound"].astype(bool)
+    df["approximate"] = df["approximate"].astype(bool)
+    factors = df["unit"].map(money_factor)
+    df["value_bn"] = df["value"] * factors.astype("float64")
+    return df
+
+
+def series(engine: Engine, metric: str, scope_type: str, scope_ids: list[str] | None = None,
+           *, basis: str | None = None, kind: str = "actual") -> pd.DataFrame:
+    """Series of record (one value per metric, scope, period, basis, kind) with sources.
+
+    :param scope_ids: restrict to these scopes; None means every scope of the type.
+    :param basis: restrict to one statistical basis.
+    """
+    params: dict[str, object] = {"metric": metric, "scope_type": scope_type, "kind": kind}
+    where = ["o.metric = :metric", "o.scope_type = :scope_type", "o.kind = :kind"]
+    if scope_ids is not None:
+        clause, p = in_clause("o.scope_id", [str(s) for s in scope_ids], "scope")
+        where.append(clause)
+        params.update(p)
+    if basis is not None:
+        where.append("o.basis = :basis")
+        params["basis"] = basis
+    df = _read(engine, f"""
+        SELECT {_SERIES_COLUMNS}
+        FROM series_of_record o JOIN sources s ON s.id = o.source_id
+        WHERE {' AND '.join(where)}
+        ORDER BY o.scope_id, o.period_end, o.period""", params)
+    return _finish_series(df)
+
+
+def values_at(engine: Engine, metric: str, scope_type: str, period: str,
+              basis: str) -> pd.DataFrame:
+    """One period's values of one metric for every scope of a type (the map's colours)."""
+    df = _read(engine, f"""
+        SELECT {_SERIES_COLUMNS}
+        FROM series_of_record o JOIN sources s ON s.id = o.source_id
+        WHERE o.metric = :metric AND o.scope_type = :scope_type AND o.period = :period
+          AND o.basis = :basis AND o.kind = 'actual'
+        ORDER BY o.scope_id""",
+               {"metric": metric, "scope_type": scope_type, "period": period, "basis": basis})
+    return _finish_series(df)
+
+
+def city_reported(engine: Engine) -> pd.DataFrame:
+    """Every reported, current, actual city figure (series of record) with source and metric
+    names: the overview's cards and headline points come from here."""
+    df = _read(engine, f"""
+        SELECT {_SERIES_COLUMNS}, m.name_en, m.name_zh
+        FROM series_of_record o JOIN sources s ON s.id = o.source_id
+             JOIN metrics m ON m.code = o.metric
+        WHERE o.scope_type = 'city' AND o.scope_id = :city AND o.provenance = 'reported'
+          AND o.kind = 'actual'
+        ORDER BY o.metric, o.period_end""", {"city": CITY_SCOPE_ID})
+    return _finish_series(df)
+
+
+def targets(engine: Engine, scope_type: str = "city",
+            scope_id: str = CITY_SCOPE_ID) -> pd.DataFrame:
+    """Current policy targets (kind 'target') with their source and, where a forecast of the
+    latest vintage computed one, the probability of reaching them."""
+    df = _read(engine, f"""
+        SELECT {_SERIES_COLUMNS}, m.name_en, m.name_zh,
+               (SELECT tp.probability FROM target_probabilities tp
+                  JOIN forecast_runs fr ON fr.id = tp.forecast_id
+                 WHERE tp.target_observation_id = o.id
+                 ORDER BY fr.vintage_run_id DESC, tp.id DESC LIMIT 1) AS probability,
+               (SELECT fr.vintage_run_id FROM target_probabilities tp
+                  JOIN forecast_runs fr ON fr.id = tp.forecast_id
+                 WHERE tp.target_observation_id = o.id
+                 ORDER BY fr.vintage_run_id DESC, tp.id DESC LIMIT 1) AS probability_vintage,
+               (SELECT tp.method FROM target_probabilities tp
+                  JOIN forecast_runs fr ON fr.id = tp.forecast_id
+                 WHERE tp.target_observation_id = o.id
+                 ORDER BY fr.vintage_run_id DESC, tp.id DESC LIMIT 1) AS probability_method
+        FROM series_of_record o JOIN sources s ON s.id = o.source_id
+             JOIN metrics m ON m.code = o.metric
+        WHERE o.scope_type = :scope_type AND o.scope_id = :scope_id AND o.kind = 'target'
+        ORDER BY o.period_end, o.metric""", {"scope_type": scope_type, "scope_id": scope_id})
+    return _finish_series(df)
+
+
+# -- forecasts -------------------------------------------------------------------------------
+def forecasts(engine: Engine, metric: str, scope_type: str, scope_ids: list[str],
+              basis: str, *, vintage_run_id: int | None = None) -> pd.DataFrame:
+    """Forecast points of the latest vintage (or of ``vintage_run_id``) for several series,
+    with each run's model and backtest accuracy."""
+    clause, params = in_clause("fr.scope_id", [str(s) for s in scope_ids], "scope")
+    params.update({"metric": metric, "scope_type": scope_type, "basis": basis})
+    if vintage_run_id is None:
+        vintage = """fr.vintage_run_id = (SELECT MAX(f2.vintage_run_id) FROM forecast_runs f2
+                                          WHERE f2.series_key = fr.series_key)"""
+    else:
+        vintage = "fr.vintage_run_id = :vintage"
+        params["vintage"] = vintage_run_id
+    df = _read(engine, f"""
+        SELECT fr.id AS forecast_id, fr.scope_id, fr.last_period, fr.vintage_run_id, fr.model,
+               fr.method_note, fr.backtest_mase, fr.backtest_cov80, fr.backtest_cov95,
+               fr.provenance, fr.created_at, fp.period, fp.period_end, fp.mean, fp.lo_80,
+               fp.hi_80, fp.lo_95, fp.hi_95
+        FROM forecast_runs fr JOIN forecast_points fp ON fp.forecast_id = fr.id
+        WHERE fr.metric = :metric AND fr.scope_type = :scope_type AND fr.basis = :basis
+          AND {clause} AND {vintage}
+        ORDER BY fr.scope_id, fp.period_end""", params)
+    df["period_end"] = pd.to_datetime(df["period_end"])
+    return df
+
+
+def forecast_series(engine: Engine, metric: str, scope_type: str, scope_ids: list[str],
+                    basis: str) -> pd.DataFrame:
+    """Which of these scopes have stored forecasts, and how many vintages each (most first)."""
+    clause, params = in_clause("scope_id", [str(s) for s in scope_ids], "scope")
+    params.update({"metric": metric, "scope_type": scope_type, "basis": basis})
+    return _read(engine, f"""
+        SELECT scope_id, COUNT(DISTINCT vintage_run_id) AS vintages
+        FROM forecast_runs
+        WHERE metric = :metric AND scope_type = :scope_type AND basis = :basis AND {clause}
+        GROUP BY scope_id ORDER BY COUNT(DISTINCT vintage_run_id) DESC, scope_id""", params)
+
+
+def forecast_vintages(engine: Engine, metric: str, scope_type: str, scope_id: str,
+                      basis: str) -> pd.DataFrame:
+    """Every stored vintage of one series' forecast, oldest first (past forecasts vs actuals)."""
+    df = _read(engine, """
+        SELECT fr.id AS forecast_id, fr.vintage_run_id, fr.last_period, fr.model,
+               fr.backtest_mase, fr.backtest_cov80, fr.backtest_cov95, fr.created_at,
+               fp.period, fp.period_end, fp.mean, fp.lo_80, fp.hi_80, fp.lo_95, fp.hi_95
+        FROM forecast_runs fr JOIN forecast_points fp ON fp.forecast_id = fr.id
+        WHERE fr.metric = :metric AND fr.scope_type = :scope_type AND fr.scope_id = :scope_id
+          AND fr.basis = :basis
+        ORDER BY fr.vintage_run_id, fp.period_end""",
+               {"metric": metric, "scope_type": scope_type, "scope_id": str(scope_id),
+                "basis": basis})
+    df["period_end"] = pd.to_datetime(df["period_end"])
+    return df
+
+
+def forecast_accuracy(engine: Engine) -> pd.DataFrame:
+    """Backtest accuracy of the latest vintage of every forecast series (methodology table)."""
+    return _read(engine, """
+        SELECT fr.metric, fr.scope_type, fr.scope_id, fr.basis, fr.model, fr.last_period,
+               fr.vintage_run_id, fr.backtest_mase, fr.backtest_cov80, fr.backtest_cov95
+        FROM forecast_runs fr
+        WHERE fr.vintage_run_id = (SELECT MAX(f2.vintage_run_id) FROM forecast_runs f2
+                                   WHERE f2.series_key = fr.series_key)
+        ORDER BY fr.metric, fr.scope_type, fr.scope_id""")
+
+
+# -- transforms (pure) -----------------------------------------------------------------------
+def to_annual(df: pd.DataFrame, *, flow: bool) -> pd.DataFrame:
+    """Quarterly rows → one row per scope and year.
+
+    Flows (revenue) are summed over complete years only (four quarters); stocks (firms, PFLOPS)
+    take the last value of the year (a quarter, month or day). Provenance becomes ``reported``
+    only if every input was reported. Rows that already are annual pass through.
+    """
+    if df.empty:
+        return df
+    freqs = df["period"].map(period_freq)
+    quarterly = df[freqs == "Q"].copy() if flow else df[freqs != "Y"].copy()
+    annual = df[freqs == "Y"].copy()
+    if quarterly.empty:
+        return annual.reset_index(drop=True)
+    quarterly["year"] = quarterly["period"].str[:4]
+    rows = []
+    for (scope_id, year), g in quarterly.sort_values("period_end").groupby(
+            ["scope_id", "year"], sort=True):
+        if flow and g["period"].nunique() < 4:
+            continue
+        last = g.iloc[-1].copy()
+        if flow:
+            last["value"] = g["value"].sum()
+            last["value_bn"] = g["value_bn"].sum(min_count=1)
+        last["period"] = year
+        last["period_end"] = pd.Timestamp(date(int(year), 12, 31)) if flow else last["period_end"]
+        last["provenance"] = "reported" if (g["provenance"] == "reported").all() else (
+            "sample" if (g["provenance"] == "sample").any() else "derived")
+        rows.append(last)
+    out = pd.DataFrame(rows).drop(columns=["year"]) if rows else quarterly.iloc[0:0].drop(
+        columns=["year"])
+    annual_keys = set(zip(annual["scope_id"], annual["period"])) if not annual.empty else set()
+    if annual_keys:
+        out = out[[k not in annual_keys for k in zip(out["scope_id"], out["period"])]]
+    return pd.concat([out, annual], ignore_index=True).sort_values(
+        ["scope_id", "period_end"]).reset_index(drop=True)
+
+
+def add_growth(df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``growth`` (percent, year on year) per scope: four quarters back, or a year back."""
+    out = df.copy()
+    out["growth"] = float("nan")
+    if out.empty:
+        return out
+    for scope_id, g in out.groupby("scope_id"):
+        by_period = dict(zip(g["period"], g["value"]))
+        for idx, row in g.iterrows():
+            freq = period_freq(row["period"])
+            if freq == "Q":
+                prev = by_period.get(shift_quarter(row["period"], -LAGS["Q"]))
+            elif freq == "Y":
+                prev = by_period.get(str(int(row["period"]) - 1))
+            else:
+                prev = None
+            if prev is not None and prev not in (0, 0.0) and not math.isnan(prev):
+                out.at[idx, "growth"] = (row["value"] / prev - 1.0) * 100.0
+    return out
+
+
+def add_share(df: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
+    """Add ``share`` (percent of the total of the same period).
+
+    :param totals: rows with ``period`` and ``value`` (the city series); where a period has no
+        total, the sum of all scopes in ``df`` for that period is used.
+    """
+    out = df.copy()
+    by_period = dict(zip(totals["period"], totals["value"])) if not totals.empty else {}
+    sums = out.groupby("period")["value"].sum().to_dict()
+    denominators = out["period"].map(lambda p: by_period.get(p, sums.get(p)))
+    out["share"] = out["value"] / denominators.astype("float64") * 100.0
+    return out
+
+
+# -- overview --------------------------------------------------------------------------------
+def latest_with_delta(df: pd.DataFrame) -> dict | None:
+    """The latest row of one series and its change against the same period a year before
+    (``delta_pct``) or, failing that, the previous row (``delta_pct_prev``)."""
+    if df.empty:
+        return None
+    df = df.sort_values("period_end")
+    last = df.iloc[-1].to_dict()
+    grown = add_growth(df)
+    growth = grown.iloc[-1]["growth"]
+    last["delta_pct"] = None if pd.isna(growth) else float(growth)
+    last["delta_base_period"] = None
+    if last["delta_pct"] is not None:
+        freq = period_freq(last["period"])
+        last["delta_base_period"] = (shift_quarter(last["period"], -4) if freq == "Q"
+                                     else str(int(last["period"]) - 1))
+    elif len(df) > 1:
+        prev = df.iloc[-2]
+        if prev["value"]:
+            last["delta_pct"] = (last["value"] / prev["value"] - 1.0) * 100.0
+            last["delta_base_period"] = prev["period"]
+    return last
+
+
+def zone_totals(engine: Engine, metric: str) -> pd.DataFrame:
+    """A zone metric summed over top-level zones (sub-sites would count twice) per period,
+    for periods every reporting top-level zone covers; provenance ``sample`` if any input is."""
+    df = _read(engine, """
+        SELECT o.period, MAX(o.period_end) AS period_end, SUM(o.value) AS value,
+               MIN(o.unit) AS unit, COUNT(*) AS zones,
+               SUM(CASE WHEN o.provenance = 'sample' THEN 1 ELSE 0 END) AS sample_rows,
+               SUM(CASE WHEN o.provenance = 'reported' THEN 1 ELSE 0 END) AS reported_rows
+        FROM series_of_record o JOIN zones z ON z.zone_id = o.scope_id
+        WHERE o.metric = :metric AND o.scope_type = 'zone' AND o.kind = 'actual'
+          AND z.parent_zone_id IS NULL AND o.basis = 'point'
+        GROUP BY o.period ORDER BY MAX(o.period_end)""", {"metric": metric})
+    if df.empty:
+        return df
+    full = df["zones"].max()
+    df = df[df["zones"] == full].copy()
+    df["scope_id"] = "zones"
+    df["metric"] = metric
+    df["provenance"] = ["sample" if s else ("reported" if r else "derived")
+                        for s, r in zip(df["sample_rows"], df["reported_rows"])]
+    df["period_end"] = pd.to_datetime(df["period_end"])
+    df["value_bn"] = float("nan")
+    return df.reset_index(drop=True)
+
+
+def zones_glance(engine: Engine, as_of_end: date | None = None) -> pd.DataFrame:
+    """One row per zone: firms (latest zone_enterprises, else enterprise_count), revenue growth
+    year on year, and where the firm figure comes from. ``as_of_end`` caps the period."""
+    cap = {"cap": (as_of_end or date(9999, 12, 31)).isoformat()}
+    z = zones(engine)
+    firms = _read(engine, """
+        SELECT o.scope_id AS zone_id, o.metric, o.period, o.period_end, o.value, o.provenance,
+               s.title AS source_title, s.published AS source_published
+        FROM series_of_record o JOIN sources s ON s.id = o.source_id
+        WHERE o.scope_type = 'zone' AND o.kind = 'actual' AND o.metric IN (:m1, :m2)
+          AND o.period_end <= :cap""", {"m1": ZONE_FIRMS, "m2": COUNT, **cap})
+    revenue = _read(engine, """
+        SELECT o.scope_id, o.period, o.period_end, o.value, o.provenance
+        FROM series_of_record o
+        WHERE o.scope_type = 'zone' AND o.kind = 'actual' AND o.metric = :m
+          AND o.basis = 'quarterly' AND o.period_end <= :cap""", {"m": REVENUE, **cap})
+    rows = []
+    for zone in z.itertuples(index=False):
+        rec = {"zone_id": zone.zone_id, "firms": float("nan"), "firms_period": None,
+               "firms_provenance": None, "firms_source": None, "growth": float("nan"),
+               "growth_period": None, "revenue_bn": float("nan")}
+        f = firms[firms["zone_id"] == zone.zone_id]
+        for metric in (ZONE_FIRMS, COUNT):
+            fm = f[f["metric"] == metric].sort_values("period_end")
+            if not fm.empty:
+                last = fm.iloc[-1]
+                rec.update(firms=float(last["value"]), firms_period=last["period"],
+                           firms_provenance=last["provenance"], firms_source=last["source_title"])
+                break
+        r = revenue[revenue["scope_id"] == zone.zone_id].copy()
+        if not r.empty:
+            r["value_bn"] = r["value"] * 0.001
+            g = add_growth(r.sort_values("period_end"))
+            last = g.iloc[-1]
+            rec.update(growth=last["growth"], growth_period=last["period"],
+                       revenue_bn=float(last["value"]) * 0.001)
+        rows.append(rec)
+    return z.merge(pd.DataFrame(rows), on="zone_id", how="left")
+
+
+# -- enterprises -----------------------------------------------------------------------------
+def enterprise_filter_options(engine: Engine) -> dict[str, int | None]:
+    """The founding-year range of the register (for the slider); None when the table is empty."""
+    with engine.connect() as conn:
+        lo, hi = conn.execute(text(
+            "SELECT MIN(founded), MAX(founded) FROM enterprises")).one()
+    return {"founded_min": int(str(lo)[:4]) if lo else None,
+            "founded_max": int(str(hi)[:4]) if hi else None}
+
+
+def enterprise_count(engine: Engine, filters: EnterpriseFilters) -> int:
+    """How many enterprises match ``filters`` (a separate COUNT, never a len() of rows)."""
+    where, params = build_where(filters)
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM enterprises e {where}"),
+                                params).scalar_one())
+
+
+def enterprise_page(engine: Engine, filters: EnterpriseFilters, *, sort: str = "name_zh",
+                    descending: bool = False, page: int = 1, page_size: int = 25,
+                    revenue_period: str | None = None) -> pd.DataFrame:
+    """One page of the enterprise register, filtered and sorted in SQL (LIMIT/OFFSET).
+
+    :param sort: a key of :data:`SORT_COLUMNS`.
+    :param page: 1-based page number.
+    :param revenue_period: also show each firm's revenue in this quarter (joined for the page
+        only, through the current-revenue index).
+    :raises ValueError: for an unknown sort key or page size.
+    """
+    if sort not in SORT_COLUMNS:
+        raise ValueError(f"unknown sort column {sort!r}; use one of {', '.join(SORT_COLUMNS)}")
+    if page_size not in PAGE_SIZES:
+        raise ValueError(f"page size must be one of {', '.join(map(str, PAGE_SIZES))}")
+    where, params = build_where(filters)
+    direction = "DESC" if descending else "ASC"
+    # NULLs last whatever the direction, then the primary key so pages never overlap.
+    order = (f"{SORT_COLUMNS[sort]} IS NULL, {SORT_COLUMNS[sort]} {direction}, "
+             f"e.credit_code {direction}")
+    params.update({"limit": page_size, "offset": (max(page, 1) - 1) * page_size,
+                   "rev_period": revenue_period or ""})
+    df = _read(engine, f"""
+        WITH page AS (
+            SELECT e.credit_code, e.name_zh, e.name_en, e.zone_id, e.district_adcode,
+                   e.segment, e.founded, e.employees, e.registered_capital, e.status,
+                   e.provenance
+            FROM enterprises e {where}
+            ORDER BY {order}
+            LIMIT :limit OFFSET :offset)
+        SELECT p.*, r.revenue AS revenue_m,
+               z.name_en AS zone_en, z.name_zh AS zone_zh,
+               d.name_en AS district_en, d.name_zh AS district_zh,
+               s.name_en AS segment_en, s.name_zh AS segment_zh
+        FROM page p
+        LEFT JOIN enterprise_revenue r ON r.credit_code = p.credit_code
+             AND r.period = :rev_period AND r.superseded_by IS NULL
+        LEFT JOIN zones z ON z.zone_id = p.zone_id
+        LEFT JOIN districts d ON d.adcode = p.district_adcode
+        LEFT JOIN segments s ON s.code = p.segment
+        ORDER BY {order.replace('e.', 'p.')}""", params)
+    return df
+
+
+# -- sources and data ------------------------------------------------------------------------
+def reported_facts(engine: Engine) -> pd.DataFrame:
+    """Every current reported observation with its source, quote and confidence, and whether
+    it is the series of record."""
+    df = _read(engine, """
+        SELECT o.id, o.metric, m.name_en, m.name_zh, o.scope_type, o.scope_id, o.period,
+               o.period_end, o.value, o.unit, o.basis, o.kind, o.lower_bound, o.approximate,
+               s.title AS source_title, s.publisher, s.url_or_publication, s.published,
+               s.quote, s.confidence, s.caveat,
+               CASE WHEN r.id IS NULL THEN 0 ELSE 1 END AS is_record
+        FROM current_observations o
+             JOIN sources s ON s.id = o.source_id
+             JOIN metrics m ON m.code = o.metric
+             LEFT JOIN series_of_record r ON r.id = o.id
+        WHERE o.provenance = 'reported'
+        ORDER BY o.scope_type, o.metric, o.period_end, s.published""")
+    df["lower_bound"] = df["lower_bound"].astype(bool)
+    df["approximate"] = df["approximate"].astype(bool)
+    df["is_record"] = df["is_record"].astype(bool)
+    return df
+
+
+def conflicts(engine: Engine) -> pd.DataFrame:
+    """Reported figures that disagree: the same metric, scope, period, basis and kind from more
+    than one current source, side by side, the series-of-record row first in each group."""
+    facts = reported_facts(engine)
+    if facts.empty:
+        return facts.assign(group=pd.Series(dtype="int64"))
+    keys = ["metric", "scope_type", "scope_id", "period", "basis", "kind"]
+    sizes = facts.groupby(keys)["id"].transform("size")
+    out = facts[sizes > 1].copy()
+    if out.empty:
+        return out.assign(group=pd.Series(dtype="int64"))
+    out["group"] = out.groupby(keys, sort=True).ngroup() + 1
+    confidence_rank = {"high": 0, "medium-high": 1, "medium": 2, "low-medium": 3, "low": 4}
+    out["_rank"] = out["confidence"].map(confidence_rank).fillna(5)
+    out = out.sort_values(["group", "is_record", "_rank", "published"],
+                          ascending=[True, False, True, False])
+    return out.drop(columns="_rank").reset_index(drop=True)
+
+
+def etl_history(engine: Engine) -> pd.DataFrame:
+    """Every ETL run, newest first."""
+    return _read(engine, """
+        SELECT id, kind, status, started_at, finished_at, data_period, drop_path, rows_read,
+               rows_inserted, rows_updated, rows_rejected, message, rolled_back_at
+        FROM etl_runs ORDER BY id DESC""")
+
+
+def provenance_counts(engine: Engine) -> pd.DataFrame:
+    """How many current observations there are by provenance (the methodology's first table)."""
+    return _read(engine, """
+        SELECT provenance, COUNT(*) AS observations, COUNT(DISTINCT metric) AS metrics,
+               MIN(period) AS first_period, MAX(period) AS last_period
+        FROM current_observations GROUP BY provenance ORDER BY provenance""")
+
+
+# -- overview cards --------------------------------------------------------------------------
+# How many reported output bases get a card (the most recent ones).
+MAX_OUTPUT_CARDS = 2
+# Money metrics that are not a measure of the industry's output (profit, plans, investment).
+NOT_OUTPUT = re.compile(r"profit|planned|investment|target")
+# Year-on-year growth of the industry as a whole (not of profit or of one sub-basis).
+CITY_GROWTH = re.compile(r"^ai_industry_(?!profit).*growth_yoy$")
+
+
+def overview_cards(engine: Engine) -> list[dict]:
+    """The overview's KPI cards as plain dicts, each saying where its number comes from.
+
+    Cards: the latest reported city output on each money basis (newest first, at most
+    :data:`MAX_OUTPUT_CARDS`), the latest reported year-on-year growth (else the sample revenue
+    growth), firms, registered models and computing power (sums over top-level zones, or the
+    city's enterprise count). Keys: ``card``, ``metric``, ``name_en``, ``name_zh``, ``period``,
+    ``value``, ``value_bn``, ``unit``, ``delta_pct``, ``delta_base_period``, ``provenance``,
+    ``source_title``, ``source_published``, ``lower_bound``, ``approximate``.
+    """
+    cards: list[dict] = []
+    reported = city_reported(engine)
+    names = metrics(engine).set_index("code")
+    money = reported[reported["value_bn"].notna()
+                     & ~reported["metric"].str.contains(NOT_OUTPUT)]
+    latest_money = []
+    for metric, g in money.groupby("metric"):
+        last = latest_with_delta(g)
+        if last is not None:
+            latest_money.append(last)
+    latest_money.sort(key=lambda r: (r["period_end"], r["metric"]), reverse=True)
+    for row in latest_money[:MAX_OUTPUT_CARDS]:
+        cards.append({**row, "card": "output"})
+    growth = reported[reported["metric"].str.contains(CITY_GROWTH)
+                      & (reported["basis"] != "range")]
+    if not growth.empty:
+        row = growth.sort_values(["period_end", "metric"]).iloc[-1].to_dict()
+        row.update(card="growth", delta_pct=None, delta_base_period=None)
+        cards.append(row)
+    else:
+        revenue = series(engine, REVENUE, "city", [CITY_SCOPE_ID], basis="quarterly")
+        grown = add_growth(revenue)
+        if not grown.empty and grown["growth"].notna().any():
+            row = grown[grown["growth"].notna()].iloc[-1].to_dict()
+            row.update(card="growth", value=row["growth"], unit="percent", delta_pct=None,
+                       delta_base_period=None, metric=REVENUE + "_growth")
+            cards.append(row)
+    firms = series(engine, COUNT, "city", [CITY_SCOPE_ID])
+    if firms.empty:
+        firms = zone_totals(engine, ZONE_FIRMS)
+    for kind, frame in (("firms", firms), ("models", zone_totals(engine, ZONE_MODELS)),
+                        ("computing", zone_totals(engine, ZONE_PFLOPS))):
+        last = latest_with_delta(frame) if not frame.empty else None
+        if last is None:
+            continue
+        last.setdefault("source_title", None)
+        last.setdefault("source_published", None)
+        last.setdefault("lower_bound", False)
+        last.setdefault("approximate", False)
+        last["card"] = kind
+        cards.append(last)
+    for card in cards:
+        metric = card.get("metric")
+        if metric in names.index:
+            card["name_en"], card["name_zh"] = names.at[metric, "name_en"], names.at[
+                metric, "name_zh"]
+        else:
+            card.setdefault("name_en", None)
+            card.setdefault("name_zh", None)
+    return cards

@@ -1,0 +1,183 @@
+"""Overview: where Shanghai's AI industry stands and where it is heading, on one screen."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import charts, export, queries, state
+from app.cached import q
+from models.tables import CITY_SCOPE_ID
+
+CARDS_PER_ROW = 3
+
+tr = state.translator()
+info = st.session_state["_run_info"]
+state.init([])
+
+st.title(tr("overview.title"))
+st.caption(tr("overview.caption", period=tr.period(info.data_period)))
+
+
+def card_value(card: dict) -> str:
+    bound = "≥ " if card.get("lower_bound") else ("≈ " if card.get("approximate") else "")
+    if card["card"] == "output":
+        return bound + tr.money(card["value_bn"])
+    if card["card"] == "growth":
+        return bound + tr.percent(card["value"], signed=True)
+    if card["card"] == "computing":
+        return bound + tr("units.pflops_fmt", value=tr.number(card["value"]))
+    return bound + tr.number(card["value"])
+
+
+def card_name(card: dict) -> str:
+    if card["card"] in ("output", "growth") and card.get("name_en"):
+        return tr.name(card.get("name_en"), card.get("name_zh"))
+    return tr(f"overview.card_{card['card']}")
+
+
+def card_label(card: dict) -> str:
+    # The period first: a long metric name may be cut short on narrow cards.
+    return f"{tr.period(card['period'])} · {card_name(card)}"
+
+
+def card_source(card: dict) -> str:
+    if card.get("provenance") == "reported":
+        return tr("overview.from_source", source=card.get("source_title") or "—",
+                  date=tr.date(card.get("source_published")))
+    if card.get("provenance") == "sample":
+        return tr("common.sample_badge")
+    return tr("provenance.derived")
+
+
+cards = q(queries.overview_cards)
+if not cards:
+    st.info(tr("overview.no_cards"))
+for start in range(0, len(cards), CARDS_PER_ROW):
+    cols = st.columns(CARDS_PER_ROW)
+    for col, card in zip(cols, cards[start:start + CARDS_PER_ROW]):
+        with col:
+            delta = None
+            if card.get("delta_pct") is not None:
+                delta = tr("overview.delta", pct=tr.percent(card["delta_pct"], signed=True),
+                           period=tr.period(card["delta_base_period"]))
+            st.metric(card_label(card), card_value(card), delta=delta, border=True,
+                      help=f"**{card_name(card)}** — " + tr(f"overview.help_{card['card']}"))
+            if card.get("provenance") == "sample":
+                st.badge(card_source(card), color="orange", icon=":material/science:")
+            else:
+                st.caption(card_source(card))
+
+# -- the headline trend -----------------------------------------------------------------------
+st.subheader(tr("overview.headline_title"))
+st.caption(tr("overview.headline_caption"))
+scale = tr.money_scale()
+sample = q(queries.series, queries.REVENUE, "city", [CITY_SCOPE_ID], basis="quarterly")
+sample = sample.assign(y=sample["value_bn"] * scale)
+fc = q(queries.forecasts, queries.REVENUE, "city", [CITY_SCOPE_ID], "quarterly")
+factor = queries.money_factor(sample["unit"].iloc[0]) if not sample.empty else None
+if not fc.empty and factor is not None:
+    for band in ("mean", "lo_80", "hi_80", "lo_95", "hi_95"):
+        fc[band] = fc[band] * factor * scale
+else:
+    fc = fc.iloc[0:0]
+reported = q(queries.city_reported)
+reported = reported[reported["value_bn"].notna() & (reported["basis"] == "annual")
+                    & ~reported["metric"].str.contains(queries.NOT_OUTPUT)].copy()
+reported["y"] = reported["value_bn"] * scale
+reported["label"] = [tr.name(e, z) for e, z in zip(reported["name_en"], reported["name_zh"])]
+reported["bound"] = ["≥ " if lb else ("≈ " if ap else "")
+                     for lb, ap in zip(reported["lower_bound"], reported["approximate"])]
+target_rows = q(queries.targets)
+target_rows = target_rows[target_rows["value_bn"].notna()].copy()
+target_rows["y"] = target_rows["value_bn"] * scale
+target_rows["label"] = [tr.name(e, z) for e, z in zip(target_rows["name_en"],
+                                                       target_rows["name_zh"])]
+if sample.empty and reported.empty:
+    st.info(tr("overview.no_headline"))
+else:
+    fig = charts.headline_chart(sample, reported, fc, target_rows, tr)
+    st.plotly_chart(fig, key="headline_chart", config={"displaylogo": False})
+    if not fc.empty:
+        run = fc.iloc[0]
+        st.caption(tr("overview.forecast_note", run=int(run["vintage_run_id"]),
+                      model=run["model"], mase=tr.number(run["backtest_mase"], 2),
+                      cov80=tr.percent((run["backtest_cov80"] or 0) * 100, 0),
+                      cov95=tr.percent((run["backtest_cov95"] or 0) * 100, 0)))
+    for t in target_rows.itertuples(index=False):
+        bound = "≥ " if t.lower_bound else ""
+        text = tr("overview.target_text", label=t.label, period=tr.period(t.period),
+                  value=bound + tr.money(t.value_bn), source=t.source_title)
+        if pd.notna(t.probability):
+            st.success(text + " " + tr("overview.target_probability",
+                                       pct=tr.percent(t.probability * 100, 0),
+                                       run=int(t.probability_vintage)),
+                       icon=":material/flag:")
+        else:
+            st.info(text + " " + tr("overview.target_no_probability"), icon=":material/flag:")
+    st.badge(tr("common.sample_badge"), color="orange", icon=":material/science:")
+    unit = tr.money_unit
+    parts = [pd.DataFrame({
+        tr("columns.series"): tr("overview.headline_sample"),
+        tr("columns.period"): sample["period"],
+        tr("columns.value_money", unit=unit): sample["y"].round(2),
+        tr("columns.provenance"): sample["provenance"].map(lambda p: tr.label("provenance", p)),
+        tr("columns.source"): sample["source_title"]})]
+    if not fc.empty:
+        parts.append(pd.DataFrame({
+            tr("columns.series"): tr("charts.forecast"), tr("columns.period"): fc["period"],
+            tr("columns.value_money", unit=unit): fc["mean"].round(2),
+            tr("columns.lo_80"): fc["lo_80"].round(2), tr("columns.hi_80"): fc["hi_80"].round(2),
+            tr("columns.lo_95"): fc["lo_95"].round(2), tr("columns.hi_95"): fc["hi_95"].round(2),
+            tr("columns.provenance"): fc["provenance"].map(lambda p: tr.label("provenance", p)),
+            tr("columns.source"): fc["model"]}))
+    for frame, series_label in ((reported, None), (target_rows, tr("overview.target"))):
+        if frame.empty:
+            continue
+        parts.append(pd.DataFrame({
+            tr("columns.series"): frame["label"] if series_label is None else
+            frame["label"] + " (" + series_label + ")",
+            tr("columns.period"): frame["period"],
+            tr("columns.value_money", unit=unit): frame["y"].round(2),
+            tr("columns.bound"): frame.get("bound", ""),
+            tr("columns.provenance"): frame["provenance"].map(
+                lambda p: tr.label("provenance", p)),
+            tr("columns.source"): frame["source_title"]}))
+    headline_data = pd.concat(parts, ignore_index=True)
+    with st.expander(tr("common.data_behind_chart")):
+        st.dataframe(headline_data, hide_index=True, key="headline_table")
+    export.downloads(headline_data, tr, what="headline", scope="city",
+                     title=tr("overview.headline_title"), filters="",
+                     sources="; ".join(sorted(set(headline_data[tr("columns.source")].dropna()
+                                                  .astype(str)))),
+                     run_id=info.latest_run_id, data_period=info.data_period, key="dl_headline",
+                     sample=True)
+
+# -- the 4+X zones at a glance ----------------------------------------------------------------
+st.subheader(tr("overview.zones_title"))
+st.caption(tr("overview.zones_caption"))
+glance = q(queries.zones_glance)
+if glance.empty:
+    st.info(tr("overview.no_zones"))
+else:
+    table = pd.DataFrame({
+        tr("columns.zone"): [tr.name(e, z) for e, z in zip(glance["name_en"], glance["name_zh"])],
+        tr("columns.kind"): glance["kind"].map(lambda k: tr.label("zone_kind", k)),
+        tr("columns.district"): [tr.name(e, z) for e, z in zip(glance["district_en"],
+                                                               glance["district_zh"])],
+        tr("columns.firms"): glance["firms"],
+        tr("columns.firms_period"): glance["firms_period"].map(tr.period),
+        tr("columns.revenue_growth"): glance["growth"].round(1),
+        tr("columns.provenance"): glance["firms_provenance"].map(
+            lambda p: tr.label("provenance", p)),
+    })
+    st.dataframe(table, hide_index=True, key="zones_table", column_config={
+        tr("columns.firms"): st.column_config.NumberColumn(format="%,d"),
+        tr("columns.revenue_growth"): st.column_config.NumberColumn(format="%+.1f%%"),
+    })
+    export.downloads(table, tr, what="zones", scope="all", title=tr("overview.zones_title"),
+                     filters="", sources=tr("common.sample_badge"), run_id=info.latest_run_id,
+                     data_period=info.data_period, key="dl_zones",
+                     sample=bool((glance["firms_provenance"] == "sample").any()))
+
+state.sync([])

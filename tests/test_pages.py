@@ -1,0 +1,274 @@
+"""Every page through AppTest against the seeded database, in both languages, plus flows:
+filters → table and URL, exports, shared links, the map's selection, a missing database."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import export
+from models.db import create_db_and_tables, make_engine
+
+pytest_plugins = ["dashboard_fixtures"]
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+TIMEOUT = 30
+PAGES = {
+    "overview": "app/views/overview.py",
+    "map": "app/views/map.py",
+    "trends": "app/views/trends.py",
+    "enterprises": "app/views/enterprises.py",
+    "sources": "app/views/sources.py",
+}
+
+
+def open_page(page: str, **params: str | list[str]) -> AppTest:
+    """A fresh session opened on ``page`` with ``params`` in its URL (a shared link)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    if page != "overview":
+        at.switch_page(PAGES[page])
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def markdown(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def _overview(at: AppTest, lang: str) -> None:
+    labels = [m.label for m in at.metric]
+    assert labels[0] == {"en": "2024 · AI industry output", "zh": "2024年 · 人工智能产业产值"}[lang]
+    assert at.metric[0].value == {"en": "400.0 billion CNY", "zh": "4,000 亿元"}[lang]
+    roles = [t["meta"]["role"] for t in figures(at)[0]["data"]]
+    assert {"sample", "fan80", "fan95", "reported", "target"} <= set(roles)
+    badge = {"en": "Sample data — generated, not real", "zh": "样例数据（生成，非真实）"}[lang]
+    assert any(badge in m for m in markdown(at))
+
+
+def _map(at: AppTest, lang: str) -> None:
+    assert at.selectbox[0].label == {"en": "Metric", "zh": "指标"}[lang]
+    fig = figures(at)[0]
+    assert [t["meta"]["role"] for t in fig["data"]] == ["districts", "values", "zones"]
+    assert len(fig["data"][0]["locations"]) == 16
+
+
+def _trends(at: AppTest, lang: str) -> None:
+    assert at.multiselect[0].label == {"en": "Places or segments", "zh": "地点或领域"}[lang]
+    fig = figures(at)[0]
+    names = [t["name"] for t in fig["data"] if t.get("showlegend") is not False]
+    assert names[0] == {"en": "Zhangjiang AI Island", "zh": "张江人工智能岛"}[lang]
+    assert fig["layout"]["yaxis"]["title"]["text"] == {
+        "en": "Enterprise revenue (billion CNY)", "zh": "企业营业收入（亿元）"}[lang]
+
+
+def _enterprises(at: AppTest, lang: str) -> None:
+    table = at.dataframe[0].value
+    assert len(table) == 25
+    assert table.columns[0] == {"en": "Credit code", "zh": "统一社会信用代码"}[lang]
+    assert markdown(at)[0] == {"en": "**200** enterprises match · showing 1–25",
+                               "zh": "共 **200** 家企业符合条件 · 显示第 1–25 家"}[lang]
+
+
+def _sources(at: AppTest, lang: str) -> None:
+    assert at.info[0].value == {
+        "en": "Data as of **2025 Q2**, loaded on 2025-08-12 22:05 (UTC+8) (ETL run 3).",
+        "zh": "数据截至 **2025年第2季度**，加载于 2025年8月12日 22:05（北京时间）（ETL 批次 3）。",
+    }[lang]
+    assert len(at.dataframe[0].value) == 11
+
+
+CHECKS: dict[str, tuple[dict[str, str], Callable[[AppTest, str], None]]] = {
+    "overview": ({"en": "Shanghai AI industry at a glance", "zh": "上海人工智能产业概览"},
+                 _overview),
+    "map": ({"en": "Map of districts and zones", "zh": "行政区与集聚区地图"}, _map),
+    "trends": ({"en": "Trends", "zh": "趋势"}, _trends),
+    "enterprises": ({"en": "Enterprise register", "zh": "企业名录"}, _enterprises),
+    "sources": ({"en": "Sources and data", "zh": "来源与数据"}, _sources),
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_in_both_languages(seeded_db: Path, page: str, lang: str) -> None:
+    at = open_page(page, lang=lang)
+    titles, check = CHECKS[page]
+    assert at.title[0].value == titles[lang]
+    assert at.query_params["lang"] == lang
+    check(at, lang)
+
+
+def test_switching_pages_in_one_session(seeded_db: Path) -> None:
+    at = open_page("overview")
+    for page in ("map", "trends", "enterprises", "sources", "overview"):
+        at.switch_page(PAGES[page]).run()
+        assert not at.exception, (page, at.exception)
+        assert at.title[0].value == CHECKS[page][0]["en"]
+
+
+def test_language_switch_translates_and_goes_into_the_url(seeded_db: Path) -> None:
+    at = open_page("enterprises")
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert at.title[0].value == "企业名录"
+    assert at.query_params["lang"] == "zh"
+    assert at.dataframe[0].value.columns[1] == "企业名称"
+
+
+def test_a_filter_changes_the_table_and_the_url(seeded_db: Path) -> None:
+    at = open_page("enterprises")
+    at.multiselect(key="ent_zones").set_value(["zhangjiang_ai_island"]).run()
+    at.pills(key="ent_sizes").set_value(["micro", "small"]).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(table["Zone"]) == {"Zhangjiang AI Island"}
+    assert table["Employees"].max() <= 99
+    assert markdown(at)[0].startswith(f"**{len(table)}** enterprises match")
+    assert at.query_params["zones"] == "zhangjiang_ai_island"
+    assert at.query_params["sizes"] == ["micro", "small"]
+
+
+def test_paging_and_sorting(seeded_db: Path) -> None:
+    at = open_page("enterprises", sort="founded", desc="1")
+    first = at.dataframe[0].value["Founded"].tolist()
+    assert first == sorted(first, reverse=True)
+    at.number_input(key="ent_page").set_value(2).run()
+    second = at.dataframe[0].value
+    assert markdown(at)[0] == "**200** enterprises match · showing 26–50"
+    assert second["Founded"].iloc[0] <= first[-1]
+    assert at.query_params["page"] == "2"
+
+
+def test_export_has_bom_filtered_rows_and_neutralised_formulas(
+        seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[bytes] = []
+    stems: list[str] = []
+    real_csv, real_stem = export.to_csv_bytes, export.file_stem
+
+    def recording(df):  # type: ignore[no-untyped-def]
+        made.append(real_csv(df))
+        return made[-1]
+
+    def naming(*args):  # type: ignore[no-untyped-def]
+        stems.append(real_stem(*args))
+        return stems[-1]
+
+    monkeypatch.setattr(export, "to_csv_bytes", recording)
+    monkeypatch.setattr(export, "file_stem", naming)
+    at = open_page("enterprises")
+    made.clear()
+    at.text_input(key="ent_q").input("=HYPERLINK").run()
+    assert not at.exception
+    assert at.query_params["q"] == "=HYPERLINK"
+    [csv] = made
+    assert csv.startswith(b"\xef\xbb\xbf")
+    lines = csv.decode("utf-8-sig").strip().split("\r\n")
+    assert len(lines) == 2  # the header and the one matching firm: exactly what is on screen
+    assert lines[0].startswith("Credit code,Name (Chinese),Name (English),Zone")
+    assert ",\"'=HYPERLINK(\"\"http://example.invalid\"\",\"\"click\"\")\"," in lines[1]
+    assert re.fullmatch(r"enterprises_search_2025Q2_\d{8}-\d{4}", stems[-1])
+    assert [b.proto.url.rsplit(".", 1)[1] for b in at.get("download_button")] == ["csv", "xlsx"]
+
+
+def test_shared_enterprise_link_restores_the_view(seeded_db: Path) -> None:
+    at = open_page("enterprises", lang="zh", zones="westbund_ai_tower", sort="employees",
+                   desc="1", psize="50")
+    ss = at.session_state
+    assert (ss["ent_zones"], ss["ent_sort"], ss["ent_desc"], ss["ent_psize"]) == (
+        ["westbund_ai_tower"], "employees", True, 50)
+    table = at.dataframe[0].value
+    assert set(table["园区"]) == {"西岸智塔"}
+    assert table["从业人员"].tolist() == sorted(table["从业人员"], reverse=True)
+    assert at.query_params["zones"] == "westbund_ai_tower"
+
+
+def test_shared_trends_link_restores_the_view(seeded_db: Path) -> None:
+    at = open_page("trends", lang="zh", stype="district", scopes=["310115", "310104"],
+                   view="growth", fan="0")
+    ss = at.session_state
+    assert (ss["trends_stype"], ss["trends_scopes"], ss["trends_view"], ss["trends_fan"]) == (
+        "district", ["310115", "310104"], "growth", False)
+    fig = figures(at)[0]
+    assert fig["layout"]["yaxis"]["title"]["text"] == "企业营业收入：同比增速（%）"
+    assert {t["meta"]["role"] for t in fig["data"]} == {"line", "points-sample",
+                                                         "legend-sample"}
+    lines = [t["name"] for t in fig["data"] if t["meta"]["role"] == "line"]
+    assert lines == ["浦东新区", "徐汇区"]  # districts in the order chosen
+
+
+def test_trends_view_switches_and_bad_url_values_fall_back(seeded_db: Path) -> None:
+    at = open_page("trends", stype="nonsense", metric="no_such_metric|x", scopes="nowhere")
+    assert at.session_state["trends_stype"] == "zone"
+    assert at.session_state["trends_metric"] == "enterprise_revenue|quarterly"
+    assert at.session_state["trends_scopes"] == ["zhangjiang_ai_island", "westbund_ai_tower",
+                                                 "dishui_lake_ai_hub", "maqiao_ai_pilot_zone"]
+    at.segmented_control(key="trends_view").set_value("share").run()
+    assert not at.exception
+    assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == (
+        "Enterprise revenue: share of the city (%)")
+    assert at.query_params["view"] == "share"
+
+
+def test_annual_levels_sum_complete_years(seeded_db: Path) -> None:
+    at = open_page("trends", stype="city", freq="Y")
+    [trace] = [t for t in figures(at)[0]["data"] if t["meta"]["role"] == "line"]
+    # Only 2024 has four quarters (y is a base64 typed array in the spec; x is a list).
+    assert (trace["name"], trace["x"]) == ("Shanghai (city)", ["2024-12-31T00:00:00.000000"])
+    assert at.dataframe[0].value["Period"].tolist() == ["2024"]
+    assert at.query_params["freq"] == "Y" and at.query_params["stype"] == "city"
+
+
+def test_map_selection_shows_the_trend_and_links_to_trends(seeded_db: Path) -> None:
+    at = open_page("map", sel="district:310115")
+    assert at.subheader[0].value == "Trend: Pudong New Area"
+    trend = figures(at)[1]
+    assert [t["name"] for t in trend["data"] if t["meta"]["role"] == "line"] == [
+        "Pudong New Area"]
+    [link] = at.get("page_link")
+    assert link.proto.label == "Compare Pudong New Area in Trends"
+    assert at.query_params["sel"] == "district:310115"
+
+
+def test_map_period_slider_goes_into_the_url(seeded_db: Path) -> None:
+    at = open_page("map")
+    at.select_slider(key="map_period").set_value("2024Q2").run()
+    assert not at.exception
+    assert at.query_params["period"] == "2024Q2"
+    assert at.dataframe[0].value["Period"].iloc[0] == "2024 Q2"
+
+
+def test_missing_database_gives_a_friendly_page(missing_db: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.title[0].value == "The database has not been built yet"
+    assert at.info[0].value == (
+        f"There is no database at `{missing_db}`. Build it from the bundled data with "
+        "`make run` (sets everything up, builds the database and starts this dashboard) or "
+        "with `aidash init`, then reload this page.")
+    at.switch_page(PAGES["trends"]).run()
+    assert not at.exception and at.title[0].value == "The database has not been built yet"
+    assert not missing_db.exists()
+
+
+def test_empty_database_gives_a_friendly_page(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "empty.db"
+    create_db_and_tables(make_engine(path))
+    monkeypatch.setenv("AIDASH_DATABASE_URL", str(path))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "数据库尚未建立"
+    assert at.info[0].value == (
+        f"`{path}` 的数据库还没有数据。请用 `make run` 或 `aidash init` 建库"
+        "（加 `--force` 可重建），然后刷新本页。")

@@ -1,0 +1,279 @@
+"""app/queries.py on the seeded database: what each query returns, and the pure transforms."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy.engine import Engine
+
+from app import queries
+from app.filters import EnterpriseFilters
+from etl.errors import DatabaseMissing
+from models.db import create_db_and_tables, make_engine
+
+pytest_plugins = ["dashboard_fixtures"]
+
+QUARTERS = ["2023Q3", "2023Q4", "2024Q1", "2024Q2", "2024Q3", "2024Q4", "2025Q1", "2025Q2"]
+
+
+def _sql(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+# -- health -------------------------------------------------------------------------------
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "none.db"
+    with pytest.raises(DatabaseMissing) as info:
+        queries.check_database(make_engine(path, read_only=True), f"sqlite:///{path}")
+    assert str(info.value) == "missing"
+    assert not path.exists()  # a read-only check never creates the file
+
+
+def test_empty_database_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    create_db_and_tables(make_engine(path))
+    with pytest.raises(DatabaseMissing) as info:
+        queries.check_database(make_engine(path, read_only=True), f"sqlite:///{path}")
+    assert str(info.value) == "empty"
+
+
+def test_seeded_database_passes_and_reports_its_vintage(ro_engine: Engine,
+                                                       seeded_db_path: Path) -> None:
+    queries.check_database(ro_engine, f"sqlite:///{seeded_db_path}")
+    info = queries.run_info(ro_engine)
+    assert (info.latest_run_id, info.data_period) == (3, "2025Q2")
+    assert info.loaded_at.startswith("2025-08-12 14:05:11")
+    assert info.token.startswith("3|3|")
+
+
+# -- units and periods --------------------------------------------------------------------
+@pytest.mark.parametrize(("unit", "factor"), [
+    ("billion CNY", 1.0),
+    ("billion CNY (lower bound: 'over/more than')", 1.0),
+    ("million CNY", 0.001),
+    ("亿元", 0.1),
+    ("万元", 1e-5),
+    ("percent", None),
+    ("enterprises", None),
+    (None, None),
+])
+def test_money_factor(unit: str | None, factor: float | None) -> None:
+    assert queries.money_factor(unit) == factor
+
+
+@pytest.mark.parametrize(("period", "moved", "expected"), [
+    ("2025Q2", -4, "2024Q2"), ("2025Q1", -1, "2024Q4"), ("2024Q4", 1, "2025Q1"),
+])
+def test_shift_quarter(period: str, moved: int, expected: str) -> None:
+    assert queries.shift_quarter(period, moved) == expected
+
+
+# -- series -------------------------------------------------------------------------------
+def test_city_revenue_is_current_and_in_billions(ro_engine: Engine, seeded_db_path: Path) -> None:
+    df = queries.series(ro_engine, "enterprise_revenue", "city", ["310000"], basis="quarterly")
+    assert df["period"].tolist() == QUARTERS
+    assert set(df["provenance"]) == {"sample"}
+    current = _sql(seeded_db_path, "SELECT value FROM observations WHERE metric = "
+                   "'enterprise_revenue' AND scope_type = 'city' AND period = '2024Q4' "
+                   "AND superseded_by IS NULL")
+    assert df.loc[df["period"] == "2024Q4", "value"].item() == current[0][0]
+    assert df["value_bn"].tolist() == pytest.approx((df["value"] / 1000).tolist())
+
+
+def test_series_of_record_takes_the_higher_confidence(ro_engine: Engine) -> None:
+    df = queries.series(ro_engine, "ai_industry_output", "city")
+    assert df[["period", "value", "source_title"]].to_dict("records") == [
+        {"period": "2023", "value": 370.0, "source_title": "Shanghai AI industry tops 450 bn"},
+        {"period": "2024", "value": 400.0,
+         "source_title": "Shanghai accelerates AI innovation (People's Daily)"},
+    ]
+
+
+def test_values_at_gives_every_district_with_data(ro_engine: Engine, seeded_db_path: Path) -> None:
+    df = queries.values_at(ro_engine, "enterprise_count", "district", "2025Q2", "point")
+    expected = _sql(seeded_db_path, "SELECT COUNT(*) FROM observations WHERE metric = "
+                    "'enterprise_count' AND scope_type = 'district' AND period = '2025Q2'")
+    assert len(df) == expected[0][0] > 0
+
+
+def test_metric_catalogue_lists_district_metrics(ro_engine: Engine) -> None:
+    df = queries.metric_catalogue(ro_engine, "district")
+    assert df[["code", "basis"]].to_dict("records")[:2] == [
+        {"code": "enterprise_count", "basis": "point"},
+        {"code": "enterprise_revenue", "basis": "quarterly"},
+    ]
+    assert queries.metric_periods(ro_engine, "enterprise_revenue", "district",
+                                  "quarterly") == QUARTERS
+
+
+def test_targets_carry_the_probability_of_the_latest_forecast(ro_engine: Engine) -> None:
+    df = queries.targets(ro_engine)
+    assert df[["metric", "period", "value", "probability", "probability_vintage"]].to_dict(
+        "records") == [{"metric": "ai_industry_scale", "period": "2025", "value": 450.0,
+                        "probability": 0.62, "probability_vintage": 3}]
+
+
+# -- forecasts ----------------------------------------------------------------------------
+def test_forecasts_of_the_latest_vintage(ro_engine: Engine) -> None:
+    df = queries.forecasts(ro_engine, "enterprise_revenue", "city", ["310000"], "quarterly")
+    assert set(df["vintage_run_id"]) == {3}
+    assert df["period"].tolist() == ["2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3",
+                                     "2026Q4", "2027Q1", "2027Q2"]
+    assert (df["lo_95"] <= df["lo_80"]).all() and (df["hi_80"] <= df["hi_95"]).all()
+    assert df["backtest_mase"].iloc[0] == 0.64
+
+
+def test_forecast_vintages_and_series(ro_engine: Engine) -> None:
+    vintages = queries.forecast_vintages(ro_engine, "enterprise_revenue", "city", "310000",
+                                         "quarterly")
+    assert vintages.groupby("vintage_run_id")["last_period"].first().to_dict() == {
+        2: "2024Q4", 3: "2025Q2"}
+    series = queries.forecast_series(ro_engine, "enterprise_revenue", "zone",
+                                     ["zhangjiang_ai_island", "mosu_space"], "quarterly")
+    assert series.to_dict("records") == [{"scope_id": "zhangjiang_ai_island", "vintages": 1}]
+
+
+# -- transforms ---------------------------------------------------------------------------
+def _frame(rows: list[tuple[str, str, float]], provenance: str = "sample") -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["scope_id", "period", "value"])
+    df["period_end"] = pd.to_datetime(
+        [pd.Period(p.replace("Q", "-Q") if "Q" in p else p, freq="Q" if "Q" in p else "Y")
+         .end_time.date() for p in df["period"]])
+    df["value_bn"] = df["value"] / 1000
+    df["provenance"] = provenance
+    return df
+
+
+def test_to_annual_sums_complete_years_of_flows() -> None:
+    df = _frame([("a", "2023Q4", 1.0)] + [("a", f"2024Q{q}", float(q)) for q in range(1, 5)])
+    out = queries.to_annual(df, flow=True)
+    assert out[["period", "value"]].to_dict("records") == [{"period": "2024", "value": 10.0}]
+
+
+def test_to_annual_takes_the_last_quarter_of_stocks() -> None:
+    df = _frame([("a", "2024Q3", 5.0), ("a", "2024Q4", 7.0), ("a", "2025Q1", 8.0)])
+    out = queries.to_annual(df, flow=False)
+    assert out[["period", "value"]].to_dict("records") == [
+        {"period": "2024", "value": 7.0}, {"period": "2025", "value": 8.0}]
+
+
+def test_to_annual_keeps_monthly_stocks() -> None:
+    df = _frame([("a", "2024Q4", 7.0)])
+    extra = df.assign(period="2025-06", period_end=pd.Timestamp("2025-06-30"), value=9.0)
+    out = queries.to_annual(pd.concat([df, extra], ignore_index=True), flow=False)
+    assert out[["period", "value"]].to_dict("records") == [
+        {"period": "2024", "value": 7.0}, {"period": "2025", "value": 9.0}]
+
+
+def test_growth_is_year_on_year() -> None:
+    df = _frame([("a", "2024Q1", 100.0), ("a", "2024Q2", 50.0), ("a", "2025Q1", 110.0),
+                 ("b", "2024", 10.0), ("b", "2025", 8.0)])
+    out = queries.add_growth(df)
+    assert out["growth"].isna().tolist() == [True, True, False, True, False]
+    assert out["growth"].dropna().round(6).tolist() == [10.0, -20.0]
+
+
+def test_share_uses_the_city_total_then_the_sum() -> None:
+    df = _frame([("a", "2024Q1", 25.0), ("b", "2024Q1", 25.0), ("a", "2024Q2", 30.0),
+                 ("b", "2024Q2", 10.0)])
+    totals = pd.DataFrame({"period": ["2024Q1"], "value": [100.0]})
+    assert queries.add_share(df, totals)["share"].tolist() == [25.0, 25.0, 75.0, 25.0]
+
+
+# -- overview -----------------------------------------------------------------------------
+def test_overview_cards_say_where_numbers_come_from(ro_engine: Engine) -> None:
+    cards = queries.overview_cards(ro_engine)
+    summary = [(c["card"], c["metric"], c["period"], c["provenance"]) for c in cards]
+    assert summary == [
+        ("output", "ai_industry_output", "2024", "reported"),
+        ("output", "ai_industry_scale_above_designated_size", "2022", "reported"),
+        ("growth", "ai_industry_output_growth_yoy", "2025Q1", "reported"),
+        ("firms", "enterprise_count", "2025Q2", "sample"),
+        ("models", "zone_registered_foundation_models", "2025Q2", "sample"),
+        ("computing", "zone_computing_pflops", "2025Q2", "sample"),
+    ]
+    output = cards[0]
+    assert (output["value_bn"], output["delta_base_period"]) == (400.0, "2023")
+    assert output["delta_pct"] == pytest.approx((400 / 370 - 1) * 100)
+    assert output["source_title"] == "Shanghai accelerates AI innovation (People's Daily)"
+
+
+def test_zones_glance_has_every_zone(ro_engine: Engine) -> None:
+    df = queries.zones_glance(ro_engine)
+    assert df["zone_id"].tolist()[:4] == ["zhangjiang_ai_island", "westbund_ai_tower",
+                                          "dishui_lake_ai_hub", "maqiao_ai_pilot_zone"]
+    assert len(df) == 7 and df["firms"].notna().all() and df["growth"].notna().all()
+    westbund = df.set_index("zone_id").loc["westbund_ai_tower"]
+    assert (westbund["firms_period"], westbund["firms_provenance"]) == ("2025Q2", "sample")
+
+
+# -- enterprises --------------------------------------------------------------------------
+def test_count_and_page_are_filtered_in_sql(ro_engine: Engine, seeded_db_path: Path) -> None:
+    f = EnterpriseFilters(zones=("zhangjiang_ai_island",), founded_from=2012)
+    expected = _sql(seeded_db_path, "SELECT credit_code FROM enterprises WHERE zone_id = ? "
+                    "AND founded >= '2012-01-01' ORDER BY employees DESC, credit_code DESC",
+                    ("zhangjiang_ai_island",))
+    assert queries.enterprise_count(ro_engine, f) == len(expected)
+    page = queries.enterprise_page(ro_engine, f, sort="employees", descending=True, page=1,
+                                   page_size=25, revenue_period="2025Q2")
+    assert page["credit_code"].tolist() == [c for (c,) in expected[:25]]
+    assert set(page["zone_id"]) == {"zhangjiang_ai_island"}
+    assert page["revenue_m"].notna().any()
+
+
+def test_pages_do_not_overlap(ro_engine: Engine) -> None:
+    f = EnterpriseFilters()
+    first = queries.enterprise_page(ro_engine, f, sort="founded", page=1, page_size=25)
+    second = queries.enterprise_page(ro_engine, f, sort="founded", page=2, page_size=25)
+    assert len(first) == len(second) == 25
+    assert not set(first["credit_code"]) & set(second["credit_code"])
+
+
+@pytest.mark.parametrize(("term", "expected"), [("=HYPERLINK", 1), ("有限公司007", 1),
+                                                ("nothing like this", 0)])
+def test_search_by_name(ro_engine: Engine, term: str, expected: int) -> None:
+    assert queries.enterprise_count(ro_engine, EnterpriseFilters(search=term)) == expected
+
+
+def test_search_by_credit_code_prefix(ro_engine: Engine, seeded_db_path: Path) -> None:
+    code = _sql(seeded_db_path, "SELECT credit_code FROM enterprises ORDER BY credit_code "
+                "LIMIT 1")[0][0]
+    page = queries.enterprise_page(ro_engine, EnterpriseFilters(search=code[:12].lower()))
+    assert code in page["credit_code"].tolist()
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"sort": "revenue; DROP TABLE enterprises"},
+     ("unknown sort column 'revenue; DROP TABLE enterprises'; use one of name_zh, name_en, "
+     "founded, employees, registered_capital, credit_code")),
+    ({"page_size": 1000}, "page size must be one of 25, 50, 100"),
+])
+def test_enterprise_page_rejects_bad_arguments(ro_engine: Engine, kwargs: dict,
+                                               message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        queries.enterprise_page(ro_engine, EnterpriseFilters(), **kwargs)
+    assert str(info.value) == message
+
+
+# -- sources ------------------------------------------------------------------------------
+def test_conflicts_side_by_side_record_first(ro_engine: Engine) -> None:
+    df = queries.conflicts(ro_engine)
+    assert df[["group", "metric", "period", "value", "is_record", "confidence"]].to_dict(
+        "records") == [
+        {"group": 1, "metric": "ai_industry_output", "period": "2024", "value": 400.0,
+         "is_record": True, "confidence": "high"},
+        {"group": 1, "metric": "ai_industry_output", "period": "2024", "value": 450.0,
+         "is_record": False, "confidence": "medium"},
+    ]
+
+
+def test_reported_facts_and_history(ro_engine: Engine) -> None:
+    facts = queries.reported_facts(ro_engine)
+    assert len(facts) == 11 and facts["quote"].notna().all()
+    history = queries.etl_history(ro_engine)
+    assert history["id"].tolist() == [3, 2, 1]
+    assert queries.provenance_counts(ro_engine)["provenance"].tolist() == ["reported", "sample"]
