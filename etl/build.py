@@ -69,9 +69,9 @@ def build_database(db: str | None, *, data_dir: Path = Path("data"), force: bool
         for drop in drops:
             result = load_drop(engine, drop, progress=False)
             last_run = result.run_id
-            console.print(result.summary_line(), markup=False)
+            console.print(result.summary_line(), markup=False, soft_wrap=True)
         forecasts = refresh_forecasts(engine, vintage_run_id=last_run)
-        console.print(forecasts.summary_line(), markup=False)
+        console.print(forecasts.summary_line(), markup=False, soft_wrap=True)
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             conn.exec_driver_sql("PRAGMA optimize")
