@@ -136,11 +136,16 @@ class Translator:
         return self("units.money_fmt", value=self.number(value, decimals))
 
     # -- periods -------------------------------------------------------------------------
-    def period(self, period: str | None) -> str:
-        """``2025Q2`` → ``2025 Q2`` / ``2025年第2季度``; ``2024`` → ``2024`` / ``2024年``."""
+    def period(self, period: str | None, basis: str | None = None) -> str:
+        """``2025Q2`` → ``2025 Q2`` / ``2025年第2季度``; ``2024`` → ``2024`` / ``2024年``.
+
+        With ``basis="ytd"`` a quarter reads as the year to date: ``2025 Q1–Q3`` / ``2025年1—9月``.
+        """
         if not period:
             return "—"
         p = str(period)
+        if len(p) == 6 and p[4] == "Q" and basis == "ytd":
+            return self("periods.ytd", year=p[:4], q=p[5], month=int(p[5]) * 3)
         if len(p) == 6 and p[4] == "Q":
             return self("periods.quarter", year=p[:4], q=p[5])
         if len(p) == 4 and p.isdigit():

@@ -445,6 +445,10 @@ def latest_with_delta(df: pd.DataFrame) -> dict | None:
         return None
     df = df.sort_values("period_end")
     last = df.iloc[-1].to_dict()
+    # Compare like with like: a year-to-date figure against an annual one says nothing.
+    if "basis" in df.columns:
+        df = df[df["basis"] == last["basis"]]
+    df = df[df["period"].map(period_freq) == period_freq(last["period"])]
     grown = add_growth(df)
     growth = grown.iloc[-1]["growth"]
     last["delta_pct"] = None if pd.isna(growth) else float(growth)

@@ -27,9 +27,9 @@ pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 LANGS = ("en", "zh")
-# url_path → what must be on that page once it has drawn.
+# url_path → what must be on that page once it has drawn ("" is the default page, Overview).
 PAGES = {
-    "overview": '[data-testid="stPlotlyChart"]',
+    "": '[data-testid="stPlotlyChart"]',
     "map": '[data-testid="stPlotlyChart"] .choroplethlocation',
     "trends": '[data-testid="stPlotlyChart"]',
     "enterprises": '[data-testid="stDataFrame"]',
@@ -115,14 +115,16 @@ def test_page_draws_offline(server: str, browser, page_path: str, lang: str) -> 
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=PAGE_TIMEOUT_MS)
     page.wait_for_timeout(1500)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{page_path}_{lang}.png"), full_page=True)
+    name = page_path or "overview"
+    page.screenshot(path=str(SCREENSHOTS / f"{name}_{lang}.png"), full_page=True)
 
     assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[role="dialog"]').count() == 0  # e.g. Streamlit's "Page not found"
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     if page_path == "map":
         # One grey outline layer for all 16 districts, one coloured layer for those with a value.
         assert page.locator(".choroplethlocation").count() in (16, 32)
-    if page_path in ("overview", "trends", "map"):
+    if page_path in ("", "trends", "map"):
         assert page.locator('[data-testid="stPlotlyChart"] .main-svg').count() > 0
     # The navigation is in the page's language (the titles come from the locale files).
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()

@@ -38,7 +38,7 @@ def card_name(card: dict) -> str:
 
 def card_label(card: dict) -> str:
     # The period first: a long metric name may be cut short on narrow cards.
-    return f"{tr.period(card['period'])} · {card_name(card)}"
+    return f"{tr.period(card['period'], card.get('basis'))} · {card_name(card)}"
 
 
 def card_source(card: dict) -> str:
