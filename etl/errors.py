@@ -19,7 +19,7 @@ class DropRejected(AidashError):
     :param report_path: where the rejection report CSV was written, if anywhere.
     """
 
-    def __init__(self, summary: str, problems: list["Problem"], report_path: str | None = None):
+    def __init__(self, summary: str, problems: list[Problem], report_path: str | None = None):
         super().__init__(summary)
         self.summary = summary
         self.problems = problems
@@ -30,4 +30,4 @@ class RunNotFound(AidashError):
     """No ETL run has the given id."""
 
 
-from etl.problems import Problem  # noqa: E402  (used in the annotation above)
+from etl.problems import Problem

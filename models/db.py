@@ -12,7 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
-from models import tables  # noqa: F401  (registers every table on SQLModel.metadata)
+from models import tables
 
 ENV_VAR = "AIDASH_DATABASE_URL"
 DEFAULT_DB_PATH = Path("data/ai_industry.db")
