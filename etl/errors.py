@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from etl.problems import Problem
+
 
 class AidashError(Exception):
     """Base class of every error a user can cause and fix; its message says what to do next."""
@@ -29,5 +31,3 @@ class DropRejected(AidashError):
 class RunNotFound(AidashError):
     """No ETL run has the given id."""
 
-
-from etl.problems import Problem
