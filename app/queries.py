@@ -298,6 +298,17 @@ def targets(engine: Engine, scope_type: str = "city",
 
 
 # -- forecasts -------------------------------------------------------------------------------
+ACCURACY_COLUMNS = ("backtest_mase", "backtest_cov80", "backtest_cov95")
+
+
+def _accuracy_as_float(df: pd.DataFrame) -> pd.DataFrame:
+    """Backtest accuracy is NULL for series too short to backtest: keep the columns numeric
+    (NaN), so rounding and formatting work whatever the mix."""
+    for col in ACCURACY_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    return df
+
+
 def forecasts(engine: Engine, metric: str, scope_type: str, scope_ids: list[str],
               basis: str, *, vintage_run_id: int | None = None) -> pd.DataFrame:
     """Forecast points of the latest vintage (or of ``vintage_run_id``) for several series,
@@ -320,7 +331,7 @@ def forecasts(engine: Engine, metric: str, scope_type: str, scope_ids: list[str]
           AND {clause} AND {vintage}
         ORDER BY fr.scope_id, fp.period_end""", params)
     df["period_end"] = pd.to_datetime(df["period_end"])
-    return df
+    return _accuracy_as_float(df)
 
 
 def forecast_series(engine: Engine, metric: str, scope_type: str, scope_ids: list[str],
@@ -349,18 +360,18 @@ def forecast_vintages(engine: Engine, metric: str, scope_type: str, scope_id: st
                {"metric": metric, "scope_type": scope_type, "scope_id": str(scope_id),
                 "basis": basis})
     df["period_end"] = pd.to_datetime(df["period_end"])
-    return df
+    return _accuracy_as_float(df)
 
 
 def forecast_accuracy(engine: Engine) -> pd.DataFrame:
     """Backtest accuracy of the latest vintage of every forecast series (methodology table)."""
-    return _read(engine, """
+    return _accuracy_as_float(_read(engine, """
         SELECT fr.metric, fr.scope_type, fr.scope_id, fr.basis, fr.model, fr.last_period,
                fr.vintage_run_id, fr.backtest_mase, fr.backtest_cov80, fr.backtest_cov95
         FROM forecast_runs fr
         WHERE fr.vintage_run_id = (SELECT MAX(f2.vintage_run_id) FROM forecast_runs f2
                                    WHERE f2.series_key = fr.series_key)
-        ORDER BY fr.metric, fr.scope_type, fr.scope_id""")
+        ORDER BY fr.metric, fr.scope_type, fr.scope_id"""))
 
 
 # -- transforms (pure) -----------------------------------------------------------------------

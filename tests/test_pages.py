@@ -272,3 +272,25 @@ def test_empty_database_gives_a_friendly_page(tmp_path: Path,
     assert at.info[0].value == (
         f"`{path}` 的数据库还没有数据。请用 `make run` 或 `aidash init` 建库"
         "（加 `--force` 可重建），然后刷新本页。")
+
+
+def test_trends_page_with_forecasts_too_short_to_backtest(seeded_db_path: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (scale benchmark): series with no backtest store NULL accuracy, and the
+    accuracy table must still render instead of failing on round()."""
+    import shutil
+    import sqlite3
+
+    import streamlit as st
+
+    db = tmp_path / "no_backtest.db"
+    shutil.copy(seeded_db_path, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE forecast_runs SET backtest_mase = NULL, backtest_cov80 = NULL, "
+                     "backtest_cov95 = NULL")
+    monkeypatch.setenv("AIDASH_DATABASE_URL", str(db))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = open_page("trends")
+    accuracy = [df.value for df in at.dataframe if "MASE" in df.value.columns]
+    assert len(accuracy) == 1 and accuracy[0]["MASE"].isna().all()
