@@ -23,7 +23,6 @@ import io
 import json
 import math
 import random
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from etl import credit_code
+from etl.xlsx import pinned_bytes
 
 DEFAULT_SEED = 20250630
 FIRST_QUARTER = (2019, 1)
@@ -880,13 +880,8 @@ def _csv_bytes(headers: Sequence[str], rows: Iterable[Sequence[object]], *, enco
 
 def _xlsx_bytes(sheet: str, headers: Sequence[str], rows: Iterable[Sequence[object]],
                 stamp: datetime) -> bytes:
-    """An XLSX file whose bytes depend only on its content and ``stamp``.
-
-    openpyxl stamps the document properties with the time of saving and zipfile stamps every
-    member; both are pinned here so the same rows give the same bytes.
-    """
+    """An XLSX file whose bytes depend only on its content and ``stamp``."""
     from openpyxl import Workbook
-    from openpyxl.writer.excel import ExcelWriter
 
     wb = Workbook()
     ws = wb.active
@@ -895,23 +890,8 @@ def _xlsx_bytes(sheet: str, headers: Sequence[str], rows: Iterable[Sequence[obje
     for row in rows:
         ws.append(list(row))
     # openpyxl gives date cells the number format yyyy-mm-dd: a real Excel date.
-    wb.properties.creator = GENERATOR
-    wb.properties.lastModifiedBy = GENERATOR
     wb.properties.title = SAMPLE_NOTE
-    wb.properties.created = stamp
-    wb.properties.modified = stamp
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(wb, archive).write_data()
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            pinned = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
-            pinned.compress_type = zipfile.ZIP_DEFLATED
-            pinned.create_system = 3
-            pinned.external_attr = 0o644 << 16
-            dst.writestr(pinned, src.read(info.filename))
-    return out.getvalue()
+    return pinned_bytes(wb, stamp, GENERATOR)
 
 
 def _source_json(yq: tuple[int, int], fmt: str, seed: int) -> bytes:
