@@ -9,6 +9,23 @@ class AidashError(Exception):
     """Base class of every error a user can cause and fix; its message says what to do next."""
 
 
+class CellError(AidashError):
+    """One cell of a bundled data file is invalid; the message names file, row and column.
+
+    :param file: the file's name as the user knows it (``zones.csv``).
+    :param row: 1-based row as a spreadsheet shows it (the header is row 1).
+    :param column: the offending column.
+    :param reason: what is wrong and what to do.
+    """
+
+    def __init__(self, file: str, row: int, column: str, reason: str):
+        super().__init__(f"{file}, row {row}, column {column}: {reason}")
+        self.file = file
+        self.row = row
+        self.column = column
+        self.reason = reason
+
+
 class DatabaseMissing(AidashError):
     """The database file does not exist or has no tables yet."""
 

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from etl.errors import AidashError
+from etl.errors import AidashError, CellError
 from etl.geography import ETL_RUNS, UpsertCounts, start_run, upsert_rows, utcnow
 from etl.periods import ParsedPeriod, parse_fact_period
 from models.tables import CONFIDENCES, SCOPE_TYPES, Observation, Source
@@ -104,21 +104,8 @@ class GeographyNotLoaded(FactsError):
     """The metric catalogue, districts or zones are not in the database yet."""
 
 
-class InvalidFact(FactsError):
-    """One cell of the facts file (or the scope map) is invalid.
-
-    :param file: the file's name.
-    :param row: 1-based row as a spreadsheet shows it (the header is row 1).
-    :param column: the offending column.
-    :param reason: what is wrong and what to do.
-    """
-
-    def __init__(self, file: str, row: int, column: str, reason: str):
-        super().__init__(f"{file}, row {row}, column {column}: {reason}")
-        self.file = file
-        self.row = row
-        self.column = column
-        self.reason = reason
+class InvalidFact(CellError, FactsError):
+    """One cell of the facts file (or the scope map) is invalid."""
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from etl.datum import gcj02_to_wgs84
-from etl.errors import AidashError
+from etl.errors import AidashError, CellError
 from models.tables import ZONE_KINDS, District, EtlRun, Metric, Segment, Zone
 
 DISTRICTS_FILE = Path("geo") / "shanghai_districts.geojson"
@@ -76,21 +76,8 @@ class InvalidGeoJSON(GeographyError):
     """The district boundary file is not the expected FeatureCollection."""
 
 
-class InvalidRow(GeographyError):
-    """One cell of a CSV row is invalid.
-
-    :param file: the file's name as the user knows it (``zones.csv``).
-    :param row: 1-based row as a spreadsheet shows it (the header is row 1).
-    :param column: the offending column.
-    :param reason: what is wrong and what to do.
-    """
-
-    def __init__(self, file: str, row: int, column: str, reason: str):
-        super().__init__(f"{file}, row {row}, column {column}: {reason}")
-        self.file = file
-        self.row = row
-        self.column = column
-        self.reason = reason
+class InvalidRow(CellError, GeographyError):
+    """One cell of a CSV row is invalid."""
 
 
 class UnknownZoneKind(InvalidRow):
