@@ -7,13 +7,15 @@ without a restart, and tests pointing at different databases never share results
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from app import queries
+from app import export, queries
 from models.db import make_engine, resolve_url
 
 T = TypeVar("T")
@@ -73,3 +75,30 @@ def q(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def remember_token(info: queries.RunInfo) -> None:
     """Store this run's token so every cached call of the run uses the same one."""
     st.session_state["_run_token"] = info.token
+
+
+def frame_digest(df: pd.DataFrame) -> str:
+    """A digest of every cell, column name and dtype of ``df`` (exact, never sampled)."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode("utf-8"))
+    h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _xlsx(url: str, token: str, key: str, digest: str, sheet_name: str, about_sheet: str,
+          _df: pd.DataFrame, _about: tuple) -> bytes:
+    return export.to_xlsx_bytes(_df, _about, sheet_name=sheet_name, about_sheet=about_sheet)
+
+
+def xlsx_bytes(df: pd.DataFrame, about: Any, *, sheet_name: str, about_sheet: str,
+               key: str) -> bytes:
+    """:func:`app.export.to_xlsx_bytes` once per table contents, ``key`` and ETL run: a rerun
+    that shows the same table reuses the workbook instead of rebuilding it.
+
+    :param key: everything else the workbook depends on (the About rows that matter).
+    """
+    url = database_url()
+    token = st.session_state.get("_run_token") or ""
+    return _xlsx(url, token, key, frame_digest(df), sheet_name, about_sheet, df,
+                 tuple(tuple(row) for row in about))

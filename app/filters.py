@@ -21,6 +21,8 @@ SIZE_BANDS: dict[str, tuple[int, int | None] | None] = {
 # Search terms shorter than this would scan the whole register for almost nothing.
 MIN_SEARCH_CHARS = 1
 _LIKE_ESCAPE = "\\"
+# Appended to a prefix, the upper bound of every text that starts with it.
+CODE_PREFIX_END = "\U0010ffff"
 
 
 @dataclass(frozen=True)
@@ -64,21 +66,29 @@ def escape_like(term: str) -> str:
             .replace("_", _LIKE_ESCAPE + "_"))
 
 
-def build_where(f: EnterpriseFilters, alias: str = "e") -> tuple[str, dict[str, object]]:
+def build_where(f: EnterpriseFilters, alias: str = "e", *, founded_index: bool = True,
+                area_index: bool = True) -> tuple[str, dict[str, object]]:
     """The WHERE clause (with the keyword, or an empty string) and params for ``f``.
 
     :param alias: the enterprises table alias used in the query.
+    :param founded_index: False writes the founding-year bounds as ``+e.founded`` so SQLite
+        does not read the year range through its index (and then sort it) when walking the
+        sort column's index and stopping at the page is cheaper. Same rows either way.
+    :param area_index: the same for the zone and district lists (``+e.zone_id IN ...``).
     :raises ValueError: for an unknown size band or a reversed year range.
     """
     a = alias
     parts: list[str] = []
     params: dict[str, object] = {}
     if f.zones:
-        clause, p = in_clause(f"{a}.zone_id", list(f.zones), "zone")
+        plus = "" if area_index else "+"
+        clause, p = in_clause(f"{plus}{a}.zone_id", list(f.zones), "zone")
         parts.append(clause)
         params.update(p)
     if f.districts:
-        clause, p = in_clause(f"{a}.district_adcode", [int(d) for d in f.districts], "district")
+        plus = "" if area_index else "+"
+        clause, p = in_clause(f"{plus}{a}.district_adcode", [int(d) for d in f.districts],
+                              "district")
         parts.append(clause)
         params.update(p)
     if f.segments:
@@ -87,11 +97,12 @@ def build_where(f: EnterpriseFilters, alias: str = "e") -> tuple[str, dict[str, 
         params.update(p)
     if f.founded_from and f.founded_to and f.founded_from > f.founded_to:
         raise ValueError(f"founding years reversed: {f.founded_from} > {f.founded_to}")
+    founded = f"{a}.founded" if founded_index else f"+{a}.founded"
     if f.founded_from:
-        parts.append(f"{a}.founded >= :founded_from")
+        parts.append(f"{founded} >= :founded_from")
         params["founded_from"] = f"{int(f.founded_from):04d}-01-01"
     if f.founded_to:
-        parts.append(f"{a}.founded <= :founded_to")
+        parts.append(f"{founded} <= :founded_to")
         params["founded_to"] = f"{int(f.founded_to):04d}-12-31"
     if f.sizes:
         ors = []
@@ -114,10 +125,13 @@ def build_where(f: EnterpriseFilters, alias: str = "e") -> tuple[str, dict[str, 
     term = f.search.strip()
     if len(term) >= MIN_SEARCH_CHARS:
         escaped = escape_like(term)
+        # A credit-code prefix is a range on the primary key (an index seek, not a LIKE on
+        # every row): codes starting with q sort from q up to q + the highest code point.
         parts.append(f"({a}.name_zh LIKE :q ESCAPE '\\' OR {a}.name_en LIKE :q ESCAPE '\\' "
-                     f"OR {a}.credit_code LIKE :q_code ESCAPE '\\')")
+                     f"OR ({a}.credit_code >= :q_code AND {a}.credit_code < :q_code_end))")
         params["q"] = f"%{escaped}%"
-        params["q_code"] = f"{escape_like(term.upper())}%"
+        params["q_code"] = term.upper()
+        params["q_code_end"] = term.upper() + CODE_PREFIX_END
     if not parts:
         return "", params
     return "WHERE " + " AND ".join(parts), params

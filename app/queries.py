@@ -10,6 +10,7 @@ Money comes out in billion CNY (column ``value_bn``), whatever unit a source use
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -35,7 +36,14 @@ SORT_COLUMNS = {
     "registered_capital": "e.registered_capital",
     "credit_code": "e.credit_code",
 }
+# Sort keys whose column is NOT NULL in the schema (no "NULLs last" term needed).
+NOT_NULL_SORTS = frozenset({"name_zh", "credit_code"})
 PAGE_SIZES = (25, 50, 100)
+# A name search counts its matches up to here ("1,000+ matches"), then stops scanning.
+SEARCH_COUNT_CAP = 1000
+# A zone/district filter matching at least this many firms is checked while walking the sort
+# index (the page is found after ~25 × register / matches rows) instead of sorted in full.
+WALK_MIN_ROWS = 20_000
 # Growth is shown year on year: four quarters back, or one year back.
 LAGS = {"Q": 4, "Y": 1}
 # Metric codes the overview cards read (the drop format and the derived metrics).
@@ -517,25 +525,43 @@ def zones_glance(engine: Engine, as_of_end: date | None = None) -> pd.DataFrame:
         FROM series_of_record o
         WHERE o.scope_type = 'zone' AND o.kind = 'actual' AND o.metric = :m
           AND o.basis = 'quarterly' AND o.period_end <= :cap""", {"m": REVENUE, **cap})
+    # One grouped pass each (not a filter per zone): the latest firm figure per zone and metric,
+    # and the latest quarter's revenue per zone with its year-earlier value.
+    latest_firms: dict[tuple[str, str], dict] = {}
+    if not firms.empty:
+        ordered = firms.sort_values("period_end", kind="stable")
+        for rec in ordered.groupby(["zone_id", "metric"], sort=False).tail(1).to_dict("records"):
+            latest_firms[(rec["zone_id"], rec["metric"])] = rec
+    latest_revenue: dict[str, tuple[dict, float]] = {}
+    if not revenue.empty:
+        ordered = revenue.sort_values("period_end", kind="stable")
+        values = dict(zip(zip(ordered["scope_id"], ordered["period"]), ordered["value"]))
+        for rec in ordered.groupby("scope_id", sort=False).tail(1).to_dict("records"):
+            freq = period_freq(rec["period"])
+            if freq == "Q":
+                prev = values.get((rec["scope_id"], shift_quarter(rec["period"], -LAGS["Q"])))
+            elif freq == "Y":
+                prev = values.get((rec["scope_id"], str(int(rec["period"]) - 1)))
+            else:
+                prev = None
+            growth = float("nan")
+            if prev is not None and prev not in (0, 0.0) and not math.isnan(prev):
+                growth = (rec["value"] / prev - 1.0) * 100.0
+            latest_revenue[rec["scope_id"]] = (rec, growth)
     rows = []
-    for zone in z.itertuples(index=False):
-        rec = {"zone_id": zone.zone_id, "firms": float("nan"), "firms_period": None,
+    for zone_id in z["zone_id"]:
+        rec = {"zone_id": zone_id, "firms": float("nan"), "firms_period": None,
                "firms_provenance": None, "firms_source": None, "growth": float("nan"),
                "growth_period": None, "revenue_bn": float("nan")}
-        f = firms[firms["zone_id"] == zone.zone_id]
         for metric in (ZONE_FIRMS, COUNT):
-            fm = f[f["metric"] == metric].sort_values("period_end")
-            if not fm.empty:
-                last = fm.iloc[-1]
+            last = latest_firms.get((zone_id, metric))
+            if last is not None:
                 rec.update(firms=float(last["value"]), firms_period=last["period"],
                            firms_provenance=last["provenance"], firms_source=last["source_title"])
                 break
-        r = revenue[revenue["scope_id"] == zone.zone_id].copy()
-        if not r.empty:
-            r["value_bn"] = r["value"] * 0.001
-            g = add_growth(r.sort_values("period_end"))
-            last = g.iloc[-1]
-            rec.update(growth=last["growth"], growth_period=last["period"],
+        if zone_id in latest_revenue:
+            last, growth = latest_revenue[zone_id]
+            rec.update(growth=growth, growth_period=last["period"],
                        revenue_bn=float(last["value"]) * 0.001)
         rows.append(rec)
     return z.merge(pd.DataFrame(rows), on="zone_id", how="left")
@@ -544,9 +570,12 @@ def zones_glance(engine: Engine, as_of_end: date | None = None) -> pd.DataFrame:
 # -- enterprises -----------------------------------------------------------------------------
 def enterprise_filter_options(engine: Engine) -> dict[str, int | None]:
     """The founding-year range of the register (for the slider); None when the table is empty."""
+    # Two scalar subqueries, so each is one seek at an end of ix_enterprises_founded (a single
+    # SELECT MIN(), MAX() scans the table).
     with engine.connect() as conn:
         lo, hi = conn.execute(text(
-            "SELECT MIN(founded), MAX(founded) FROM enterprises")).one()
+            "SELECT (SELECT MIN(founded) FROM enterprises), "
+            "(SELECT MAX(founded) FROM enterprises)")).one()
     return {"founded_min": int(str(lo)[:4]) if lo else None,
             "founded_max": int(str(hi)[:4]) if hi else None}
 
@@ -559,34 +588,128 @@ def enterprise_count(engine: Engine, filters: EnterpriseFilters) -> int:
                                 params).scalar_one())
 
 
+def enterprise_search_codes(engine: Engine, filters: EnterpriseFilters,
+                            cap: int | None = None) -> tuple[str, ...]:
+    """The credit codes (sorted) of the enterprises matching ``filters``, at most ``cap + 1``
+    (default :data:`SEARCH_COUNT_CAP`): more than ``cap`` means "more than ``cap`` match" (the
+    page shows "1,000+").
+
+    A name search (``LIKE '%q%'``) cannot use an index, so this is one pass over the register
+    that stops at the cap; the Enterprises page counts with it and then sorts and pages only
+    these rows (:func:`enterprise_page` ``matches=``) instead of scanning a second time.
+    """
+    cap = SEARCH_COUNT_CAP if cap is None else cap
+    if cap < 1:
+        raise ValueError(f"cap must be at least 1, not {cap}")
+    where, params = build_where(filters)
+    params["cap"] = cap + 1
+    with engine.connect() as conn:
+        codes = conn.execute(text(
+            f"SELECT e.credit_code FROM enterprises e {where} LIMIT :cap"), params).scalars()
+        return tuple(sorted(codes))
+
+
+def _broad_area(engine: Engine, filters: EnterpriseFilters) -> bool:
+    """True if the filters pick zones or districts but no segment, and those match at least
+    :data:`WALK_MIN_ROWS` enterprises (counted through the zone/district index, stopping there)."""
+    if not (filters.zones or filters.districts) or filters.segments:
+        return False
+    where, params = build_where(EnterpriseFilters(zones=filters.zones,
+                                                  districts=filters.districts))
+    params["n"] = WALK_MIN_ROWS
+    with engine.connect() as conn:
+        n = conn.execute(text(f"SELECT COUNT(*) FROM (SELECT 1 FROM enterprises e {where} "
+                              "LIMIT :n)"), params).scalar_one()
+    return n >= WALK_MIN_ROWS
+
+
+def _nulls_last_codes(engine: Engine, where: str, params: dict, column: str, direction: str,
+                      offset: int, limit: int) -> tuple[str, ...]:
+    """The credit codes of one page in the order ``column IS NULL, column, credit_code``,
+    read as two queries SQLite can answer from an index on ``column`` without sorting the
+    register: the rows with a value, then (on the page where they run out) the NULL rows."""
+    both = f"{where} AND " if where else "WHERE "
+    with engine.connect() as conn:
+        valued = list(conn.execute(text(
+            f"SELECT e.credit_code FROM enterprises e {both}{column} IS NOT NULL "
+            f"ORDER BY {column} {direction}, e.credit_code {direction} "
+            "LIMIT :lim OFFSET :off"), {**params, "lim": limit, "off": offset}).scalars())
+        if len(valued) == limit:
+            return tuple(valued)
+        if valued:
+            null_offset = 0
+        else:
+            n_valued = conn.execute(text(
+                f"SELECT COUNT(*) FROM enterprises e {both}{column} IS NOT NULL"),
+                params).scalar_one()
+            null_offset = offset - n_valued
+        nulls = conn.execute(text(
+            f"SELECT e.credit_code FROM enterprises e {both}{column} IS NULL "
+            f"ORDER BY e.credit_code {direction} LIMIT :lim OFFSET :off"),
+            {**params, "lim": limit - len(valued), "off": max(null_offset, 0)}).scalars()
+        return tuple(valued) + tuple(nulls)
+
+
 def enterprise_page(engine: Engine, filters: EnterpriseFilters, *, sort: str = "name_zh",
                     descending: bool = False, page: int = 1, page_size: int = 25,
-                    revenue_period: str | None = None) -> pd.DataFrame:
+                    revenue_period: str | None = None,
+                    matches: tuple[str, ...] | None = None) -> pd.DataFrame:
     """One page of the enterprise register, filtered and sorted in SQL (LIMIT/OFFSET).
 
     :param sort: a key of :data:`SORT_COLUMNS`.
     :param page: 1-based page number.
     :param revenue_period: also show each firm's revenue in this quarter (joined for the page
         only, through the current-revenue index).
+    :param matches: the credit codes of every row ``filters`` match, when known (from
+        :func:`enterprise_search_codes`, at most :data:`SEARCH_COUNT_CAP`): only these rows are
+        read (primary-key lookups) and sorted. Without it a name search first finds them itself
+        when there are few; a broad one walks the sort column's index and stops at the page.
     :raises ValueError: for an unknown sort key or page size.
     """
     if sort not in SORT_COLUMNS:
         raise ValueError(f"unknown sort column {sort!r}; use one of {', '.join(SORT_COLUMNS)}")
     if page_size not in PAGE_SIZES:
         raise ValueError(f"page size must be one of {', '.join(map(str, PAGE_SIZES))}")
-    where, params = build_where(filters)
     direction = "DESC" if descending else "ASC"
-    # NULLs last whatever the direction, then the primary key so pages never overlap.
-    order = (f"{SORT_COLUMNS[sort]} IS NULL, {SORT_COLUMNS[sort]} {direction}, "
-             f"e.credit_code {direction}")
-    params.update({"limit": page_size, "offset": (max(page, 1) - 1) * page_size,
-                   "rev_period": revenue_period or ""})
+    column = SORT_COLUMNS[sort]
+    offset = (max(page, 1) - 1) * page_size
+    if matches is None and filters.search.strip():
+        found = enterprise_search_codes(engine, filters)
+        if len(found) <= SEARCH_COUNT_CAP:
+            matches = found
+    # For the index-ordered sorts (name_zh, credit_code) a filter that matches many rows is
+    # cheaper to check row by row while walking the sort index, stopping at the page, than to
+    # read all its rows through its own index and sort them: "+column" keeps SQLite off that
+    # index. A year range always (ix_enterprises_founded would hand over the range unsorted);
+    # a zone or district without a segment when it matches at least WALK_MIN_ROWS rows.
+    walk = sort in NOT_NULL_SORTS and matches is None
+    where, params = build_where(filters, founded_index=not walk,
+                                area_index=not (walk and _broad_area(engine, filters)))
+    # NULLs last whatever the direction, then the primary key so pages never overlap. Columns
+    # that cannot be NULL skip the "IS NULL" term, which would stop SQLite walking an index.
+    if sort == "credit_code":
+        order = f"e.credit_code {direction}"
+    elif sort in NOT_NULL_SORTS:
+        order = f"{column} {direction}, e.credit_code {direction}"
+    else:
+        order = f"{column} IS NULL, {column} {direction}, e.credit_code {direction}"
+        if matches is None:
+            # The same order in two index-friendly parts: rows with a value, then the NULLs.
+            matches = _nulls_last_codes(engine, where, params, column, direction, offset,
+                                        page_size)
+            offset = 0
+    source = "enterprises e"
+    if matches is not None:
+        # CROSS JOIN keeps json_each as the outer loop: look the matches up, never walk an index.
+        source = "json_each(:matches) j CROSS JOIN enterprises e ON e.credit_code = j.value"
+        params["matches"] = json.dumps(list(matches))
+    params.update({"limit": page_size, "offset": offset, "rev_period": revenue_period or ""})
     df = _read(engine, f"""
         WITH page AS (
             SELECT e.credit_code, e.name_zh, e.name_en, e.zone_id, e.district_adcode,
                    e.segment, e.founded, e.employees, e.registered_capital, e.status,
                    e.provenance
-            FROM enterprises e {where}
+            FROM {source} {where}
             ORDER BY {order}
             LIMIT :limit OFFSET :offset)
         SELECT p.*, r.revenue AS revenue_m,
@@ -609,8 +732,8 @@ def reported_facts(engine: Engine) -> pd.DataFrame:
     it is the series of record."""
     df = _read(engine, """
         SELECT o.id, o.metric, m.name_en, m.name_zh, o.scope_type, o.scope_id, o.period,
-               o.period_end, o.value, o.unit, o.basis, o.kind, o.lower_bound, o.approximate,
-               s.title AS source_title, s.publisher, s.url_or_publication, s.published,
+               o.period_end, o.value, o.unit, m.unit_en, m.unit_zh, o.basis, o.kind,
+               o.lower_bound, o.approximate, s.title AS source_title, s.publisher, s.url_or_publication, s.published,
                s.quote, s.confidence, s.caveat,
                CASE WHEN r.id IS NULL THEN 0 ELSE 1 END AS is_record
         FROM current_observations o

@@ -25,12 +25,12 @@ def test_every_filter_in_one_clause() -> None:
         "AND (e.employees BETWEEN :size_lo_0 AND :size_hi_0 OR e.employees >= :size_lo_1 "
         "OR e.employees IS NULL) "
         "AND (e.name_zh LIKE :q ESCAPE '\\' OR e.name_en LIKE :q ESCAPE '\\' "
-        "OR e.credit_code LIKE :q_code ESCAPE '\\')")
+        "OR (e.credit_code >= :q_code AND e.credit_code < :q_code_end))")
     assert params == {
         "zone_0": "zhangjiang_ai_island", "zone_1": "westbund_ai_tower", "district_0": 310115,
         "segment_0": "foundation_models", "founded_from": "2015-01-01",
         "founded_to": "2020-12-31", "size_lo_0": 0, "size_hi_0": 19, "size_lo_1": 1000,
-        "q": "%智算%", "q_code": "智算%",
+        "q": "%智算%", "q_code": "智算", "q_code_end": "智算\U0010ffff",
     }
     assert not f.is_empty()
 
@@ -81,3 +81,21 @@ def test_in_clause() -> None:
 ])
 def test_slug(filters: EnterpriseFilters, expected: str) -> None:
     assert slug(filters) == expected
+
+
+def test_index_hints_change_the_sql_not_the_params() -> None:
+    f = EnterpriseFilters(zones=("a",), districts=(310115,), founded_from=2015, founded_to=2020)
+    plain_where, plain_params = build_where(f)
+    where, params = build_where(f, founded_index=False, area_index=False)
+    assert where == ("WHERE +e.zone_id IN (:zone_0) AND +e.district_adcode IN (:district_0) "
+                     "AND +e.founded >= :founded_from AND +e.founded <= :founded_to")
+    assert plain_where == where.replace("+", "")
+    assert params == plain_params == {"zone_0": "a", "district_0": 310115,
+                                      "founded_from": "2015-01-01", "founded_to": "2020-12-31"}
+
+
+def test_credit_code_prefix_is_a_key_range() -> None:
+    where, params = build_where(EnterpriseFilters(search="91310115mA"))
+    assert where.endswith("OR (e.credit_code >= :q_code AND e.credit_code < :q_code_end))")
+    assert (params["q_code"], params["q_code_end"]) == ("91310115MA", "91310115MA\U0010ffff")
+    assert params["q"] == "%91310115mA%"

@@ -294,3 +294,28 @@ def test_trends_page_with_forecasts_too_short_to_backtest(seeded_db_path: Path, 
     at = open_page("trends")
     accuracy = [df.value for df in at.dataframe if "MASE" in df.value.columns]
     assert len(accuracy) == 1 and accuracy[0]["MASE"].isna().all()
+
+
+def test_sources_page_shows_units_in_chinese(seeded_db: Path) -> None:
+    at = open_page("sources", lang="zh")
+    facts = [df.value for df in at.dataframe if "单位" in df.value.columns][0]
+    units = set(facts["单位"])
+    assert units and not units & {"enterprises", "billion CNY", "percent"}, units
+
+
+def test_a_broad_search_counts_up_to_the_cap(seeded_db: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import queries
+
+    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 50)
+    at = open_page("enterprises")
+    at.text_input(key="ent_q").input("a").run()  # every one of the 200 firms matches
+    assert not at.exception
+    assert markdown(at)[0] == "**50+** enterprises match · showing 1–25"
+    names = at.dataframe[0].value["Name (Chinese)"].tolist()
+    assert len(names) == 25 and names == sorted(names)
+    assert at.number_input(key="ent_page").label == "Page (of 2)"  # only the capped pages
+    at.number_input(key="ent_page").set_value(2).run()
+    assert markdown(at)[0] == "**50+** enterprises match · showing 26–50"
+    at.text_input(key="ent_q").input("有限公司00").run()  # 10 firms: counted exactly
+    assert markdown(at)[0] == "**10** enterprises match · showing 1–10"

@@ -277,3 +277,107 @@ def test_reported_facts_and_history(ro_engine: Engine) -> None:
     history = queries.etl_history(ro_engine)
     assert history["id"].tolist() == [3, 2, 1]
     assert queries.provenance_counts(ro_engine)["provenance"].tolist() == ["reported", "sample"]
+
+
+# -- enterprises at scale: the index-friendly paths return exactly the rows of the plain SQL --
+def _reference_codes(path: Path, sort: str, descending: bool, where: str = "",
+                     params: tuple = ()) -> list[str]:
+    """Every matching credit code in the explorer's order: NULLs last, then the code."""
+    d = "DESC" if descending else "ASC"
+    rows = _sql(path, f"SELECT credit_code FROM enterprises {where} ORDER BY {sort} IS NULL, "
+                f"{sort} {d}, credit_code {d}", params)
+    return [c for (c,) in rows]
+
+
+def test_filter_options_are_the_founding_years(ro_engine: Engine, seeded_db_path: Path) -> None:
+    lo, hi = _sql(seeded_db_path, "SELECT MIN(founded), MAX(founded) FROM enterprises")[0]
+    assert queries.enterprise_filter_options(ro_engine) == {
+        "founded_min": int(lo[:4]), "founded_max": int(hi[:4])}
+
+
+def test_search_codes_stop_after_the_cap(ro_engine: Engine, seeded_db_path: Path) -> None:
+    # "a" is in every English name of the seeded register: 200 matches.
+    every = sorted(c for (c,) in _sql(seeded_db_path, "SELECT credit_code FROM enterprises"))
+    f = EnterpriseFilters(search="a")
+    assert queries.enterprise_search_codes(ro_engine, f) == tuple(every)
+    assert len(queries.enterprise_search_codes(ro_engine, f, cap=50)) == 51
+    assert len(queries.enterprise_search_codes(ro_engine, f, cap=199)) == 200
+    assert queries.enterprise_search_codes(ro_engine, f, cap=200) == tuple(every)
+    assert queries.enterprise_search_codes(ro_engine, EnterpriseFilters(search="nothing like "
+                                                                        "this")) == ()
+    with pytest.raises(ValueError) as info:
+        queries.enterprise_search_codes(ro_engine, f, cap=0)
+    assert str(info.value) == "cap must be at least 1, not 0"
+
+
+def test_credit_code_prefix_is_a_range_on_the_key(ro_engine: Engine,
+                                                  seeded_db_path: Path) -> None:
+    codes = [c for (c,) in _sql(seeded_db_path, "SELECT credit_code FROM enterprises "
+                                "ORDER BY credit_code")]
+    prefix = codes[0][:10]
+    expected = [c for c in codes if c.startswith(prefix)]
+    f = EnterpriseFilters(search=prefix.lower())
+    assert queries.enterprise_count(ro_engine, f) == len(expected)
+    page = queries.enterprise_page(ro_engine, f, sort="credit_code", page_size=100)
+    assert page["credit_code"].tolist() == expected
+
+
+@pytest.mark.parametrize("cap", [1000, 10])
+@pytest.mark.parametrize("sort", list(queries.SORT_COLUMNS))
+def test_search_pages_follow_the_sort_with_or_without_known_matches(
+        ro_engine: Engine, seeded_db_path: Path, monkeypatch: pytest.MonkeyPatch,
+        sort: str, cap: int) -> None:
+    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", cap)  # 10: the broad-search path
+    f = EnterpriseFilters(search="有限公司0")
+    where = "WHERE name_zh LIKE '%有限公司0%' OR name_en LIKE '%有限公司0%'"
+    for descending in (False, True):
+        expected = _reference_codes(seeded_db_path, sort, descending, where)
+        assert len(expected) == 100
+        for page in (1, 2, 4, 5):
+            got = queries.enterprise_page(ro_engine, f, sort=sort, descending=descending,
+                                          page=page, page_size=25)["credit_code"].tolist()
+            assert got == expected[(page - 1) * 25:page * 25]
+        matches = queries.enterprise_search_codes(ro_engine, f, cap=1000)
+        known = queries.enterprise_page(ro_engine, f, sort=sort, descending=descending,
+                                        page=2, page_size=25, matches=matches)
+        assert known["credit_code"].tolist() == expected[25:50]
+
+
+@pytest.fixture(scope="module")
+def nulls_db_path(seeded_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded register with NULL founding dates, head counts, capital and English names,
+    and one Chinese name shared by many firms (ties broken by the code)."""
+    path = tmp_path_factory.mktemp("nulls") / "nulls.db"
+    with sqlite3.connect(seeded_db_path) as src, sqlite3.connect(path) as dst:
+        src.backup(dst)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE enterprises SET founded = NULL WHERE rowid % 3 = 0")
+        conn.execute("UPDATE enterprises SET employees = NULL WHERE rowid % 4 = 1")
+        conn.execute("UPDATE enterprises SET name_en = NULL WHERE rowid % 5 = 2")
+        conn.execute("UPDATE enterprises SET registered_capital = NULL WHERE rowid % 2 = 0")
+        conn.execute("UPDATE enterprises SET name_zh = '上海同名有限公司' WHERE rowid % 7 = 0")
+    return path
+
+
+@pytest.mark.parametrize("sort", list(queries.SORT_COLUMNS))
+@pytest.mark.parametrize(("filters", "where", "params"), [
+    (EnterpriseFilters(), "", ()),
+    (EnterpriseFilters(zones=("zhangjiang_ai_island",), founded_from=2012),
+     "WHERE zone_id = ? AND founded >= '2012-01-01'", ("zhangjiang_ai_island",)),
+    (EnterpriseFilters(districts=(310115,)), "WHERE district_adcode = 310115", ()),
+])
+def test_nulls_last_and_index_walks_keep_the_order(
+        nulls_db_path: Path, monkeypatch: pytest.MonkeyPatch, sort: str,
+        filters: EnterpriseFilters, where: str, params: tuple) -> None:
+    engine = make_engine(nulls_db_path, read_only=True)
+    for walk_min in (20_000, 1):  # 1: every zone/district counts as broad (walk the index)
+        monkeypatch.setattr(queries, "WALK_MIN_ROWS", walk_min)
+        for descending in (False, True):
+            expected = _reference_codes(nulls_db_path, sort, descending, where, params)
+            assert queries.enterprise_count(engine, filters) == len(expected)
+            pages = -(-len(expected) // 25)
+            for page in range(1, pages + 2):
+                got = queries.enterprise_page(engine, filters, sort=sort,
+                                              descending=descending, page=page, page_size=25)
+                assert got["credit_code"].tolist() == expected[(page - 1) * 25:page * 25]
+    engine.dispose()

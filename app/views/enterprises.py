@@ -73,7 +73,18 @@ filters = EnterpriseFilters(
     founded_from=founded[0] if founded[0] > year_range[0] else None,
     founded_to=founded[1] if founded[1] < year_range[1] else None,
     sizes=tuple(ss[keys["sizes"]]), search=ss[keys["q"]])
-total = q(queries.enterprise_count, filters)
+# A name search scans the register: find its matches once, up to the cap ("1,000+"), which
+# also caps the pages offered; the page then sorts only those rows. Every other filter is
+# counted exactly through an index.
+matches = None
+if filters.search.strip():
+    matches = q(queries.enterprise_search_codes, filters)
+    total = len(matches)
+else:
+    total = q(queries.enterprise_count, filters)
+over_cap = total > queries.SEARCH_COUNT_CAP
+if over_cap:
+    total, matches = queries.SEARCH_COUNT_CAP, None
 
 # A new filter starts again at page 1 (set before the page widget is drawn).
 signature = (filters, ss[keys["sort"]], ss[keys["desc"]], ss[keys["psize"]])
@@ -94,9 +105,11 @@ c10.number_input(tr("enterprises.page", n=n_pages), min_value=1, max_value=n_pag
 
 page = q(queries.enterprise_page, filters, sort=ss[keys["sort"]], descending=ss[keys["desc"]],
          page=ss[keys["page"]], page_size=ss[keys["psize"]], revenue_period=info.data_period
-         if info.data_period and queries.period_freq(info.data_period) == "Q" else None)
+         if info.data_period and queries.period_freq(info.data_period) == "Q" else None,
+         matches=matches)
 first = (ss[keys["page"]] - 1) * ss[keys["psize"]] + 1 if total else 0
-st.markdown(tr("enterprises.count", total=tr.number(total), first=tr.number(first),
+st.markdown(tr("enterprises.count", total=tr.number(total) + ("+" if over_cap else ""),
+               first=tr.number(first),
                last=tr.number(min(first + len(page) - 1, total)) if total else "0"))
 
 money_scale = 0.001 * tr.money_scale()  # million CNY → display unit

@@ -49,6 +49,14 @@ def display_value(row: pd.Series) -> str:
     return bound + tr.money(row["value"] * factor)
 
 
+def unit_labels(df: pd.DataFrame) -> pd.Series:
+    """The unit in this language: the catalogue's Chinese unit where the stored unit is the
+    metric's own, else the unit as stored."""
+    if tr.lang != "zh" or df.empty:
+        return df["unit"]
+    return df["unit_zh"].where(df["unit"] == df["unit_en"], df["unit"])
+
+
 def facts_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         tr("columns.metric"): df["metric"].map(metric_names),
@@ -57,7 +65,7 @@ def facts_table(df: pd.DataFrame) -> pd.DataFrame:
         tr("columns.period"): df["period"],
         tr("columns.value"): df["value"],
         tr("columns.as_published"): df.apply(value_text, axis=1) if not df.empty else [],
-        tr("columns.unit"): df["unit"],
+        tr("columns.unit"): unit_labels(df),
         tr("columns.basis"): df["basis"].map(lambda b: tr.label("basis", b)),
         tr("columns.kind"): df["kind"].map(lambda k: tr.label("kind", k)),
         tr("columns.source"): df["source_title"],
