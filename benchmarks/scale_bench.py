@@ -288,7 +288,7 @@ def _instrument_load(rss: _PhaseRss | None) -> dict[str, float]:
     wrap(etl.drops, "read_tables", "read (parse files)")
     wrap(etl.drops, "validate_drop", "validate")
     wrap(etl.drops, "_rows", "stage: frame → tuples")
-    wrap(etl.drops, "_insert_many", "stage: executemany")
+    wrap(etl.drops, "_execute_batch", "stage: executemany")
     for name in ("merge_enterprises", "merge_revenue", "merge_observations"):
         wrap(etl.drops, name, "merge SQL (join, insert)")
     wrap(etl.derive, "refresh_aggregates", "derive aggregates")

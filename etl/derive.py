@@ -87,6 +87,48 @@ def _units(conn: sqlite3.Connection) -> dict[str, str]:
     return units
 
 
+def _revenue_base(conn: sqlite3.Connection) -> None:
+    """Revenue sums of the quarters by (district, zone, segment) into ``temp.agg_base``.
+
+    One pass over the current revenue rows of the quarters (the period index finds them). The
+    register's dimensions are first numbered: ``agg_dim`` holds the few distinct
+    (district, zone, segment, sample) tuples, ``agg_key`` maps each credit code to its tuple's
+    number, so the big GROUP BY sorts (quarter, small integer) records instead of the
+    dimension texts, and each row needs one lookup in a small key-only table.
+    """
+    for name in ("agg_dim", "agg_key"):
+        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    conn.execute("""
+        CREATE TEMP TABLE agg_dim AS
+        SELECT district_adcode AS district, zone_id AS zone, segment,
+               provenance = 'sample' AS sample
+        FROM enterprises GROUP BY 1, 2, 3, 4""")
+    conn.execute("CREATE INDEX temp.agg_dim_key ON agg_dim (district, zone, segment, sample)")
+    conn.execute("""CREATE TEMP TABLE agg_key (credit_code TEXT PRIMARY KEY, k INTEGER NOT NULL)
+                    WITHOUT ROWID""")
+    conn.execute("""
+        INSERT INTO temp.agg_key
+        SELECT e.credit_code, d.rowid FROM enterprises e
+        JOIN temp.agg_dim d ON d.district IS e.district_adcode AND d.zone IS e.zone_id
+         AND d.segment IS e.segment AND d.sample IS (e.provenance = 'sample')
+        ORDER BY e.credit_code""")
+    conn.execute(f"""
+        INSERT INTO temp.agg_base
+        SELECT '{REVENUE_METRIC}', g.period, d.district, d.zone, d.segment, g.value, g.n,
+               g.n_ytd, g.any_sample OR d.sample
+        FROM (SELECT r.period, k.k, SUM(r.revenue) AS value, COUNT(*) AS n,
+                     SUM(r.from_ytd) AS n_ytd, MAX(r.provenance = 'sample') AS any_sample
+              FROM enterprise_revenue r
+              JOIN temp.agg_key k ON k.credit_code = r.credit_code
+              WHERE r.period IN (SELECT period FROM temp.agg_periods
+                                 WHERE metric = '{REVENUE_METRIC}')
+                AND r.superseded_by IS NULL
+              GROUP BY r.period, k.k) g
+        JOIN temp.agg_dim d ON d.rowid = g.k""")
+    for name in ("agg_dim", "agg_key"):
+        conn.execute(f"DROP TABLE temp.{name}")
+
+
 def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods: list[str],
                        count_periods: list[str]) -> DeriveCounts:
     """Recompute the aggregates of the given quarters inside the caller's transaction.
@@ -111,17 +153,8 @@ def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods
         CREATE TEMP TABLE agg_base (metric TEXT, period TEXT, district INTEGER, zone TEXT,
                                     segment TEXT, value REAL, n INTEGER, n_ytd INTEGER,
                                     any_sample INTEGER)""")
-    # One pass over the current revenue rows of the quarters (the period index finds them).
-    conn.execute(f"""
-        INSERT INTO temp.agg_base
-        SELECT '{REVENUE_METRIC}', r.period, e.district_adcode, e.zone_id, e.segment,
-               SUM(r.revenue), COUNT(*), SUM(r.from_ytd),
-               MAX(r.provenance = 'sample' OR e.provenance = 'sample')
-        FROM enterprise_revenue r
-        JOIN enterprises e ON e.credit_code = r.credit_code
-        WHERE r.period IN (SELECT period FROM temp.agg_periods WHERE metric = '{REVENUE_METRIC}')
-          AND r.superseded_by IS NULL
-        GROUP BY r.period, e.district_adcode, e.zone_id, e.segment""")
+    if revenue_periods:
+        _revenue_base(conn)
     # Firm counts: one pass over the register into (district, zone, segment, quarter founded)
     # buckets, then each quarter counts the buckets founded by its end (period ends are
     # quarter ends, so comparing a founding date's quarter end is exact).

@@ -443,15 +443,18 @@ def _frame(tables: list[Table], kind: str, columns: Iterable[str]) -> pd.DataFra
     for ti, t in enumerate(tables):
         if t.kind != kind or t.data.empty:
             continue
-        df = t.data.copy()
-        for c in columns:
-            if c not in df:
-                df[c] = pd.Series(np.nan, index=df.index, dtype="str")
-        df["_t"] = ti
-        df["_row"] = t.rows
-        parts.append(df[[*columns, "_t", "_row"]])
+        # Built from the columns themselves (no copy of the whole table first): at 8M rows
+        # every extra copy of the text columns costs hundreds of megabytes.
+        data = t.data
+        cols = {c: data[c] if c in data else pd.Series(np.nan, index=data.index, dtype="str")
+                for c in columns}
+        cols["_t"] = pd.Series(ti, index=data.index)
+        cols["_row"] = pd.Series(t.rows, index=data.index)
+        parts.append(pd.DataFrame(cols, index=data.index))
     if not parts:
         return None
+    if len(parts) == 1:
+        return parts[0].reset_index(drop=True)
     return pd.concat(parts, ignore_index=True)
 
 

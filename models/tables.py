@@ -173,11 +173,15 @@ class Enterprise(SQLModel, table=True):
         CheckConstraint("employees IS NULL OR employees >= 0", name="ck_enterprises_employees"),
         CheckConstraint(_in("status", ENTERPRISE_STATUSES), name="ck_enterprises_status"),
         CheckConstraint(_in("provenance", PROVENANCES), name="ck_enterprises_provenance"),
-        # Covering indexes for the explorer's filters and the aggregates (SQL paging, no scans).
-        Index("ix_enterprises_zone", "zone_id", "segment", "founded"),
-        Index("ix_enterprises_district", "district_adcode", "segment", "founded"),
-        Index("ix_enterprises_segment", "segment", "founded"),
-        Index("ix_enterprises_name_en", "name_en"),
+        # The explorer's filters, then its default sort (name_zh), so a filtered first page is
+        # an index walk, not a sort; founded last keeps year ranges and the counts covered.
+        # founded first answers MIN/MAX(founded) (the year slider), the founded sort and year
+        # ranges; name_zh alone the unfiltered default page. (No index on name_en: its sort
+        # reads the register either way.)
+        Index("ix_enterprises_zone", "zone_id", "segment", "name_zh", "founded"),
+        Index("ix_enterprises_district", "district_adcode", "segment", "name_zh", "founded"),
+        Index("ix_enterprises_segment", "segment", "name_zh", "founded"),
+        Index("ix_enterprises_founded", "founded"),
         Index("ix_enterprises_name_zh", "name_zh"),
     )
 
@@ -227,7 +231,13 @@ class EnterpriseRevenue(SQLModel, table=True):
         CheckConstraint(_in("provenance", PROVENANCES), name="ck_revenue_provenance"),
         Index("ix_revenue_current", "credit_code", "period", unique=True,
               sqlite_where=text("superseded_by IS NULL")),
-        Index("ix_revenue_period", "period", "superseded_by", "credit_code", "revenue"),
+        # Covers etl.derive's sums of a quarter (from_ytd, provenance too: no row lookups).
+        Index("ix_revenue_period", "period", "superseded_by", "credit_code", "revenue",
+              "from_ytd", "provenance"),
+        # Only superseded rows: a revision check (etl.drops.find_repeat) and rollback find
+        # them here, and the bulk insert of new (current) rows never touches this index.
+        Index("ix_revenue_superseded", "etl_run_id", "superseded_by",
+              sqlite_where=text("superseded_by IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -236,8 +246,10 @@ class EnterpriseRevenue(SQLModel, table=True):
     revenue: float = Field(description="million CNY, that quarter alone")
     from_ytd: bool = Field(default=False, sa_column_kwargs={"server_default": "0"}, description="computed from year-to-date figures")
     provenance: str = Field(default="sample", sa_column_kwargs={"server_default": "sample"})
-    etl_run_id: int = Field(foreign_key="etl_runs.id", index=True)
-    superseded_by: int | None = Field(default=None, foreign_key="etl_runs.id", index=True)
+    # No full indexes on these two: rolling a run back scans (a rare operation), and every
+    # load would otherwise maintain two more indexes over all revenue rows.
+    etl_run_id: int = Field(foreign_key="etl_runs.id")
+    superseded_by: int | None = Field(default=None, foreign_key="etl_runs.id")
 
 
 class Observation(SQLModel, table=True):

@@ -298,7 +298,7 @@ def test_trends_page_with_forecasts_too_short_to_backtest(seeded_db_path: Path, 
 
 def test_sources_page_shows_units_in_chinese(seeded_db: Path) -> None:
     at = open_page("sources", lang="zh")
-    facts = [df.value for df in at.dataframe if "单位" in df.value.columns][0]
+    facts = next(df.value for df in at.dataframe if "单位" in df.value.columns)
     units = set(facts["单位"])
     assert units and not units & {"enterprises", "billion CNY", "percent"}, units
 
