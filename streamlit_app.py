@@ -17,6 +17,9 @@ tr = get_translator(lang)
 # An emoji favicon becomes an inline SVG; a ":material/…:" favicon would be fetched from a font
 # CDN, which an offline deployment cannot reach.
 st.set_page_config(page_title=tr("app.title"), page_icon="📊", layout="wide")
+# The tables' own "Download as CSV" does not neutralise formula-looking cells; every table has
+# the app's CSV and Excel buttons (app/export.py) instead, so the built-in one is hidden.
+st.html('<style>button[aria-label="Download as CSV"]{display:none}</style>')
 
 pages = {
     tr("nav.section_dashboard"): [

@@ -121,6 +121,13 @@ def test_page_draws_offline(server: str, browser, page_path: str, lang: str) -> 
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[role="dialog"]').count() == 0  # e.g. Streamlit's "Page not found"
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    # Only the app's own exports (formula-safe) are offered, not the tables' built-in CSV:
+    # hovering a table shows its toolbar, without the download button.
+    if page_path in ("enterprises", "sources"):
+        page.locator('[data-testid="stDataFrame"]').first.hover()
+        page.wait_for_timeout(500)
+        assert page.locator('[data-testid="stElementToolbar"] button:visible').count() > 0
+        assert page.locator('button[aria-label="Download as CSV"]:visible').count() == 0
     if page_path == "map":
         # One grey outline layer for all 16 districts, one coloured layer for those with a value.
         assert page.locator(".choroplethlocation").count() in (16, 32)
