@@ -21,10 +21,10 @@ superseded without a replacement. Nothing is deleted.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from etl.csv_rows import CsvRow, read_rows
 from etl.errors import AidashError, CellError
 from etl.geography import ETL_RUNS, UpsertCounts, start_run, upsert_rows, utcnow
 from etl.periods import ParsedPeriod, parse_fact_period
@@ -141,28 +142,11 @@ class FactsPlan:
 # --------------------------------------------------------------------------------------- read
 
 
-def _read(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    if not path.is_file():
-        raise FactsFileMissing(f"{path.name}: file not found at {path}")
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in reader.fieldnames or []]
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise FactsError(f"{path.name}: missing column(s) {', '.join(missing)}; the header "
-                             f"must name {', '.join(required)}")
-        rows = []
-        for n, raw in enumerate(reader, start=2):
-            if None in raw:  # more cells than header columns: usually an unquoted comma
-                raise FactsError(f"{path.name}, row {n}: {len(header) + len(raw[None])} values "
-                                 f"for {len(header)} columns; quote cells that contain commas")
-            values = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-            if any(values.values()):
-                rows.append((n, values))
-        return rows
+def _read(path: Path, required: tuple[str, ...]) -> list[CsvRow]:
+    return read_rows(path, required, missing_file=FactsFileMissing, invalid=FactsError)
 
 
-def read_facts(path: Path) -> list[tuple[int, dict[str, str]]]:
+def read_facts(path: Path) -> list[CsvRow]:
     """Read the facts CSV: (spreadsheet row number, row) pairs.
 
     :raises FactsFileMissing: no such file.
@@ -283,7 +267,7 @@ def _check_scope_map(scope_map: dict[str, tuple[int, dict[str, str]]], conn: Con
                               f"check data/zones.csv and the district adcodes")
 
 
-def clean_facts(rows: list[tuple[int, dict[str, str]]],
+def clean_facts(rows: Sequence[tuple[int, dict[str, str]]],
                 scope_map: dict[str, tuple[int, dict[str, str]]],
                 metric_units: dict[str, str], file: str) -> FactsPlan:
     """Turn fact rows into observation and source rows, or skips with reasons.

@@ -17,7 +17,6 @@ still point at them.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
+from etl.csv_rows import CsvRow, read_rows
 from etl.datum import gcj02_to_wgs84
 from etl.errors import AidashError, CellError
 from models.tables import ZONE_KINDS, District, EtlRun, Metric, Segment, Zone
@@ -92,14 +92,6 @@ class OutsideShanghai(InvalidRow):
     """A zone's coordinates fall outside Shanghai's bounding box."""
 
 
-@dataclass(frozen=True)
-class CsvRow:
-    """One data row of a CSV file with its spreadsheet row number."""
-
-    row: int
-    values: dict[str, str]
-
-
 # --------------------------------------------------------------------------------------- read
 
 
@@ -111,26 +103,7 @@ def read_csv(path: Path, required: Sequence[str]) -> list[CsvRow]:
     :raises GeographyFileMissing: the file does not exist.
     :raises MissingColumns: some required columns are absent.
     """
-    if not path.is_file():
-        raise GeographyFileMissing(f"{path.name}: file not found at {path}")
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in reader.fieldnames or []]
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise MissingColumns(
-                f"{path.name}: missing column(s) {', '.join(missing)}; "
-                f"the header must name {', '.join(required)}")
-        rows = []
-        for number, raw in enumerate(reader, start=2):
-            if None in raw:  # more cells than header columns: usually an unquoted comma
-                raise GeographyError(
-                    f"{path.name}, row {number}: {len(header) + len(raw[None])} values for "
-                    f"{len(header)} columns; quote cells that contain commas")
-            values = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-            if any(values.values()):
-                rows.append(CsvRow(number, values))
-    return rows
+    return read_rows(path, required, missing_file=GeographyFileMissing, invalid=MissingColumns)
 
 
 def read_districts(path: Path) -> list[dict[str, Any]]:
