@@ -43,6 +43,7 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy.engine import Engine
 
 from etl import derive
@@ -264,11 +265,17 @@ def _execute_batch(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...
 
 
 def _insert_many(conn: sqlite3.Connection, sql: str, frame: pd.DataFrame,
-                 columns: Sequence[str], steps: _Steps) -> None:
+                 columns: Sequence[str], steps: _Steps, order: np.ndarray | None = None) -> None:
     """Insert the frame's columns batch by batch: only one batch of Python tuples exists at a
-    time (8M revenue rows as tuples would take gigabytes)."""
+    time (8M revenue rows as tuples would take gigabytes).
+
+    :param order: the row positions in the order to insert (default: as they are), so that a
+        large frame need not be copied to be sorted.
+    """
     for i in range(0, len(frame), BATCH):
-        rows = _rows(frame.iloc[i:i + BATCH], columns)
+        part = frame.iloc[i:i + BATCH] if order is None else frame.iloc[order[i:i + BATCH]]
+        rows = _rows(part, columns)
+        del part
         _execute_batch(conn, sql, rows)
         steps.advance(len(rows))
         del rows
@@ -472,6 +479,24 @@ def _ent_exprs(*, stored: bool) -> dict[str, str]:
 _REV_COLUMNS = ("credit_code", "period", "revenue", "from_ytd", "provenance")
 
 
+def _key_order(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """Row positions sorting ``frame`` by ``keys`` (stable, missing values last), as
+    ``sort_values(keys, kind="stable")`` would order them, computed on integer codes."""
+    sort_keys = []
+    for k in keys:
+        column = frame[k]
+        if (isinstance(column.dtype, pd.CategoricalDtype)
+                and column.cat.categories.is_monotonic_increasing):
+            codes = column.cat.codes.to_numpy().astype(np.int64)
+            n = len(column.cat.categories)
+        else:
+            codes, uniques = pd.factorize(column, sort=True, use_na_sentinel=True)
+            n = len(uniques)
+        sort_keys.append(np.where(codes < 0, n, codes))
+    # np.lexsort sorts by the last key first.
+    return np.lexsort(sort_keys[::-1])
+
+
 def merge_revenue(conn: sqlite3.Connection, frame: pd.DataFrame, *, run_id: int,
                   steps: _Steps) -> dict[int, tuple[int, int]]:
     """New versions for new and changed quarters; the changed ones' old rows are superseded.
@@ -482,9 +507,11 @@ def merge_revenue(conn: sqlite3.Connection, frame: pd.DataFrame, *, run_id: int,
 
     :returns: (inserted, updated) per table index ``_t``.
     """
-    # In key order, inserts and lookups walk the indexes in order (cache-friendly).
-    frame = frame.sort_values(["credit_code", "period"], kind="stable")
-    periods = sorted(frame["period"].unique().tolist())
+    # In key order, inserts and lookups walk the indexes in order (cache-friendly). The order
+    # is computed on integer codes and applied batch by batch: a sorted copy of 8M rows would
+    # cost hundreds of megabytes.
+    order = _key_order(frame, ["credit_code", "period"])
+    periods = sorted(str(p) for p in frame["period"].unique().tolist())
     marks = ", ".join("?" * len(periods))
     current = conn.execute(
         f"""SELECT EXISTS (SELECT 1 FROM main.enterprise_revenue
@@ -495,15 +522,15 @@ def merge_revenue(conn: sqlite3.Connection, frame: pd.DataFrame, *, run_id: int,
         _insert_many(conn, f"""INSERT INTO main.enterprise_revenue ({', '.join(_REV_COLUMNS)},
                                    etl_run_id, superseded_by)
                                VALUES (?, ?, ?, ?, ?, {int(run_id)}, NULL)""",
-                     frame, _REV_COLUMNS, steps)
+                     frame, _REV_COLUMNS, steps, order)
         return {int(t): (int(n), 0) for t, n in frame.groupby("_t").size().items()}
     conn.execute("DROP TABLE IF EXISTS temp.stg_revenue")
     conn.execute("""CREATE TEMP TABLE stg_revenue (credit_code TEXT, period TEXT, revenue REAL,
                     from_ytd INTEGER, provenance TEXT, t INTEGER)""")
     steps.step("Staging revenue", len(frame))
     _insert_many(conn, "INSERT INTO temp.stg_revenue VALUES (?, ?, ?, ?, ?, ?)",
-                 frame, (*_REV_COLUMNS, "_t"), steps)
-    del frame
+                 frame, (*_REV_COLUMNS, "_t"), steps, order)
+    del frame, order
     steps.step("Merging revenue")
     conn.execute("DROP TABLE IF EXISTS temp.rev_chg")
     conn.execute("""CREATE TEMP TABLE rev_chg AS
@@ -678,6 +705,9 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
             # The parsed text is no longer needed (the validated frames hold the values).
             for table in tables:
                 table.data = table.data.iloc[:0]
+                table.rows = table.rows[:0]
+            # pyarrow's allocator keeps freed blocks for reuse: give the text's back.
+            pa.default_memory_pool().release_unused()
             if not dry_run:
                 # Another load may have committed these files between the first check and
                 # this write lock: check again under the lock.
@@ -776,9 +806,12 @@ def _write(conn: sqlite3.Connection, valid: ValidDrop, read: ReadResult, *, drop
             SELECT t, sum(NOT changed AND new), sum(changed) FROM (
                 SELECT t, row, max(action = 'changed') AS changed, max(action = 'new') AS new
                 FROM temp.obs_chg GROUP BY t, row) GROUP BY t"""))
-    steps.step("Deriving aggregates")
     count_periods = [valid.data_period] if (
         valid.data_period and valid.enterprises is not None) else []
+    # The frames are written: free them before the aggregates, whose SQL (page cache, sorts)
+    # needs the memory (8M revenue rows are a few hundred megabytes even in compact form).
+    valid.enterprises = valid.revenue = valid.observations = None
+    steps.step("Deriving aggregates")
     count_periods += valid.revenue_periods
     derived = derive.refresh_aggregates(conn, run_id, revenue_periods=valid.revenue_periods,
                                         count_periods=count_periods)

@@ -435,14 +435,24 @@ def _parse_csv_fast(file: DropFile) -> tuple[tuple[list[str], pd.DataFrame, np.n
     if tbl.num_rows == 0:
         return None, []
     header = [("" if v is None else str(v)) for v in tbl.slice(0, 1).to_pylist()[0].values()]
-    body_tbl = tbl.slice(1)
-    cols = {}
-    for i, name in enumerate(names):
-        arr = pc.utf8_trim_whitespace(body_tbl.column(i))
-        cols[str(i)] = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-    body = pa.table(cols).to_pandas() if cols else pd.DataFrame(index=range(body_tbl.num_rows))
-    body.columns = list(range(len(cols)))
-    rows = np.arange(2, body_tbl.num_rows + 2, dtype=np.int64)
+    n_body = tbl.num_rows - 1
+    # Column by column, releasing each raw column once it is converted: at 8M rows the raw
+    # text, its trimmed copy and the pandas column must not all exist for every column at once.
+    raw_columns = tbl.columns
+    del tbl
+    cols: dict[int, pd.Series] = {}
+    for i in range(len(raw_columns)):
+        raw = raw_columns[i].slice(1)
+        raw_columns[i] = None
+        arr = pc.utf8_trim_whitespace(raw)
+        del raw
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        cols[i] = pd.Series(arr.to_pandas(), name=i)
+        del arr
+    body = pd.DataFrame(cols) if cols else pd.DataFrame(index=range(n_body))
+    del cols
+    body.columns = list(range(len(body.columns)))
+    rows = np.arange(2, n_body + 2, dtype=np.int64)
     return (header, body, rows), []
 
 
@@ -673,15 +683,19 @@ def build_table(file: DropFile, sheet: str | None, kind: str, header: list[str],
         if spec.required and column not in headers:
             problems.append(Problem(file.name, sheet, None, column, None,
                                     f"missing required column {column_map.describe(kind, column)}"))
-    data = body[list(keep)].copy() if keep else pd.DataFrame(index=body.index)
-    data.columns = [keep[i] for i in keep]
+    # Built from the columns themselves, not a copy of the whole frame (at 8M rows every
+    # copy of the text columns costs hundreds of megabytes).
+    data = (pd.DataFrame({keep[i]: body[i] for i in keep}, index=body.index, copy=False)
+            if keep else pd.DataFrame(index=body.index))
     # Blank rows are skipped (their numbers still count); a row with values only under an
     # unknown header is a row, reported through its missing values.
-    if len(body.columns):
-        nonblank = body.notna().any(axis=1).to_numpy()
+    nonblank = np.zeros(len(body), dtype=bool)
+    for i in body.columns:
+        nonblank |= body[i].notna().to_numpy()
+    if nonblank.all():
+        data = data.reset_index(drop=True)
     else:
-        nonblank = np.zeros(len(body), dtype=bool)
-    data = data.loc[nonblank].reset_index(drop=True)
+        data = data.loc[nonblank].reset_index(drop=True)
     kept_rows = rows[nonblank]
     if len(data) == 0 and not had_bad_rows:
         problems.append(Problem(file.name, sheet, None, None, None, REASON_NO_ROWS))
@@ -727,6 +741,9 @@ def read_tables(files: list[DropFile], column_map: ColumnMap, *,
             got, found = read_xlsx_file(file, column_map)
         tables.extend(got)
         problems.extend(found)
+        # pyarrow's allocator keeps freed blocks (the raw text of the file just parsed) for
+        # reuse; hand them back so that they do not add to the peak of the steps that follow.
+        pa.default_memory_pool().release_unused()
         if on_file is not None:
             on_file(file)
     return tables, problems

@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from fixtures.make_fixtures import (
     BAD,
@@ -41,7 +42,7 @@ from typer.testing import CliRunner
 from etl import credit_code, derive
 from etl.drops import display_path, load_drop
 from etl.errors import DatabaseMissing, DropRejected
-from etl.validate import check_codes, parse_date, parse_drop_period, to_number
+from etl.validate import check_codes, factorize, parse_date, parse_drop_period, to_number
 from models.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -474,6 +475,23 @@ def test_vectorised_check_digit_agrees_with_credit_code_problem() -> None:
     codes += ["", "ABC", "9131010" + "I" * 11, codes[0].lower(), codes[1] + "0"]
     got = check_codes(pd.Series(codes, dtype="str")).tolist()
     assert got == [credit_code.problem(c) for c in codes]
+
+
+def test_factorize_agrees_with_pandas_on_chunked_text() -> None:
+    # Arrow-backed text as etl.read makes it (several chunks, missing values) goes through
+    # pyarrow's dictionary encoding; the codes and distinct values must be pandas' own.
+    rng = random.Random(5)
+    values = [None if i % 7 == 0 else f"v{rng.randrange(50)}" for i in range(2_000)]
+    chunks = [pa.array(values[i:i + 300], type=pa.string()) for i in range(0, 2_000, 300)]
+    series = pd.Series(pa.chunked_array(chunks).to_pandas())
+    codes, uniques = factorize(series)
+    want_codes, want_uniques = pd.factorize(series, use_na_sentinel=True)
+    assert codes.tolist() == want_codes.tolist()
+    assert uniques.tolist() == list(want_uniques)
+    codes, uniques = factorize(pd.Series([None, None], dtype="str"))
+    assert codes.tolist() == [-1, -1] and uniques.empty
+    codes, uniques = factorize(pd.Series(["b", None, "a", "b"], dtype=object))
+    assert codes.tolist() == [0, -1, 1, 0] and uniques.tolist() == ["b", "a"]
 
 
 @pytest.mark.parametrize(("text", "value"), [
