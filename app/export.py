@@ -193,4 +193,5 @@ def downloads(df: pd.DataFrame, tr: Translator, *, what: str, scope: str, title:
                       [row for row in about if row[0] != stamp]))
     offer_downloads(df, stem=file_stem(what, scope, data_period, moment), about=about, key=key,
                     csv_label=tr("export.csv"), xlsx_label=tr("export.xlsx"),
-                    sheet_name=tr("export.data_sheet"), cache_key=cache_key)
+                    sheet_name=tr("export.data_sheet"), about_sheet=tr("export.about_sheet"),
+                    cache_key=cache_key)

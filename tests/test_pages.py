@@ -319,3 +319,22 @@ def test_a_broad_search_counts_up_to_the_cap(seeded_db: Path,
     assert markdown(at)[0] == "**50+** enterprises match · showing 26–50"
     at.text_input(key="ent_q").input("有限公司00").run()  # 10 firms: counted exactly
     assert markdown(at)[0] == "**10** enterprises match · showing 1–10"
+
+
+def test_chinese_export_names_both_sheets_in_chinese(seeded_db: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    import openpyxl
+
+    made: list[bytes] = []
+    real_xlsx = export.to_xlsx_bytes
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(real_xlsx(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(export, "to_xlsx_bytes", recording)
+    open_page("enterprises", lang="zh")
+    book = openpyxl.load_workbook(io.BytesIO(made[-1]))
+    assert book.sheetnames == ["数据", "说明"]
