@@ -592,26 +592,8 @@ class Validator:
         :param compact: the canonical period as a categorical (sorted categories) rather than
             one Python object per row.
         """
-        if compact:
-            return self._compact_periods(frame)
-        codes, uniques = pd.factorize(frame["period"], use_na_sentinel=True)
-        parsed = [parse_drop_period(u) for u in uniques]
-        n = len(parsed)
-        period = np.empty(n + 1, dtype=object)
-        end = np.full(n + 1, np.datetime64("NaT"), dtype="datetime64[ns]")
-        ytd = np.zeros(n + 1, dtype=bool)
-        error = np.empty(n + 1, dtype=object)
-        for i, p in enumerate(parsed):
-            if isinstance(p, QuarterPeriod):
-                period[i], end[i], ytd[i] = p.period, np.datetime64(p.period_end), p.ytd
-            else:
-                error[i] = p
-        bad = pd.Series(pd.notna(error[codes]) & (codes >= 0), index=frame.index)
-        self.problems.rows(frame, bad, "period",
-                           pd.Series(error[codes], index=frame.index).where(bad, ""))
-        return (pd.Series(period[codes], index=frame.index, dtype=object),
-                pd.Series(end[codes], index=frame.index),
-                pd.Series(ytd[codes], index=frame.index))
+        period, end, ytd = self._compact_periods(frame)
+        return (period if compact else period.astype(object)), end, ytd
 
     def _compact_periods(self, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
         """:meth:`periods` with the canonical period as a categorical; per-row work is integer
