@@ -8,9 +8,12 @@ For each quarter a drop touched, :func:`refresh_aggregates` recomputes
   or before the quarter's end (basis ``point``),
 
 by city (``310000``), district, zone and segment, from the enterprise's current register entry.
-Everything is SQL: one GROUP BY over the current revenue rows of the touched quarters into a
-small temp table (quarter × district × zone × segment), then roll-ups of that table, so the
-cost is one pass over the quarter's rows however many enterprises there are.
+The register's dimensions are read once (one row per firm) and numbered; the revenue rows of
+the touched quarters (the drop's own rows when they are the whole of their quarters, else the
+stored current rows) are summed by (quarter, dimension number) with ``numpy.bincount``, so the
+cost is one pass over the quarter's rows and one over the register. The few hundred sums go
+into a temp table, and SQL rolls them up to the four scope levels and compares them with the
+current values.
 
 The results are observations of the source ``derived:enterprise-aggregates``. Only values that
 changed get a new version (the old one is superseded by the run); a scope that no longer has any
@@ -25,6 +28,9 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
 
 from etl.errors import AidashError
 from models.tables import CITY_SCOPE_ID
@@ -87,56 +93,136 @@ def _units(conn: sqlite3.Connection) -> dict[str, str]:
     return units
 
 
-def _revenue_base(conn: sqlite3.Connection) -> None:
-    """Revenue sums of the quarters by (district, zone, segment) into ``temp.agg_base``.
+REGISTER_COLUMNS = ("credit_code", "district", "zone", "segment", "sample", "active",
+                    "founded_by")
+BASE_COLUMNS = ("metric", "period", "district", "zone", "segment", "value", "n", "n_ytd",
+                "any_sample")
+REVENUE_COLUMNS = ("credit_code", "period", "revenue", "from_ytd", "provenance")
+DIMS = ["district", "zone", "segment"]
 
-    One pass over the current revenue rows of the quarters (the period index finds them). The
-    register's dimensions are first numbered: ``agg_dim`` holds the few distinct
-    (district, zone, segment, sample) tuples, ``agg_key`` maps each credit code to its tuple's
-    number, so the big GROUP BY sorts (quarter, small integer) records instead of the
-    dimension texts, and each row needs one lookup in a small key-only table.
+
+def _register(conn: sqlite3.Connection) -> pd.DataFrame:
+    """The register's dimensions, one row per enterprise, read once for both metrics.
+
+    ``founded_by`` is the end of the quarter the firm was founded in ('0000-00-00' when the
+    date is unknown: counted in every quarter), so "founded by the quarter's end" is a
+    comparison of ISO date texts.
     """
-    for name in ("agg_dim", "agg_key"):
-        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-    conn.execute("""
-        CREATE TEMP TABLE agg_dim AS
-        SELECT district_adcode AS district, zone_id AS zone, segment,
-               provenance = 'sample' AS sample
-        FROM enterprises GROUP BY 1, 2, 3, 4""")
-    conn.execute("CREATE INDEX temp.agg_dim_key ON agg_dim (district, zone, segment, sample)")
-    conn.execute("""CREATE TEMP TABLE agg_key (credit_code TEXT PRIMARY KEY, k INTEGER NOT NULL)
-                    WITHOUT ROWID""")
-    conn.execute("""
-        INSERT INTO temp.agg_key
-        SELECT e.credit_code, d.rowid FROM enterprises e
-        JOIN temp.agg_dim d ON d.district IS e.district_adcode AND d.zone IS e.zone_id
-         AND d.segment IS e.segment AND d.sample IS (e.provenance = 'sample')
-        ORDER BY e.credit_code""")
-    conn.execute(f"""
-        INSERT INTO temp.agg_base
-        SELECT '{REVENUE_METRIC}', g.period, d.district, d.zone, d.segment, g.value, g.n,
-               g.n_ytd, g.any_sample OR d.sample
-        FROM (SELECT r.period, k.k, SUM(r.revenue) AS value, COUNT(*) AS n,
-                     SUM(r.from_ytd) AS n_ytd, MAX(r.provenance = 'sample') AS any_sample
-              FROM enterprise_revenue r
-              JOIN temp.agg_key k ON k.credit_code = r.credit_code
-              WHERE r.period IN (SELECT period FROM temp.agg_periods
-                                 WHERE metric = '{REVENUE_METRIC}')
-                AND r.superseded_by IS NULL
-              GROUP BY r.period, k.k) g
-        JOIN temp.agg_dim d ON d.rowid = g.k""")
-    for name in ("agg_dim", "agg_key"):
-        conn.execute(f"DROP TABLE temp.{name}")
+    rows = conn.execute("""
+        SELECT credit_code, district_adcode, zone_id, segment, provenance = 'sample',
+               status = 'active',
+               CASE WHEN founded IS NULL THEN '0000-00-00'
+                    ELSE substr(founded, 1, 4) || CASE
+                         WHEN substr(founded, 6, 2) <= '03' THEN '-03-31'
+                         WHEN substr(founded, 6, 2) <= '06' THEN '-06-30'
+                         WHEN substr(founded, 6, 2) <= '09' THEN '-09-30'
+                         ELSE '-12-31' END END
+        FROM enterprises""").fetchall()
+    register = pd.DataFrame.from_records(rows, columns=list(REGISTER_COLUMNS))
+    del rows
+    # Dimension tuples as small integers: the revenue rows are grouped by these.
+    register["dim"] = register.groupby(DIMS + ["sample"], dropna=False, sort=False).ngroup()
+    return register
+
+
+def _stored_revenue(conn: sqlite3.Connection, periods: list[str]) -> pd.DataFrame:
+    """The current revenue rows of ``periods`` as stored (the period index finds them)."""
+    frames = []
+    for period in periods:
+        rows = conn.execute("""SELECT credit_code, period, revenue, from_ytd,
+                                      provenance = 'sample'
+                               FROM enterprise_revenue
+                               WHERE period = ? AND superseded_by IS NULL""", (period,)).fetchall()
+        frames.append(pd.DataFrame.from_records(rows, columns=["credit_code", "period", "revenue",
+                                                               "from_ytd", "sample"]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _revenue_base(register: pd.DataFrame, revenue: pd.DataFrame) -> pd.DataFrame:
+    """Revenue sums by (quarter, district, zone, segment): one grouped pass over the rows.
+
+    :param revenue: current revenue rows (credit_code, period, revenue, from_ytd, and a
+        boolean ``sample``); every credit code is in the register (a foreign key).
+    """
+    codes = revenue["credit_code"]
+    if isinstance(codes.dtype, pd.CategoricalDtype):
+        # Look each distinct code up once, then index by the category codes.
+        position = pd.Index(register["credit_code"]).get_indexer(codes.cat.categories)
+        row_pos = position[codes.cat.codes.to_numpy()]
+    else:
+        row_pos = pd.Index(register["credit_code"]).get_indexer(codes)
+    if (row_pos < 0).any():
+        missing = codes.iloc[int(np.flatnonzero(row_pos < 0)[0])]
+        raise AidashError(f"revenue of {missing} has no register entry; the database is "
+                          "inconsistent (run `aidash etl history` and roll the last load back)")
+    dim = register["dim"].to_numpy()[row_pos]
+    # One integer key per (quarter, dimension tuple); sums and counts by bincount.
+    period_code, periods = pd.factorize(revenue["period"])
+    n_dims = int(register["dim"].max()) + 1
+    key = period_code.astype(np.int64) * n_dims + dim
+    size = len(periods) * n_dims
+    value = np.bincount(key, weights=revenue["revenue"].to_numpy(dtype="float64"),
+                        minlength=size)
+    n = np.bincount(key, minlength=size)
+    n_ytd = np.bincount(key, weights=revenue["from_ytd"].to_numpy(dtype="float64"),
+                        minlength=size)
+    n_sample = np.bincount(key, weights=revenue["sample"].to_numpy(dtype="float64"),
+                           minlength=size)
+    present = np.flatnonzero(n)
+    dims = register.drop_duplicates("dim").set_index("dim")[DIMS + ["sample"]]
+    base = dims.loc[present % n_dims].reset_index(drop=True)
+    base["period"] = np.asarray(periods, dtype=object)[present // n_dims]
+    base["value"] = value[present]
+    base["n"] = n[present]
+    base["n_ytd"] = n_ytd[present].astype(np.int64)
+    base["any_sample"] = (n_sample[present] > 0) | base["sample"].astype(bool).to_numpy()
+    base["metric"] = REVENUE_METRIC
+    return base
+
+
+def _count_base(register: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
+    """Active firms founded by each quarter's end, by (district, zone, segment)."""
+    active = register[register["active"].astype(bool)]
+    buckets = active.groupby(DIMS + ["founded_by"], dropna=False, sort=True).agg(
+        n=("credit_code", "size"), any_sample=("sample", "max")).reset_index()
+    parts = []
+    for period in periods:
+        upto = buckets[buckets["founded_by"] <= _quarter_end(period)]
+        part = upto.groupby(DIMS, dropna=False, sort=True).agg(
+            n=("n", "sum"), any_sample=("any_sample", "max")).reset_index()
+        part["period"] = period
+        parts.append(part)
+    counts = pd.concat(parts, ignore_index=True)
+    counts["value"] = counts["n"].astype("float64")
+    counts["n_ytd"] = 0
+    counts["metric"] = COUNT_METRIC
+    return counts
+
+
+def _base_rows(frame: pd.DataFrame) -> list[tuple[object, ...]]:
+    """``agg_base`` rows as Python values (NaN and NA as NULL)."""
+    out = frame[list(BASE_COLUMNS)].astype(object)
+    out = out.where(pd.notna(out), None)
+    rows: list[tuple[object, ...]] = []
+    for rec in out.itertuples(index=False, name=None):
+        metric, period, district, zone, segment, value, n, n_ytd, any_sample = rec
+        rows.append((metric, period, None if district is None else int(district), zone,
+                     segment, float(value), int(n), int(n_ytd), int(bool(any_sample))))
+    return rows
 
 
 def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods: list[str],
-                       count_periods: list[str]) -> DeriveCounts:
+                       count_periods: list[str],
+                       revenue_rows: pd.DataFrame | None = None) -> DeriveCounts:
     """Recompute the aggregates of the given quarters inside the caller's transaction.
 
     :param conn: the load's connection, in its open write transaction.
     :param run_id: the run the new versions belong to.
     :param revenue_periods: quarters whose revenue sums to recompute.
     :param count_periods: quarters whose firm counts to recompute.
+    :param revenue_rows: every current revenue row of ``revenue_periods`` (columns
+        credit_code, period, revenue, from_ytd, provenance), when the caller holds them (a
+        load that brought those quarters whole); read from the database when None.
     :raises AidashError: if the metric catalogue lacks the two derived metrics.
     """
     if not revenue_periods and not count_periods:
@@ -153,28 +239,22 @@ def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods
         CREATE TEMP TABLE agg_base (metric TEXT, period TEXT, district INTEGER, zone TEXT,
                                     segment TEXT, value REAL, n INTEGER, n_ytd INTEGER,
                                     any_sample INTEGER)""")
+    register = _register(conn)
+    bases = []
     if revenue_periods:
-        _revenue_base(conn)
-    # Firm counts: one pass over the register into (district, zone, segment, quarter founded)
-    # buckets, then each quarter counts the buckets founded by its end (period ends are
-    # quarter ends, so comparing a founding date's quarter end is exact).
-    conn.execute(f"""
-        INSERT INTO temp.agg_base
-        SELECT '{COUNT_METRIC}', p.period, b.district, b.zone, b.segment, SUM(b.n), SUM(b.n), 0,
-               MAX(b.any_sample)
-        FROM temp.agg_periods p
-        JOIN (SELECT district_adcode AS district, zone_id AS zone, segment,
-                     CASE WHEN founded IS NULL THEN '0000-00-00'
-                          ELSE substr(founded, 1, 4) || CASE
-                               WHEN substr(founded, 6, 2) <= '03' THEN '-03-31'
-                               WHEN substr(founded, 6, 2) <= '06' THEN '-06-30'
-                               WHEN substr(founded, 6, 2) <= '09' THEN '-09-30'
-                               ELSE '-12-31' END END AS founded_by,
-                     COUNT(*) AS n, MAX(provenance = 'sample') AS any_sample
-              FROM enterprises WHERE status = 'active'
-              GROUP BY 1, 2, 3, 4) b ON b.founded_by <= p.period_end
-        WHERE p.metric = '{COUNT_METRIC}'
-        GROUP BY p.period, b.district, b.zone, b.segment""")
+        if revenue_rows is None:
+            revenue_rows = _stored_revenue(conn, sorted(set(revenue_periods)))
+        else:
+            revenue_rows = revenue_rows.assign(
+                sample=(revenue_rows["provenance"] == "sample").to_numpy())
+        if len(revenue_rows):
+            bases.append(_revenue_base(register, revenue_rows))
+    if count_periods and len(register):
+        bases.append(_count_base(register, sorted(set(count_periods))))
+    del register, revenue_rows
+    if bases:
+        conn.executemany(f"INSERT INTO temp.agg_base VALUES ({', '.join('?' * 9)})",
+                         [row for base in bases for row in _base_rows(base)])
     conn.execute("""
         CREATE TEMP TABLE agg_new (metric TEXT, scope_type TEXT, scope_id TEXT, period TEXT,
                                    value REAL, n INTEGER, n_ytd INTEGER, provenance TEXT)""")

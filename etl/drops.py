@@ -9,17 +9,21 @@
    writer can change what was checked). Any problem: the transaction is rolled back, the
    report CSV is written, one ``rejected`` row goes into ``etl_runs`` and
    :class:`~etl.errors.DropRejected` is raised. The data tables are not touched.
-3. **Write**: rows go into temp staging tables with ``executemany``, then set-based SQL merges
-   them: enterprises are upserted on the credit code (the before-image of a changed row goes
-   to ``enterprise_versions``), revenue and zone metrics get a new version only where a value
+3. **Write**: the validated frames go, as Arrow columns, into a scratch SQLite file beside
+   the database (``etl.bulk.Stage``: the ADBC driver's bulk ingest, no Python tuples), which
+   the load's connection attaches as ``stage``; set-based SQL then merges them: enterprises
+   are upserted on the credit code (the before-image of a changed row goes to
+   ``enterprise_versions``), revenue and zone metrics get a new version only where a value
    changed (the old row is kept, ``superseded_by`` = this run), unchanged rows are not
    rewritten. ``etl.derive`` then recomputes the aggregates of the touched quarters.
    Fast paths for the usual drop (new firms, a new quarter): when none of the drop's credit
-   codes is in the register, enterprises go from staging straight in; when no current revenue
-   exists for any of its quarters, revenue rows go straight into ``enterprise_revenue`` (no
-   staging table, no change detection). Python tuples are built one batch at a time, and
-   SQLite's row-by-row foreign key checks are off during the load (the validator checks every
-   reference a drop makes).
+   codes is in the register, enterprises go from the stage straight in; when no current
+   revenue exists for any of its quarters, revenue rows go straight into
+   ``enterprise_revenue`` (no change detection) and the aggregates are computed from the
+   drop's own rows. A write that at least doubles a table drops its secondary indexes and
+   builds them again afterwards (``etl.bulk.indexes_rebuilt``). SQLite's row-by-row foreign
+   key and CHECK constraint checks are off during the load: the validator checks every
+   reference and value a drop brings first.
 4. The ``etl_runs`` row is inserted at the start of the same transaction and finished at its
    end, so a load killed at any point (even SIGKILL) leaves no trace at all: SQLite's WAL
    discards the uncommitted frames on the next open, and there is never a stale ``running``
@@ -46,7 +50,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import Engine
 
-from etl import derive
+from etl import bulk, derive
 from etl.errors import AidashError, DropRejected
 from etl.periods import parse_period
 from etl.problems import REPORT_COLUMNS
@@ -62,6 +66,7 @@ from etl.read import (
 )
 from etl.runs import require_database
 from etl.validate import ENTERPRISE_OPTIONAL, ValidDrop, problems_as_list, validate_drop
+from models.db import sqlite_path
 from models.tables import CONFIDENCES
 
 # Page cache of the loading connection (KiB): large enough to hold the indexes a big merge
@@ -69,8 +74,6 @@ from models.tables import CONFIDENCES
 # AIDASH_LOAD_CACHE_KIB overrides it (a small machine; the crash test uses a small cache so
 # that the WAL grows while the load is still running).
 LOAD_CACHE_KIB = int(os.environ.get("AIDASH_LOAD_CACHE_KIB", "262144"))
-# Rows per executemany batch: the progress bar advances once per batch.
-BATCH = 200_000
 SUMMARY_GROUPS = 8
 SUMMARY_EXAMPLES = 5
 DROP_SOURCE_PREFIX = "drop:"
@@ -204,19 +207,6 @@ def rejection_summary(drop_name: str, problems: pd.DataFrame, report: str) -> st
     return "\n".join(lines)
 
 
-def _column(series: pd.Series) -> list[Any]:
-    """A column as Python values for sqlite3 (NaN/NA → None)."""
-    if isinstance(series.dtype, pd.Int64Dtype) or series.dtype == object:
-        return series.astype(object).where(series.notna(), None).tolist()
-    if series.dtype.kind in "fiub":
-        return series.tolist()  # sqlite binds float NaN as NULL
-    return series.astype(object).where(series.notna(), None).tolist()
-
-
-def _rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:
-    return list(zip(*(_column(frame[c]) for c in columns), strict=True))
-
-
 class _Steps:
     """A rich progress bar on stderr when asked for, else nothing."""
 
@@ -258,27 +248,6 @@ class _Steps:
     def advance(self, n: int = 1) -> None:
         if self.progress is not None and self.task is not None:
             self.progress.advance(self.task, n)
-
-
-def _execute_batch(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    conn.executemany(sql, rows)
-
-
-def _insert_many(conn: sqlite3.Connection, sql: str, frame: pd.DataFrame,
-                 columns: Sequence[str], steps: _Steps, order: np.ndarray | None = None) -> None:
-    """Insert the frame's columns batch by batch: only one batch of Python tuples exists at a
-    time (8M revenue rows as tuples would take gigabytes).
-
-    :param order: the row positions in the order to insert (default: as they are), so that a
-        large frame need not be copied to be sorted.
-    """
-    for i in range(0, len(frame), BATCH):
-        part = frame.iloc[i:i + BATCH] if order is None else frame.iloc[order[i:i + BATCH]]
-        rows = _rows(part, columns)
-        del part
-        _execute_batch(conn, sql, rows)
-        steps.advance(len(rows))
-        del rows
 
 
 # ------------------------------------------------------------------------- runs and sources
@@ -386,44 +355,31 @@ _ENT_COLUMNS = ("name_zh", "name_en", "zone_id", "district_adcode", "segment", "
                 "registered_capital", "employees", "status", "provenance")
 
 
-def merge_enterprises(conn: sqlite3.Connection, frame: pd.DataFrame, *, run_id: int,
-                      source_id: int, default_provenance: str,
-                      steps: _Steps) -> dict[int, tuple[int, int]]:
+def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
+                      source_id: int, default_provenance: str) -> dict[int, tuple[int, int]]:
     """Upsert the register on the credit code; before-images of changed rows are versioned.
 
     A column the file does not have keeps the stored value (the ``given`` bit mask says which
     optional columns each row's file has); a new firm without a status is ``active``.
     When none of the drop's credit codes is in the register yet, the rows go straight from
-    staging into the register (no change detection needed).
+    the stage into the register (no change detection needed).
 
-    :returns: (inserted, updated) per table index ``_t``.
+    :param staged: ``stage.enterprises`` in credit-code order (see :func:`stage_frames`).
+    :returns: (inserted, updated) per table index ``t``.
     """
-    conn.execute("DROP TABLE IF EXISTS temp.stg_enterprises")
-    conn.execute("""CREATE TEMP TABLE stg_enterprises (
-        credit_code TEXT, name_zh TEXT, name_en TEXT, zone_id TEXT, district_adcode INTEGER,
-        segment TEXT, founded TEXT, registered_capital REAL, employees INTEGER, status TEXT,
-        provenance TEXT, given INTEGER, t INTEGER, row INTEGER)""")
-    cols = ("credit_code", *_ENT_COLUMNS, "given", "_t", "_row")
-    # Staged in credit-code order: rowid order is key order from here on.
-    frame = frame.sort_values("credit_code", kind="stable")
-    steps.step("Staging enterprises", len(frame))
-    _insert_many(conn, f"INSERT INTO temp.stg_enterprises VALUES ({','.join('?' * len(cols))})",
-                 frame, cols, steps)
-    del frame
-    steps.step("Merging enterprises")
+    table = staged.table
     all_cols = ", ".join(_ENT_COLUMNS)
     params = {"run": run_id, "source": source_id, "prov": default_provenance}
-    known = conn.execute("""SELECT EXISTS (SELECT 1 FROM temp.stg_enterprises s
-                            JOIN main.enterprises e ON e.credit_code = s.credit_code)""").fetchone()[0]
+    known = conn.execute(f"""SELECT EXISTS (SELECT 1 FROM {table} s
+                             JOIN main.enterprises e ON e.credit_code = s.credit_code)""").fetchone()[0]
     if not known:
         exprs = _ent_exprs(stored=False)
-        conn.execute(f"""INSERT INTO main.enterprises (credit_code, {all_cols}, source_id,
-                            etl_run_id)
-            SELECT s.credit_code, {', '.join(exprs[c] for c in _ENT_COLUMNS)}, :source, :run
-            FROM temp.stg_enterprises s ORDER BY s.rowid""", params)
-        counts = _file_counts(conn, "SELECT t, count(*), 0 FROM temp.stg_enterprises GROUP BY t")
-        conn.execute("DROP TABLE temp.stg_enterprises")
-        return counts
+        with bulk.indexes_rebuilt(conn, "enterprises", sum(staged.rows_by_file.values())):
+            conn.execute(f"""INSERT INTO main.enterprises (credit_code, {all_cols}, source_id,
+                                etl_run_id)
+                SELECT s.credit_code, {', '.join(exprs[c] for c in _ENT_COLUMNS)}, :source, :run
+                FROM {table} s ORDER BY s.rowid""", params)
+        return staged.inserted()
     exprs = _ent_exprs(stored=True)
     differs = " OR ".join(f"({exprs[c]}) IS NOT e.{c}" for c in _ENT_COLUMNS)
     conn.execute("DROP TABLE IF EXISTS temp.ent_new")
@@ -431,9 +387,8 @@ def merge_enterprises(conn: sqlite3.Connection, frame: pd.DataFrame, *, run_id: 
         SELECT s.t, s.credit_code, {', '.join(f'{x} AS {c}' for c, x in exprs.items())},
                CASE WHEN e.credit_code IS NULL THEN 'new'
                     WHEN {differs} THEN 'changed' ELSE 'same' END AS action
-        FROM temp.stg_enterprises s LEFT JOIN main.enterprises e
-          ON e.credit_code = s.credit_code""", params)
-    conn.execute("DROP TABLE temp.stg_enterprises")
+        FROM {table} s LEFT JOIN main.enterprises e
+          ON e.credit_code = s.credit_code ORDER BY s.rowid""", params)
     conn.execute(f"""INSERT INTO enterprise_versions (credit_code, superseded_by, {all_cols},
                         source_id, etl_run_id)
         SELECT e.credit_code, :run, {', '.join(f'e.{c}' for c in _ENT_COLUMNS)}, e.source_id,
@@ -445,9 +400,12 @@ def merge_enterprises(conn: sqlite3.Connection, frame: pd.DataFrame, *, run_id: 
             etl_run_id = :run
         FROM temp.ent_new n
         WHERE n.credit_code = enterprises.credit_code AND n.action = 'changed'""", params)
-    conn.execute(f"""INSERT INTO main.enterprises (credit_code, {all_cols}, source_id, etl_run_id)
-        SELECT credit_code, {all_cols}, :source, :run FROM temp.ent_new
-        WHERE action = 'new' ORDER BY credit_code""", params)
+    n_new = conn.execute("SELECT count(*) FROM temp.ent_new WHERE action = 'new'").fetchone()[0]
+    with bulk.indexes_rebuilt(conn, "enterprises", n_new):
+        conn.execute(f"""INSERT INTO main.enterprises (credit_code, {all_cols}, source_id,
+                            etl_run_id)
+            SELECT credit_code, {all_cols}, :source, :run FROM temp.ent_new
+            WHERE action = 'new' ORDER BY rowid""", params)
     counts = _file_counts(conn, "SELECT t, sum(action = 'new'), sum(action = 'changed') "
                                 "FROM temp.ent_new GROUP BY t")
     conn.execute("DROP TABLE temp.ent_new")
@@ -477,11 +435,14 @@ def _ent_exprs(*, stored: bool) -> dict[str, str]:
 
 
 _REV_COLUMNS = ("credit_code", "period", "revenue", "from_ytd", "provenance")
+# Revenue rows are inserted current (superseded_by NULL): this partial index never sees them.
+_REV_UNTOUCHED = ("ix_revenue_superseded",)
 
 
-def _key_order(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+def _key_order(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray | None:
     """Row positions sorting ``frame`` by ``keys`` (stable, missing values last), as
-    ``sort_values(keys, kind="stable")`` would order them, computed on integer codes."""
+    ``sort_values(keys, kind="stable")`` would order them, computed on integer codes; None
+    when the frame is in that order already (files are usually written sorted)."""
     sort_keys = []
     for k in keys:
         column = frame[k]
@@ -493,91 +454,93 @@ def _key_order(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
             codes, uniques = pd.factorize(column, sort=True, use_na_sentinel=True)
             n = len(uniques)
         sort_keys.append(np.where(codes < 0, n, codes))
+    if _is_sorted(sort_keys):
+        return None
     # np.lexsort sorts by the last key first.
     return np.lexsort(sort_keys[::-1])
 
 
-def merge_revenue(conn: sqlite3.Connection, frame: pd.DataFrame, *, run_id: int,
-                  steps: _Steps) -> dict[int, tuple[int, int]]:
+def _is_sorted(sort_keys: Sequence[np.ndarray]) -> bool:
+    """Whether the rows are in lexicographic order of the integer keys (one linear pass)."""
+    if not sort_keys or len(sort_keys[0]) < 2:
+        return True
+    ordered = np.zeros(len(sort_keys[0]) - 1, dtype=bool)  # strictly ordered on earlier keys
+    for key in sort_keys:
+        step = np.diff(key)
+        if ((step < 0) & ~ordered).any():
+            return False
+        ordered |= step > 0
+    return True
+
+
+def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[str], *,
+                  run_id: int) -> tuple[dict[int, tuple[int, int]], bool]:
     """New versions for new and changed quarters; the changed ones' old rows are superseded.
 
     When no current revenue exists yet for any quarter of the drop (the usual case: a drop
-    brings the new quarter), every row is new: the rows are inserted straight into
-    ``enterprise_revenue``, with no staging table and no change detection.
+    brings the new quarter), every row is new: the rows go from the stage straight into
+    ``enterprise_revenue``, with no change detection.
 
-    :returns: (inserted, updated) per table index ``_t``.
+    :param staged: ``stage.revenue`` in (credit code, period) order.
+    :param periods: the quarters in the drop.
+    :returns: (inserted, updated) per table index ``t``, and whether the drop's rows are now
+        the only current rows of its quarters (the fast path).
     """
-    # In key order, inserts and lookups walk the indexes in order (cache-friendly). The order
-    # is computed on integer codes and applied batch by batch: a sorted copy of 8M rows would
-    # cost hundreds of megabytes.
-    order = _key_order(frame, ["credit_code", "period"])
-    periods = sorted(str(p) for p in frame["period"].unique().tolist())
     marks = ", ".join("?" * len(periods))
     current = conn.execute(
         f"""SELECT EXISTS (SELECT 1 FROM main.enterprise_revenue
                            WHERE period IN ({marks}) AND superseded_by IS NULL)""",
-        periods).fetchone()[0]
+        list(periods)).fetchone()[0]
+    insert = f"""INSERT INTO main.enterprise_revenue ({', '.join(_REV_COLUMNS)}, etl_run_id,
+                     superseded_by)"""
     if not current:
-        steps.step("Writing revenue", len(frame))
-        _insert_many(conn, f"""INSERT INTO main.enterprise_revenue ({', '.join(_REV_COLUMNS)},
-                                   etl_run_id, superseded_by)
-                               VALUES (?, ?, ?, ?, ?, {int(run_id)}, NULL)""",
-                     frame, _REV_COLUMNS, steps, order)
-        return {int(t): (int(n), 0) for t, n in frame.groupby("_t").size().items()}
-    conn.execute("DROP TABLE IF EXISTS temp.stg_revenue")
-    conn.execute("""CREATE TEMP TABLE stg_revenue (credit_code TEXT, period TEXT, revenue REAL,
-                    from_ytd INTEGER, provenance TEXT, t INTEGER)""")
-    steps.step("Staging revenue", len(frame))
-    _insert_many(conn, "INSERT INTO temp.stg_revenue VALUES (?, ?, ?, ?, ?, ?)",
-                 frame, (*_REV_COLUMNS, "_t"), steps, order)
-    del frame, order
-    steps.step("Merging revenue")
+        with bulk.indexes_rebuilt(conn, "enterprise_revenue",
+                                  sum(staged.rows_by_file.values()), keep=_REV_UNTOUCHED):
+            conn.execute(f"""{insert}
+                SELECT {', '.join(_REV_COLUMNS)}, :run, NULL FROM {staged.table}
+                ORDER BY rowid""", {"run": run_id})
+        return staged.inserted(), True
     conn.execute("DROP TABLE IF EXISTS temp.rev_chg")
-    conn.execute("""CREATE TEMP TABLE rev_chg AS
+    conn.execute(f"""CREATE TEMP TABLE rev_chg AS
         SELECT s.t, s.credit_code, s.period, s.revenue, s.from_ytd, s.provenance,
                r.id AS old_id,
                CASE WHEN r.id IS NULL THEN 'new'
                     WHEN abs(r.revenue - s.revenue) > 1e-9 OR r.from_ytd IS NOT s.from_ytd
                          OR r.provenance IS NOT s.provenance THEN 'changed'
                     ELSE 'same' END AS action
-        FROM temp.stg_revenue s
+        FROM {staged.table} s
         LEFT JOIN main.enterprise_revenue r
-          ON r.credit_code = s.credit_code AND r.period = s.period AND r.superseded_by IS NULL""")
-    conn.execute("DROP TABLE temp.stg_revenue")
+          ON r.credit_code = s.credit_code AND r.period = s.period AND r.superseded_by IS NULL
+        ORDER BY s.rowid""")
     conn.execute("""UPDATE main.enterprise_revenue SET superseded_by = :run
         WHERE id IN (SELECT old_id FROM temp.rev_chg WHERE action = 'changed')""",
                  {"run": run_id})
-    conn.execute("""INSERT INTO main.enterprise_revenue (credit_code, period, revenue, from_ytd,
-                        provenance, etl_run_id, superseded_by)
-        SELECT credit_code, period, revenue, from_ytd, provenance, :run, NULL
-        FROM temp.rev_chg WHERE action IN ('new', 'changed')
-        ORDER BY credit_code, period""", {"run": run_id})
+    n_new = conn.execute("SELECT count(*) FROM temp.rev_chg WHERE action != 'same'").fetchone()[0]
+    with bulk.indexes_rebuilt(conn, "enterprise_revenue", n_new, keep=_REV_UNTOUCHED):
+        conn.execute(f"""{insert}
+            SELECT {', '.join(_REV_COLUMNS)}, :run, NULL
+            FROM temp.rev_chg WHERE action IN ('new', 'changed') ORDER BY rowid""",
+                     {"run": run_id})
     counts = _file_counts(conn, "SELECT t, sum(action = 'new'), sum(action = 'changed') "
                                 "FROM temp.rev_chg GROUP BY t")
     conn.execute("DROP TABLE temp.rev_chg")
-    return counts
+    return counts, False
 
 
-def merge_observations(conn: sqlite3.Connection, frame: pd.DataFrame, *, run_id: int,
-                       source_id: int, steps: _Steps) -> None:
+def merge_observations(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
+                       source_id: int) -> None:
     """Zone metrics: a new version where the value (or provenance) differs from the current
-    value of the same series and quarter that an earlier drop wrote."""
-    conn.execute("DROP TABLE IF EXISTS temp.stg_obs")
-    conn.execute("""CREATE TEMP TABLE stg_obs (metric TEXT, scope_id TEXT, period TEXT,
-                    period_end TEXT, period_label TEXT, value REAL, unit TEXT, provenance TEXT,
-                    t INTEGER, row INTEGER)""")
-    cols = ("metric", "scope_id", "period", "period_end", "period_label", "value", "unit",
-            "provenance", "_t", "_row")
-    steps.step("Staging zone metrics", len(frame))
-    _insert_many(conn, f"INSERT INTO temp.stg_obs VALUES ({','.join('?' * len(cols))})",
-                 frame, cols, steps)
+    value of the same series and quarter that an earlier drop wrote.
+
+    :param staged: ``stage.zone_metrics``.
+    """
     conn.execute("DROP TABLE IF EXISTS temp.obs_chg")
-    conn.execute("""CREATE TEMP TABLE obs_chg AS
+    conn.execute(f"""CREATE TEMP TABLE obs_chg AS
         SELECT s.*, o.id AS old_id,
                CASE WHEN o.id IS NULL THEN 'new'
                     WHEN abs(o.value - s.value) > 1e-9 OR o.provenance IS NOT s.provenance
                     THEN 'changed' ELSE 'same' END AS action
-        FROM temp.stg_obs s
+        FROM {staged.table} s
         LEFT JOIN main.observations o ON o.id = (
             SELECT max(o2.id) FROM main.observations o2
             JOIN main.sources src ON src.id = o2.source_id
@@ -597,11 +560,58 @@ def merge_observations(conn: sqlite3.Connection, frame: pd.DataFrame, *, run_id:
         ORDER BY metric, scope_id, period""", {"run": run_id, "source": source_id})
 
 
+@dataclass(frozen=True)
+class Staged:
+    """One frame in the stage: its table (``stage.<name>``) and its rows per drop file."""
+
+    table: str
+    rows_by_file: dict[int, int]
+
+    def inserted(self) -> dict[int, tuple[int, int]]:
+        """(inserted, updated) per file when every row is new."""
+        return {t: (n, 0) for t, n in self.rows_by_file.items()}
+
+
+def stage_frames(stage: bulk.Stage, valid: ValidDrop, steps: _Steps) -> dict[str, Staged]:
+    """Put the validated frames into the stage, each in the order it will be merged in.
+
+    :returns: kind (``enterprises``, ``revenue``, ``zone_metrics``) → staged table.
+    """
+    staged: dict[str, Staged] = {}
+    tables = (
+        ("enterprises", valid.enterprises, {"credit_code": "credit_code",
+                                            **{c: c for c in _ENT_COLUMNS},
+                                            "given": "given", "_t": "t", "_row": "row"},
+         ["credit_code"], "Staging enterprises"),
+        ("revenue", valid.revenue, {**{c: c for c in _REV_COLUMNS}, "_t": "t"},
+         ["credit_code", "period"], "Staging revenue"),
+        ("zone_metrics", valid.observations,
+         {c: c for c in ("metric", "scope_id", "period", "period_end", "period_label", "value",
+                         "unit", "provenance")} | {"_t": "t", "_row": "row"},
+         None, "Staging zone metrics"),
+    )
+    for name, frame, columns, keys, label in tables:
+        if frame is None or not len(frame):
+            continue
+        steps.step(label, len(frame))
+        # In key order, inserts and lookups walk the indexes in order (cache-friendly). The
+        # order is computed on integer codes and applied batch by batch: a sorted copy of 8M
+        # rows would cost hundreds of megabytes. Revenue written in bulk (its indexes rebuilt
+        # afterwards) gains nothing from it; the register always does (its primary key).
+        bulk_write = name == "revenue" and bulk.rebuilds(stage.conn, "enterprise_revenue",
+                                                          len(frame))
+        order = _key_order(frame, keys) if keys and not bulk_write else None
+        table = stage.put(name, frame, columns, order=order, on_batch=steps.advance)
+        per_file = frame.groupby("_t").size()
+        staged[name] = Staged(table, {int(t): int(n) for t, n in per_file.items()})
+    return staged
+
+
 def _file_counts(conn: sqlite3.Connection, sql: str) -> dict[int, tuple[int, int]]:
     return {int(t): (int(i or 0), int(u or 0)) for t, i, u in conn.execute(sql)}
 
 
-TEMP_TABLES = ("stg_enterprises", "ent_new", "stg_revenue", "rev_chg", "stg_obs", "obs_chg")
+TEMP_TABLES = ("ent_new", "rev_chg", "obs_chg")
 
 
 def _drop_temp(conn: sqlite3.Connection) -> None:
@@ -610,6 +620,15 @@ def _drop_temp(conn: sqlite3.Connection) -> None:
 
 
 # --------------------------------------------------------------------------------- load
+
+
+def _returning_allocator() -> None:
+    """Have pyarrow allocate from jemalloc, which hands freed memory back to the system sooner
+    than its default pool: the text of a big drop is parsed, converted and freed column by
+    column, and at 1M firms this lowers the load's peak RSS by about 150 MB. (Buffers made
+    before keep their own pool; a pyarrow built without jemalloc keeps its default.)"""
+    with suppress(NotImplementedError, AttributeError):
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
 
 
 @contextmanager
@@ -622,13 +641,20 @@ def _load_connection(engine: Engine) -> Iterator[sqlite3.Connection]:
     old_cache = conn.execute("PRAGMA cache_size").fetchone()[0]
     old_fk = conn.execute("PRAGMA foreign_keys").fetchone()[0]
     conn.execute(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
-    conn.execute("PRAGMA temp_store = MEMORY")
+    # Sorts (index builds, GROUP BY) and temp tables spill to temp files rather than holding
+    # everything in memory: at 1M firms a sort of the revenue rows alone is hundreds of MB.
+    conn.execute("PRAGMA temp_store = FILE")
     # Foreign keys are not checked row by row during the bulk merge: the validator has
     # already checked every reference a drop can make (credit codes against the register and
     # the drop, zones, districts and segments against their tables), and the other
     # references (run, source) are the load's own rows. Checking them again would cost one
     # index lookup per reference per row (9M rows at 1M firms).
     conn.execute("PRAGMA foreign_keys = OFF")
+    # Nor the CHECK constraints (non-negative revenue, known provenance, status …): the
+    # validator enforces each of them first, and evaluating them again costs more than the
+    # insert itself (5 s of a 7 s insert of 8M revenue rows). `PRAGMA integrity_check` still
+    # verifies them; the tests run it after bulk loads.
+    conn.execute("PRAGMA ignore_check_constraints = ON")
     try:
         yield conn
     finally:
@@ -638,6 +664,7 @@ def _load_connection(engine: Engine) -> Iterator[sqlite3.Connection]:
             _drop_temp(conn)
             conn.execute(f"PRAGMA cache_size = {old_cache}")
             conn.execute(f"PRAGMA foreign_keys = {int(old_fk)}")
+            conn.execute("PRAGMA ignore_check_constraints = OFF")
         finally:
             raw.close()
 
@@ -662,6 +689,7 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
     start = time.perf_counter()
     started = _now()
     today = today or date.today()
+    _returning_allocator()
     drop_dir = Path(drop_dir)
     drop_name = drop_dir.resolve().name
     drop_label = display_path(drop_dir)
@@ -671,7 +699,8 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
     require_database(engine)
     column_map = load_column_map()
 
-    with _Steps(progress) as steps, _load_connection(engine) as conn:
+    with (_Steps(progress) as steps, _load_connection(engine) as conn,
+          bulk.Stage(conn, sqlite_path(str(engine.url))) as stage):
         files, problems = discover(drop_dir, ignore=(report,))
         source, source_problems = read_source(drop_dir)
         problems.extend(source_problems)
@@ -717,8 +746,8 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                     return _record_repeat(conn, files, repeat, drop_name=drop_name,
                                           drop_label=drop_label, started=started, start=start,
                                           dry_run=dry_run)
-            result = _write(conn, valid, read, drop_name=drop_name, drop_label=drop_label,
-                            started=started, steps=steps)
+            result = _write(conn, stage, valid, read, drop_name=drop_name,
+                            drop_label=drop_label, started=started, steps=steps)
             result.dry_run = dry_run
             result.seconds = time.perf_counter() - start
             if dry_run:
@@ -780,8 +809,8 @@ def _reject(conn: sqlite3.Connection, valid: ValidDrop, report: Path, *, drop_na
     raise DropRejected(summary, problems_as_list(valid.problems), display_path(report))
 
 
-def _write(conn: sqlite3.Connection, valid: ValidDrop, read: ReadResult, *, drop_name: str,
-           drop_label: str, started: str, steps: _Steps) -> LoadResult:
+def _write(conn: sqlite3.Connection, stage: bulk.Stage, valid: ValidDrop, read: ReadResult, *,
+           drop_name: str, drop_label: str, started: str, steps: _Steps) -> LoadResult:
     """Every write of a valid drop, inside the open transaction."""
     source = read.source or {}
     default_provenance = "sample" if str(source.get("provenance", "")).strip().lower() in (
@@ -791,30 +820,40 @@ def _write(conn: sqlite3.Connection, valid: ValidDrop, read: ReadResult, *, drop
     source_id, source_created = _ensure_source(
         conn, source_row(read.source, drop_name, default_provenance))
     per_table: dict[int, tuple[int, int]] = {}
-    if valid.enterprises is not None and len(valid.enterprises):
-        per_table.update(merge_enterprises(conn, valid.enterprises, run_id=run_id,
+    staged = stage_frames(stage, valid, steps)
+    count_periods = [valid.data_period] if (
+        valid.data_period and valid.enterprises is not None) else []
+    # The frames are staged: free them before the merges, whose SQL (page cache, sorts, index
+    # builds) needs the memory. The revenue rows are kept for the aggregates, in case they
+    # turn out to be the whole of their quarters.
+    revenue = (valid.revenue[list(derive.REVENUE_COLUMNS)]
+               if valid.revenue is not None else None)
+    valid.enterprises = valid.revenue = valid.observations = None
+    stage.attach()
+    steps.step("Merging")
+    if "enterprises" in staged:
+        per_table.update(merge_enterprises(conn, staged["enterprises"], run_id=run_id,
                                            source_id=source_id,
-                                           default_provenance=default_provenance, steps=steps))
-    if valid.revenue is not None and len(valid.revenue):
-        per_table.update(merge_revenue(conn, valid.revenue, run_id=run_id, steps=steps))
-    if valid.observations is not None and len(valid.observations):
-        merge_observations(conn, valid.observations, run_id=run_id, source_id=source_id,
-                           steps=steps)
+                                           default_provenance=default_provenance))
+    if "revenue" in staged:
+        counts, whole = merge_revenue(conn, staged["revenue"], valid.revenue_periods,
+                                      run_id=run_id)
+        per_table.update(counts)
+        if not whole:
+            revenue = None
+    if "zone_metrics" in staged:
+        merge_observations(conn, staged["zone_metrics"], run_id=run_id, source_id=source_id)
         # A zone row counts once: updated if any of its values was revised, else inserted if
         # any was new.
         per_table.update(_file_counts(conn, """
             SELECT t, sum(NOT changed AND new), sum(changed) FROM (
                 SELECT t, row, max(action = 'changed') AS changed, max(action = 'new') AS new
                 FROM temp.obs_chg GROUP BY t, row) GROUP BY t"""))
-    count_periods = [valid.data_period] if (
-        valid.data_period and valid.enterprises is not None) else []
-    # The frames are written: free them before the aggregates, whose SQL (page cache, sorts)
-    # needs the memory (8M revenue rows are a few hundred megabytes even in compact form).
-    valid.enterprises = valid.revenue = valid.observations = None
     steps.step("Deriving aggregates")
     count_periods += valid.revenue_periods
     derived = derive.refresh_aggregates(conn, run_id, revenue_periods=valid.revenue_periods,
-                                        count_periods=count_periods)
+                                        count_periods=count_periods, revenue_rows=revenue)
+    del revenue
     if source_created and not conn.execute(
             """SELECT EXISTS (SELECT 1 FROM observations WHERE source_id = :s)
                    OR EXISTS (SELECT 1 FROM enterprises WHERE source_id = :s)""",

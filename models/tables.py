@@ -231,9 +231,9 @@ class EnterpriseRevenue(SQLModel, table=True):
         CheckConstraint(_in("provenance", PROVENANCES), name="ck_revenue_provenance"),
         Index("ix_revenue_current", "credit_code", "period", unique=True,
               sqlite_where=text("superseded_by IS NULL")),
-        # Covers etl.derive's sums of a quarter (from_ytd, provenance too: no row lookups).
-        Index("ix_revenue_period", "period", "superseded_by", "credit_code", "revenue",
-              "from_ytd", "provenance"),
+        # The current rows of a quarter (etl.derive, the year-to-date check): narrow, so that
+        # building it after a bulk load is a short sort and it adds little to every write.
+        Index("ix_revenue_period", "period", sqlite_where=text("superseded_by IS NULL")),
         # Only superseded rows: a revision check (etl.drops.find_repeat) and rollback find
         # them here, and the bulk insert of new (current) rows never touches this index.
         Index("ix_revenue_superseded", "etl_run_id", "superseded_by",

@@ -303,20 +303,25 @@ def test_database_without_tables(db_path: Path) -> None:
     engine.dispose()
 
 
-@pytest.mark.parametrize("bad", ["unknown_enterprise", "unknown_zone"])
-def test_foreign_keys_hold_though_the_merge_does_not_check_them(base: Engine, bad: str,
-                                                                 tmp_path: Path) -> None:
-    """The load switches SQLite's row-by-row foreign key checks off for its bulk merge: the
-    validator must still reject a drop that references a firm or zone that does not exist,
-    the database must have no dangling reference, and the checks must be back on after."""
+@pytest.mark.parametrize("bad", ["unknown_enterprise", "unknown_zone", "negative_value",
+                                 "many_problems"])
+def test_constraints_hold_though_the_merge_does_not_check_them(base: Engine, bad: str,
+                                                               tmp_path: Path) -> None:
+    """The load switches SQLite's row-by-row foreign key and CHECK constraint checks off for
+    its bulk merge: the validator must still reject a drop that references a firm or zone that
+    does not exist or breaks a CHECK (negative revenue or capital, unknown status), the database must
+    have no dangling reference and pass its integrity check, and the checks must be back on
+    after."""
     before = dump_tables(_db(base))
     with pytest.raises(DropRejected):
         load_drop(base, BAD / bad, today=TODAY, report_path=tmp_path / "report.csv")
     assert dump_tables(_db(base)) == before
     load_drop(base, GOOD / "2025Q1_revised", today=TODAY)
     assert _query(base, "PRAGMA foreign_key_check") == []
+    assert _query(base, "PRAGMA integrity_check") == [("ok",)]
     with base.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA ignore_check_constraints").scalar() == 0
 
 
 def test_unexpected_error_rolls_back_and_records_a_failed_run(

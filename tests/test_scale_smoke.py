@@ -6,12 +6,14 @@ at a size that takes a few seconds.
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
+from etl import credit_code
 from etl.drops import load_drop
 from etl.sample import write_scale_drop
 from models.db import sqlite_path
@@ -88,3 +90,145 @@ def test_scale_drop_loads_once_and_repeats_as_a_noop(geo_engine: Engine,
         statuses = [s for (s,) in conn.execute(
             "SELECT status FROM etl_runs WHERE kind = 'drop' ORDER BY id")]
         assert statuses == ["succeeded", "noop"]
+
+
+# -- aggregates against an independent computation, bulk paths -----------------------------
+
+_SCOPE_EXPR = {"city": "'310000'", "district": "CAST(e.district_adcode AS TEXT)",
+               "zone": "e.zone_id", "segment": "e.segment"}
+_QUARTER_END = """CASE substr(r.period, 6, 1) WHEN '1' THEN '-03-31' WHEN '2' THEN '-06-30'
+                  WHEN '3' THEN '-09-30' ELSE '-12-31' END"""
+
+
+def _expected_aggregates(conn: sqlite3.Connection) -> dict[tuple[str, str, str, str], float]:
+    """Revenue sums and active-firm counts straight from the tables, by plain SQL joins."""
+    out: dict[tuple[str, str, str, str], float] = {}
+    for scope, expr in _SCOPE_EXPR.items():
+        for sid, period, value in conn.execute(f"""
+                SELECT {expr}, r.period, round(sum(r.revenue), 6)
+                FROM enterprise_revenue r JOIN enterprises e ON e.credit_code = r.credit_code
+                WHERE r.superseded_by IS NULL AND {expr} IS NOT NULL
+                GROUP BY 1, 2"""):
+            out[("enterprise_revenue", scope, sid, period)] = value
+        periods = [p for (p,) in conn.execute(
+            """SELECT DISTINCT period FROM observations WHERE metric = 'enterprise_count'
+               AND superseded_by IS NULL""")]
+        for period in periods:
+            end = f"{period[:4]}" + {"1": "-03-31", "2": "-06-30", "3": "-09-30",
+                                     "4": "-12-31"}[period[5]]
+            for sid, n in conn.execute(f"""
+                    SELECT {expr}, count(*) FROM enterprises e
+                    WHERE e.status = 'active' AND {expr} IS NOT NULL
+                      AND (e.founded IS NULL OR e.founded <= ?)
+                    GROUP BY 1""", (end,)):
+                out[("enterprise_count", scope, sid, period)] = float(n)
+    return out
+
+
+def _stored_aggregates(conn: sqlite3.Connection) -> dict[tuple[str, str, str, str], float]:
+    return {(m, s, i, p): v for m, s, i, p, v in conn.execute(
+        """SELECT metric, scope_type, scope_id, period, value FROM observations o
+           JOIN sources s ON s.id = o.source_id
+           WHERE s.key = 'derived:enterprise-aggregates' AND o.superseded_by IS NULL
+             AND o.value != 0""")}
+
+
+def _assert_aggregates_match(conn: sqlite3.Connection) -> None:
+    expected, stored = _expected_aggregates(conn), _stored_aggregates(conn)
+    assert set(stored) == set(expected)
+    assert stored == {k: pytest.approx(v, abs=1e-6) for k, v in expected.items()}
+
+
+def _revise(drop: Path, out: Path) -> Path:
+    """A second drop: the last two quarters of revenue for every firm, both revised for one
+    firm in five, and three new firms in the register."""
+    import pandas as pd
+
+    out.mkdir(parents=True)
+    revenue = pd.read_csv(drop / "revenue.csv", dtype=str)
+    revenue = revenue[revenue["period"].isin(["2025Q1", "2025Q2"])].reset_index(drop=True)
+    revised = (revenue.index // 2) % 5 == 0  # two rows per firm, in firm order
+    revenue.loc[revised, "revenue"] = (revenue.loc[revised, "revenue"].astype(float) + 1.0
+                                       ).round(3).astype(str)
+    revenue.to_csv(out / "revenue.csv", index=False)
+    (out / "source.json").write_bytes((drop / "source.json").read_bytes())
+    # Three new firms: founded inside 2025Q1, on the last day of 2025Q2, and one suspended.
+    rng = random.Random(3)
+    firms = pd.read_csv(drop / "enterprises.csv", dtype=str).head(3).copy()
+    firms["credit_code"] = [credit_code.make(rng, 310115) for _ in range(3)]
+    firms["founded"] = ["2025-02-10", "2025-06-30", "2024-05-01"]
+    firms["status"] = ["active", "active", "suspended"]
+    firms.to_csv(out / "enterprises.csv", index=False)
+    return out
+
+
+def test_aggregates_equal_a_plain_sql_computation_on_both_paths(
+        geo_engine: Engine, scale_drop: Path, tmp_path: Path) -> None:
+    # The first load takes the bulk path (its rows are the whole of their quarters: the
+    # aggregates come from the drop's own rows); the revision reads the stored rows.
+    load_drop(geo_engine, scale_drop, progress=False)
+    with _db(geo_engine) as conn:
+        _assert_aggregates_match(conn)
+        before = dict(conn.execute(
+            """SELECT period, value FROM observations WHERE metric = 'enterprise_revenue'
+               AND scope_type = 'city' AND superseded_by IS NULL"""))
+    result = load_drop(geo_engine, _revise(scale_drop, tmp_path / "fix" / "2025Q2"),
+                       progress=False)
+    assert result.updated == 2 * ENTERPRISES // 5
+    with _db(geo_engine) as conn:
+        _assert_aggregates_match(conn)
+        after = dict(conn.execute(
+            """SELECT period, value FROM observations WHERE metric = 'enterprise_revenue'
+               AND scope_type = 'city' AND superseded_by IS NULL"""))
+    assert {p for p in before if before[p] != after[p]} == {"2025Q1", "2025Q2"}
+    with _db(geo_engine) as conn:
+        counts = dict(conn.execute(
+            """SELECT period, value FROM observations WHERE metric = 'enterprise_count'
+               AND scope_type = 'city' AND superseded_by IS NULL"""))
+    assert (counts["2024Q4"], counts["2025Q1"], counts["2025Q2"]) == (
+        ENTERPRISES, ENTERPRISES + 1, ENTERPRISES + 2)
+
+
+def test_bulk_load_rebuilds_the_indexes_it_dropped(geo_engine: Engine, scale_drop: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from etl import bulk
+
+    monkeypatch.setattr(bulk, "REBUILD_MIN_ROWS", 1)
+    rebuilt: list[str] = []
+    real = bulk.create_indexes
+
+    def spy(conn: sqlite3.Connection, ddl: list[tuple[str, str]]) -> None:
+        rebuilt.extend(name for name, _sql in ddl)
+        real(conn, ddl)
+
+    monkeypatch.setattr(bulk, "create_indexes", spy)
+    with _db(geo_engine) as conn:
+        schema = sorted(conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
+    load_drop(geo_engine, scale_drop, progress=False)
+    assert {"ix_enterprises_zone", "ix_enterprises_name_zh", "ix_revenue_current",
+            "ix_revenue_period"} <= set(rebuilt)
+    with _db(geo_engine) as conn:
+        assert sorted(conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        ) == schema
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        _assert_aggregates_match(conn)
+
+
+def test_the_stage_file_is_gone_after_a_load_and_after_a_failed_one(
+        geo_engine: Engine, scale_drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from etl import derive
+
+    folder = sqlite_path(str(geo_engine.url)).parent  # type: ignore[union-attr]
+    before = set(folder.iterdir())
+    load_drop(geo_engine, scale_drop, progress=False)
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(derive, "refresh_aggregates", boom)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        load_drop(geo_engine, _revise(scale_drop, folder / "fix" / "2025Q2"), progress=False)
+    left = {p.name for p in set(folder.iterdir()) - before}
+    assert left == {"fix"}

@@ -1,0 +1,192 @@
+"""Bulk writing for the loader: a staging database filled from Arrow, and index rebuilds.
+
+Two things make a large load fast without giving up the single transaction:
+
+* :class:`Stage`: the validated frames are written, column by column from Arrow, into a
+  scratch SQLite file by the ADBC SQLite driver (its bulk ingest binds rows in C, several times
+  faster than ``executemany`` over Python tuples). The loading connection then ``ATTACH``es the
+  file as ``stage`` and merges with set-based SQL (``INSERT … SELECT``), inside its own write
+  transaction. The scratch file is only ever read by the load; it lives beside the database
+  (same disk) and is deleted when the load ends, whatever the outcome.
+* :func:`indexes_rebuilt`: when a write at least doubles a table, its secondary indexes are
+  dropped for the write and built again afterwards, inside the same transaction (one sort
+  instead of millions of B-tree insertions; a rollback restores them as they were).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+# Rows per Arrow batch handed to the ingest: bounds the memory of a reordered copy and sets
+# how often the progress bar advances.
+BATCH = 200_000
+# Below this many new rows a table's indexes are maintained row by row (rebuilding them
+# costs a full sort of the table, which only pays off for large writes).
+REBUILD_MIN_ROWS = 50_000
+STAGE_ALIAS = "stage"
+
+
+def _arrow_column(series: pd.Series) -> pa.Array:
+    """One frame column as a plain Arrow array (categoricals decoded, NaN → null)."""
+    array = pa.array(series, from_pandas=True)
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    return array
+
+
+class Stage:
+    """A scratch SQLite file holding the drop's frames as tables, for one load.
+
+    Use as a context manager; :meth:`put` every frame first, then :meth:`attach` the file to
+    the loading connection (a connection that has read an attached file keeps it locked until
+    its transaction ends, so nothing can be added after that).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, near: Path | None) -> None:
+        """:param near: the database file; the scratch file goes in the same folder (None:
+        the system's temp folder)."""
+        self.conn = conn
+        fd, name = tempfile.mkstemp(prefix=f".{near.name}.load-" if near else "aidash-load-",
+                                    suffix=".tmp", dir=near.parent if near else None)
+        os.close(fd)
+        os.remove(name)  # the ADBC driver creates it
+        self.path = Path(name)
+        self.tables: list[str] = []
+        self.attached = False
+        self._adbc: object | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ingest_connection(self) -> object:
+        if self._adbc is None:
+            import adbc_driver_sqlite.dbapi as adbc
+
+            conn = adbc.connect(str(self.path), autocommit=True)
+            with conn.cursor() as cur:
+                # A scratch file: nothing here needs to survive a crash.
+                cur.execute("PRAGMA journal_mode = OFF")
+                cur.execute("PRAGMA synchronous = OFF")
+            self._adbc = conn
+        return self._adbc
+
+    def put(self, name: str, frame: pd.DataFrame, columns: Mapping[str, str], *,
+            order: np.ndarray | None = None,
+            on_batch: Callable[[int], None] | None = None) -> str:
+        """Write ``frame``'s columns into the table ``name`` of the stage.
+
+        :param columns: frame column → stage column name, in the stage table's order.
+        :param order: row positions in the order to write them (rowid order is then this
+            order); the frame is not copied whole to reorder it.
+        :param on_batch: called with the number of rows after each batch.
+        :returns: the qualified table name for SQL (``stage.<name>``).
+        """
+        if self.attached:
+            raise RuntimeError("the stage is attached already: put every table first")
+        arrays = [_arrow_column(frame[c]) for c in columns]
+        table = pa.Table.from_arrays(arrays, names=list(columns.values()))
+        del arrays
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for i in range(0, table.num_rows, BATCH):
+                part = (table.slice(i, BATCH) if order is None
+                        else table.take(pa.array(order[i:i + BATCH])))
+                yield from part.to_batches()
+                if on_batch is not None:
+                    on_batch(part.num_rows)
+
+        reader = pa.RecordBatchReader.from_batches(table.schema, batches())
+        conn = self._ingest_connection()
+        with conn.cursor() as cur:  # type: ignore[attr-defined]
+            cur.execute("BEGIN")
+            cur.adbc_ingest(name, reader, mode="create")
+            cur.execute("COMMIT")
+        self.tables.append(name)
+        return f"{STAGE_ALIAS}.{name}"
+
+    def attach(self) -> None:
+        """Make the staged tables visible to the loading connection as ``stage.<name>``."""
+        if self._adbc is not None:
+            self._adbc.close()  # type: ignore[attr-defined]
+            self._adbc = None
+        if not self.attached and self.tables:
+            self.conn.execute(f"ATTACH DATABASE ? AS {STAGE_ALIAS}", (str(self.path),))
+            self.attached = True
+
+    def close(self) -> None:
+        """Detach (once the loading connection's transaction is over) and delete the file."""
+        if self._adbc is not None:
+            with suppress(Exception):
+                self._adbc.close()  # type: ignore[attr-defined]
+            self._adbc = None
+        if self.attached:
+            if self.conn.in_transaction:
+                self.conn.rollback()
+            with suppress(sqlite3.Error):
+                self.conn.execute(f"DETACH DATABASE {STAGE_ALIAS}")
+            self.attached = False
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            with suppress(FileNotFoundError):
+                os.remove(f"{self.path}{suffix}")
+
+
+def _row_estimate(conn: sqlite3.Connection, table: str) -> int:
+    """The table's largest rowid: its row count, or more after deletions (O(log n))."""
+    return int(conn.execute(f"SELECT coalesce(max(rowid), 0) FROM main.{table}").fetchone()[0])
+
+
+def rebuilds(conn: sqlite3.Connection, table: str, new_rows: int) -> bool:
+    """Whether writing ``new_rows`` rows into ``table`` is large enough to rebuild its indexes
+    (it at least doubles the table)."""
+    return new_rows >= max(REBUILD_MIN_ROWS, _row_estimate(conn, table))
+
+
+def drop_indexes(conn: sqlite3.Connection, table: str,
+                 keep: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """Drop ``table``'s secondary indexes (not its primary key's, nor those in ``keep``);
+    return their DDL."""
+    ddl = [(n, s) for n, s in conn.execute(
+        "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL ORDER BY name", (table,)).fetchall() if n not in keep]
+    for name, _sql in ddl:
+        conn.execute(f'DROP INDEX main."{name}"')
+    return [(str(n), str(s)) for n, s in ddl]
+
+
+def create_indexes(conn: sqlite3.Connection, ddl: Sequence[tuple[str, str]]) -> None:
+    """Build indexes again from the DDL :func:`drop_indexes` returned."""
+    for _name, sql in ddl:
+        conn.execute(sql)
+
+
+@contextmanager
+def indexes_rebuilt(conn: sqlite3.Connection, table: str, new_rows: int, *,
+                    keep: Sequence[str] = ()) -> Iterator[bool]:
+    """Drop ``table``'s secondary indexes around a write of ``new_rows`` rows that at least
+    doubles it, then build them again (inside the caller's transaction). Yields whether it did.
+
+    :param keep: indexes the write does not touch (a partial index whose WHERE excludes
+        every new row), left in place.
+
+    On an exception the indexes are not rebuilt: the caller's rollback restores them with
+    everything else.
+    """
+    if not rebuilds(conn, table, new_rows):
+        yield False
+        return
+    ddl = drop_indexes(conn, table, keep)
+    yield True
+    create_indexes(conn, ddl)
