@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pandas as pd
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-from app.filters import EnterpriseFilters, build_where, in_clause
+from app import search
+from app.filters import MIN_SEARCH_CHARS, EnterpriseFilters, build_where, in_clause
 from etl.errors import DatabaseMissing
 from models.db import sqlite_path
 from models.tables import CITY_SCOPE_ID
@@ -41,6 +42,8 @@ NOT_NULL_SORTS = frozenset({"name_zh", "credit_code"})
 PAGE_SIZES = (25, 50, 100)
 # A name search counts its matches up to here ("1,000+ matches"), then stops scanning.
 SEARCH_COUNT_CAP = 1000
+# A name matching more firms than this is searched in SQL instead (see enterprise_search_codes).
+SEARCH_LOOKUP_MAX = 20_000
 # A zone/district filter matching at least this many firms is checked while walking the sort
 # index (the page is found after ~25 × register / matches rows) instead of sorted in full.
 WALK_MIN_ROWS = 20_000
@@ -594,19 +597,61 @@ def enterprise_search_codes(engine: Engine, filters: EnterpriseFilters,
     (default :data:`SEARCH_COUNT_CAP`): more than ``cap`` means "more than ``cap`` match" (the
     page shows "1,000+").
 
-    A name search (``LIKE '%q%'``) cannot use an index, so this is one pass over the register
-    that stops at the cap; the Enterprises page counts with it and then sorts and pages only
-    these rows (:func:`enterprise_page` ``matches=``) instead of scanning a second time.
+    A name search cannot use an index: the names are searched in memory
+    (:mod:`app.search`), and the other filters are then checked on those firms only (primary
+    key lookups). When the name matches more than :data:`SEARCH_LOOKUP_MAX` firms, one pass
+    over the register stops at the cap instead (with matches that common it stops early). The
+    Enterprises page counts with this and then sorts and pages only these rows
+    (:func:`enterprise_page` ``matches=``).
     """
     cap = SEARCH_COUNT_CAP if cap is None else cap
     if cap < 1:
         raise ValueError(f"cap must be at least 1, not {cap}")
+    term = filters.search.strip()
+    hits = None
+    if len(term) >= MIN_SEARCH_CHARS:
+        names = search.name_index(engine, run_info(engine).token)
+        hits = names.find(term, SEARCH_LOOKUP_MAX)
+    if hits is not None:
+        rest = replace(filters, search="")
+        if rest.is_empty():
+            return tuple(hits[:cap + 1])
+        where, params = build_where(rest)
+        params.update(hits=json.dumps(hits), cap=cap + 1)
+        with engine.connect() as conn:
+            # CROSS JOIN keeps the hits as the outer loop: one primary-key lookup each.
+            codes = conn.execute(text(
+                "SELECT e.credit_code FROM json_each(:hits) j CROSS JOIN enterprises e "
+                f"ON e.credit_code = j.value {where} "
+                "ORDER BY e.credit_code LIMIT :cap"), params).scalars()
+            return tuple(codes)
     where, params = build_where(filters)
     params["cap"] = cap + 1
     with engine.connect() as conn:
         codes = conn.execute(text(
             f"SELECT e.credit_code FROM enterprises e {where} LIMIT :cap"), params).scalars()
         return tuple(sorted(codes))
+
+
+@dataclass(frozen=True)
+class EnterpriseTotal:
+    """How many firms the explorer's filters match, as the Enterprises page shows it."""
+
+    total: int  # exact, or SEARCH_COUNT_CAP when over_cap
+    over_cap: bool  # a name search matched more than SEARCH_COUNT_CAP ("1,000+")
+    matches: tuple[str, ...] | None  # a search's matching codes, for enterprise_page
+
+
+def enterprise_total(engine: Engine, filters: EnterpriseFilters) -> EnterpriseTotal:
+    """Count the firms ``filters`` match: through an index without a name search; with one,
+    by finding its matches once (:func:`enterprise_search_codes`, capped), which the page
+    then sorts and pages without searching again."""
+    if not filters.search.strip():
+        return EnterpriseTotal(enterprise_count(engine, filters), False, None)
+    matches = enterprise_search_codes(engine, filters)
+    if len(matches) > SEARCH_COUNT_CAP:
+        return EnterpriseTotal(SEARCH_COUNT_CAP, True, None)
+    return EnterpriseTotal(len(matches), False, matches)
 
 
 def _broad_area(engine: Engine, filters: EnterpriseFilters) -> bool:

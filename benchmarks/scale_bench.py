@@ -421,7 +421,10 @@ def child_load(db_path: str, drop_dir: str, profile: str | None = None) -> dict:
 
 
 def _explorer(db_path: Path) -> dict:
-    """The enterprise explorer's count + page-1 queries, called as the Enterprises page does."""
+    """The enterprise explorer's count + page-1 queries, called as the Enterprises page does.
+
+    The first of the runs is reported apart: for a name search it includes building the
+    in-memory name index (once per data version and server process)."""
     from app import queries
     from app.filters import EnterpriseFilters
     from models.db import make_engine
@@ -451,10 +454,11 @@ def _explorer(db_path: Path) -> dict:
         total = rows = 0
         for _ in range(EXPLORER_RUNS):
             t0 = time.perf_counter()
-            total = queries.enterprise_count(engine, filters)
+            found = queries.enterprise_total(engine, filters)
+            total = found.total
             t1 = time.perf_counter()
             rows = len(queries.enterprise_page(engine, filters, page=1, page_size=25,
-                                               revenue_period=period))
+                                               revenue_period=period, matches=found.matches))
             t2 = time.perf_counter()
             times.append(t2 - t0)
             count_times.append(t1 - t0)
@@ -955,7 +959,9 @@ def build_rows(report: Report) -> list[list[str]]:
             v = rec["median_s"]
             add(s, f"explorer {label}: count + page 1",
                 f"{v * 1000:.1f} ms (count {rec['count_median_s'] * 1000:.1f} + page "
-                f"{rec['page_median_s'] * 1000:.1f}; {rec['matches']:,} matches)",
+                f"{rec['page_median_s'] * 1000:.1f}; {rec['matches']:,} matches; first run "
+                f"{rec['first_s'] * 1000:.0f} ms"
+                + (", building the name index" if label == "name search" else "") + ")",
                 bound=f"{EXPLORER_MAX_MS:.0f} ms", ratio=v * 1000 / EXPLORER_MAX_MS,
                 target="< 100 ms", limit=1.0, at_target=at)
         prss = pg.get("peak_rss")
@@ -1191,7 +1197,7 @@ that already holds the bundled geography.
 | page cold | every page run server-side with `streamlit.testing.v1.AppTest`: first visit after `st.cache_data`/`st.cache_resource` were cleared (modules already imported, OS file cache warm) | < 1.5 s |
 | page warm | median of three reruns of the same page | < 0.3 s |
 | page growth | page time at the largest size / at the smallest ("flat") | ≤ 1.5 |
-| explorer | `app.queries.enterprise_count` + `enterprise_page` (page 1 of 25) as the Enterprises page calls them: the largest zone+segment pair, and a name search (a firm's brand words); median of 5 | < 100 ms |
+| explorer | `app.queries.enterprise_total` + `enterprise_page` (page 1 of 25) as the Enterprises page calls them: the largest zone+segment pair, and a name search (a firm's brand words); median of 5 (the first run, which builds the in-memory name index for a search, is shown apart) | < 100 ms |
 | server peak RSS | at the largest size, `streamlit run` on 127.0.0.1 (free port, headless) while Debian's Chromium (PyPI `playwright`) opens every page twice in fresh sessions; psutil samples the RSS of the server's process tree every 50 ms. Without Chromium the AppTest child's `ru_maxrss` is the server-side proxy, and the row says so | < 1 GB |
 | aidash init / forecast refresh | the console script as a subprocess on the bundled data (wall time, including interpreter start) | < 30 s / < 10 s |
 

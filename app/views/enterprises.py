@@ -8,8 +8,8 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from app import export, queries, state
-from app.cached import q
+from app import export, queries, search, state
+from app.cached import engine, q
 from app.filters import SIZE_BANDS, EnterpriseFilters, slug
 
 ROW_PX = 35  # st.dataframe's row height: the whole page shows without an inner scroll bar
@@ -73,18 +73,10 @@ filters = EnterpriseFilters(
     founded_from=founded[0] if founded[0] > year_range[0] else None,
     founded_to=founded[1] if founded[1] < year_range[1] else None,
     sizes=tuple(ss[keys["sizes"]]), search=ss[keys["q"]])
-# A name search scans the register: find its matches once, up to the cap ("1,000+"), which
-# also caps the pages offered; the page then sorts only those rows. Every other filter is
-# counted exactly through an index.
-matches = None
-if filters.search.strip():
-    matches = q(queries.enterprise_search_codes, filters)
-    total = len(matches)
-else:
-    total = q(queries.enterprise_count, filters)
-over_cap = total > queries.SEARCH_COUNT_CAP
-if over_cap:
-    total, matches = queries.SEARCH_COUNT_CAP, None
+# A name search finds its matches once, up to the cap ("1,000+"), which also caps the pages
+# offered; the page then sorts only those rows. Every other filter is counted exactly.
+found = q(queries.enterprise_total, filters)
+total, over_cap, matches = found.total, found.over_cap, found.matches
 
 # A new filter starts again at page 1 (set before the page widget is drawn).
 signature = (filters, ss[keys["sort"]], ss[keys["desc"]], ss[keys["psize"]])
@@ -170,3 +162,6 @@ export.downloads(table, tr, what="enterprises", scope=slug(filters),
                  sample=bool((page["provenance"] == "sample").any()))
 
 state.sync(params)
+# The first name search reads every firm's name into memory (about 2 s at a million firms):
+# do it now, in the background, rather than when someone types.
+search.warm(engine(), info.token)
