@@ -36,12 +36,31 @@ REBUILD_MIN_ROWS = 50_000
 STAGE_ALIAS = "stage"
 
 
-def _arrow_column(series: pd.Series) -> pa.Array:
-    """One frame column as a plain Arrow array (categoricals decoded, NaN → null)."""
+_INFERRED = {"integer": pa.int64(), "floating": pa.float64(), "mixed-integer-float": pa.float64(),
+             "boolean": pa.bool_()}
+
+
+def _arrow_type(series: pd.Series) -> pa.DataType:
+    """The stage column type of a frame column, fixed for all its batches (a batch that
+    happens to be all null must not make a column of type null)."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _arrow_type(pd.Series(dtype.categories))
+    if dtype == object:
+        return _INFERRED.get(pd.api.types.infer_dtype(series, skipna=True), pa.string())
+    kind = pa.array(series.iloc[:0], from_pandas=True).type
+    return pa.string() if pa.types.is_large_string(kind) or pa.types.is_null(kind) else kind
+
+
+def _arrow_column(series: pd.Series, kind: pa.DataType) -> pa.Array:
+    """One frame column as a plain Arrow array of type ``kind`` (categoricals decoded, NaN →
+    null)."""
     array = pa.array(series, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):  # pandas' Arrow-backed text
+        array = array.combine_chunks()
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
-    return array
+    return array.cast(kind)
 
 
 class Stage:
@@ -96,19 +115,23 @@ class Stage:
         """
         if self.attached:
             raise RuntimeError("the stage is attached already: put every table first")
-        arrays = [_arrow_column(frame[c]) for c in columns]
-        table = pa.Table.from_arrays(arrays, names=list(columns.values()))
-        del arrays
+        source = frame[list(columns)]
+        schema = pa.schema([(columns[c], _arrow_type(source[c])) for c in columns])
 
         def batches() -> Iterator[pa.RecordBatch]:
-            for i in range(0, table.num_rows, BATCH):
-                part = (table.slice(i, BATCH) if order is None
-                        else table.take(pa.array(order[i:i + BATCH])))
-                yield from part.to_batches()
+            # Batch by batch: rows are taken in order as integer codes (categoricals) and only
+            # then turned into Arrow text, so no reordered or decoded copy of the whole frame
+            # ever exists.
+            for i in range(0, len(source), BATCH):
+                part = (source.iloc[i:i + BATCH] if order is None
+                        else source.iloc[order[i:i + BATCH]])
+                yield pa.RecordBatch.from_arrays(
+                    [_arrow_column(part[c], schema.field(columns[c]).type) for c in columns],
+                    schema=schema)
                 if on_batch is not None:
-                    on_batch(part.num_rows)
+                    on_batch(len(part))
 
-        reader = pa.RecordBatchReader.from_batches(table.schema, batches())
+        reader = pa.RecordBatchReader.from_batches(schema, batches())
         conn = self._ingest_connection()
         with conn.cursor() as cur:  # type: ignore[attr-defined]
             cur.execute("BEGIN")

@@ -456,8 +456,11 @@ def _key_order(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray | None:
         sort_keys.append(np.where(codes < 0, n, codes))
     if _is_sorted(sort_keys):
         return None
-    # np.lexsort sorts by the last key first.
-    return np.lexsort(sort_keys[::-1])
+    # One int64 key (the first key most significant), sorted stably: faster than np.lexsort.
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for key in sort_keys:
+        combined = combined * (int(key.max(initial=0)) + 1) + key
+    return np.argsort(combined, kind="stable")
 
 
 def _is_sorted(sort_keys: Sequence[np.ndarray]) -> bool:
@@ -596,11 +599,9 @@ def stage_frames(stage: bulk.Stage, valid: ValidDrop, steps: _Steps) -> dict[str
         steps.step(label, len(frame))
         # In key order, inserts and lookups walk the indexes in order (cache-friendly). The
         # order is computed on integer codes and applied batch by batch: a sorted copy of 8M
-        # rows would cost hundreds of megabytes. Revenue written in bulk (its indexes rebuilt
-        # afterwards) gains nothing from it; the register always does (its primary key).
-        bulk_write = name == "revenue" and bulk.rebuilds(stage.conn, "enterprise_revenue",
-                                                          len(frame))
-        order = _key_order(frame, keys) if keys and not bulk_write else None
+        # rows would cost hundreds of megabytes. Even when the indexes are rebuilt afterwards
+        # it pays: sorting rows that are in key order already is quicker.
+        order = _key_order(frame, keys) if keys else None
         table = stage.put(name, frame, columns, order=order, on_batch=steps.advance)
         per_file = frame.groupby("_t").size()
         staged[name] = Staged(table, {int(t): int(n) for t, n in per_file.items()})

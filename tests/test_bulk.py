@@ -1,0 +1,102 @@
+"""etl.bulk: the staging file and the index rebuild, on their own."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from etl import bulk
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    c = sqlite3.connect(tmp_path / "main.db", isolation_level=None)
+    yield c
+    c.close()
+
+
+def test_stage_keeps_values_types_and_order_across_batches(
+        conn: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "BATCH", 2)
+    frame = pd.DataFrame({
+        "code": pd.Categorical(["b", "a", "c", "a", "b"]),
+        "text": [None, None, "x", "y", None],  # the first batch is all null
+        "never": [None] * 5,  # no value at all
+        "n": pd.array([1, None, 3, 4, 5], dtype="Int64"),
+        "v": [1.5, float("nan"), 2.5, 0.0, -1.0],
+        "flag": [True, False, True, False, True],
+    })
+    order = np.array([1, 3, 0, 4, 2])
+    batches: list[int] = []
+    with bulk.Stage(conn, tmp_path / "main.db") as stage:
+        table = stage.put("t", frame, {c: c for c in frame.columns} | {"code": "key"},
+                          order=order, on_batch=batches.append)
+        stage.attach()
+        rows = conn.execute(f"SELECT key, text, never, n, v, flag FROM {table} ORDER BY rowid"
+                            ).fetchall()
+        types = conn.execute(f"SELECT typeof(key), typeof(n), typeof(v), typeof(flag) "
+                             f"FROM {table} WHERE rowid = 2").fetchone()
+        path = stage.path
+        assert path.exists()
+    assert rows == [("a", None, None, None, None, 0), ("a", "y", None, 4, 0.0, 0),
+                    ("b", None, None, 1, 1.5, 1), ("b", None, None, 5, -1.0, 1),
+                    ("c", "x", None, 3, 2.5, 1)]
+    assert types == ("text", "integer", "real", "integer")
+    assert batches == [2, 2, 1]
+    # Closed: detached and deleted.
+    assert not path.exists()
+    assert [r[1] for r in conn.execute("PRAGMA database_list")] == ["main"]
+
+
+def test_nothing_can_be_staged_after_attaching(conn: sqlite3.Connection,
+                                               tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": [1]})
+    with bulk.Stage(conn, tmp_path / "main.db") as stage:
+        stage.put("one", frame, {"a": "a"})
+        stage.attach()
+        with pytest.raises(RuntimeError) as info:
+            stage.put("two", frame, {"a": "a"})
+    assert str(info.value) == "the stage is attached already: put every table first"
+
+
+def test_indexes_are_rebuilt_only_for_a_write_that_doubles_the_table(
+        conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "REBUILD_MIN_ROWS", 10)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a, b)")
+    conn.execute("CREATE INDEX ix_a ON t (a)")
+    conn.execute("CREATE INDEX ix_b ON t (b) WHERE b IS NOT NULL")
+    conn.executemany("INSERT INTO t (a) VALUES (?)", [(i,) for i in range(20)])
+    schema = conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+    conn.execute("BEGIN")
+    with bulk.indexes_rebuilt(conn, "t", 19) as rebuilt:  # less than the 20 rows there
+        assert not rebuilt
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                            ).fetchone()[0] == 2
+    with bulk.indexes_rebuilt(conn, "t", 20, keep=("ix_b",)) as rebuilt:
+        assert rebuilt
+        assert [n for (n,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")] == ["ix_b"]
+        conn.executemany("INSERT INTO t (a) VALUES (?)", [(i,) for i in range(20)])
+    conn.execute("COMMIT")
+    assert conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall() == schema
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def test_a_failed_write_leaves_the_indexes_to_the_rollback(
+        conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "REBUILD_MIN_ROWS", 1)
+    conn.execute("CREATE TABLE t (a)")
+    conn.execute("CREATE INDEX ix_a ON t (a)")
+    schema = conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+    conn.execute("BEGIN")
+    with pytest.raises(ValueError), bulk.indexes_rebuilt(conn, "t", 5):
+        raise ValueError("write failed")
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                        ).fetchone()[0] == 0
+    conn.execute("ROLLBACK")
+    assert conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall() == schema
