@@ -66,7 +66,7 @@ from etl.read import (
 )
 from etl.runs import require_database
 from etl.validate import ENTERPRISE_OPTIONAL, ValidDrop, problems_as_list, validate_drop
-from models.db import sqlite_path
+from models.db import sqlite_path, sync_indexes
 from models.tables import CONFIDENCES
 
 # Page cache of the loading connection (KiB): large enough to hold the indexes a big merge
@@ -698,6 +698,8 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
     if not drop_dir.is_dir():
         raise AidashError(f"drop folder {drop_label} does not exist")
     require_database(engine)
+    # A database built by an earlier version may have indexes defined differently.
+    sync_indexes(engine)
     column_map = load_column_map()
 
     with (_Steps(progress) as steps, _load_connection(engine) as conn,

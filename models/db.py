@@ -91,3 +91,38 @@ def create_db_and_tables(engine: Engine) -> None:
     with engine.begin() as conn:
         for ddl in tables.VIEWS:
             conn.execute(text(ddl))
+
+
+def _normalised(sql: str) -> str:
+    return " ".join(sql.replace("(", " ( ").replace(")", " ) ").split()).lower()
+
+
+def sync_indexes(engine: Engine) -> list[str]:
+    """Bring the indexes of an existing database in line with ``models/tables.py``: create
+    missing ones, rebuild those whose definition changed (e.g. a narrower covering index).
+    Indexes are the one part of the schema that can change without ``aidash init --force``.
+
+    :returns: the names of the indexes created or rebuilt (none when all match).
+    """
+    from sqlalchemy.schema import CreateIndex
+
+    changed: list[str] = []
+    with engine.begin() as conn:
+        stored: dict[str, str] = dict(conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        ).all())
+        present = {name for (name,) in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name not in present:
+                continue
+            for index in sorted(table.indexes, key=lambda i: str(i.name)):
+                ddl = str(CreateIndex(index).compile(dialect=engine.dialect)).strip()
+                old = stored.get(str(index.name))
+                if old is not None and _normalised(old) == _normalised(ddl):
+                    continue
+                if old is not None:
+                    conn.exec_driver_sql(f'DROP INDEX "{index.name}"')
+                conn.exec_driver_sql(ddl)
+                changed.append(str(index.name))
+    return changed

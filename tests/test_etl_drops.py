@@ -567,3 +567,26 @@ def test_missing_drop_folder(geo_engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(AidashError) as info:
         load_drop(geo_engine, tmp_path / "2025Q9", today=TODAY)
     assert str(info.value) == f"drop folder {tmp_path / '2025Q9'} does not exist"
+
+
+def test_a_load_brings_indexes_of_an_older_database_in_line(base: Engine) -> None:
+    """A database built before ix_revenue_period was narrowed has the old, wide index; the
+    next load rebuilds it as models/tables.py defines it, and leaves the others alone."""
+    with sqlite3.connect(_db(base)) as conn:
+        conn.execute("DROP INDEX ix_revenue_period")
+        conn.execute("CREATE INDEX ix_revenue_period ON enterprise_revenue (period, "
+                     "superseded_by, credit_code, revenue, from_ytd, provenance)")
+        conn.execute("DROP INDEX ix_enterprises_founded")
+        others = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                              "name NOT IN ('ix_revenue_period', 'ix_enterprises_founded')"
+                              ).fetchall()
+    load_drop(base, GOOD / "2025Q1_revised", today=TODAY)
+    with sqlite3.connect(_db(base)) as conn:
+        sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))
+        assert " ".join(sql["ix_revenue_period"].split()) == (
+            "CREATE INDEX ix_revenue_period ON enterprise_revenue (period) "
+            "WHERE superseded_by IS NULL")
+        assert "ix_enterprises_founded" in sql
+        assert conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                            "name NOT IN ('ix_revenue_period', 'ix_enterprises_founded')"
+                            ).fetchall() == others

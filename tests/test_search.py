@@ -119,6 +119,25 @@ def test_the_cap_still_says_more_than(register: Engine) -> None:
     assert len(codes) == 11 and list(codes) == sorted(codes)
 
 
+def test_a_name_with_a_line_break_sends_every_search_to_sql(
+        register: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    with register.begin() as conn:
+        code, name = conn.execute(text("SELECT credit_code, name_zh FROM enterprises "
+                                       "ORDER BY rowid LIMIT 1 OFFSET 10")).one()
+        conn.execute(text("UPDATE enterprises SET name_zh = :n WHERE credit_code = :c"),
+                     {"n": "上海\n换行科技有限公司", "c": code})
+    try:
+        index = search.build_name_index(register)
+        assert not index.usable and index.find("换行", FIRMS) is None
+        monkeypatch.setattr(search, "_cached", None)
+        assert queries.enterprise_search_codes(register, EnterpriseFilters(search="换行")) == (
+            code,)
+    finally:
+        with register.begin() as conn:
+            conn.execute(text("UPDATE enterprises SET name_zh = :n WHERE credit_code = :c"),
+                         {"n": name, "c": code})
+
+
 def _join_warmers() -> None:
     for thread in threading.enumerate():
         if thread.name == "aidash-name-index":
