@@ -39,7 +39,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -48,11 +47,12 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from app.local_server import CHROMIUM, CHROMIUM_ARGS, ServerDidNotStart, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 README = Path(__file__).resolve().parent / "README.md"
@@ -93,9 +93,6 @@ WARM_RUNS = 3
 EXPLORER_RUNS = 5
 APPTEST_TIMEOUT_S = 300
 CHILD_TIMEOUT_S = 3600
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PAGE_WAIT_MS = 120_000
 RSS_SAMPLE_S = 0.05
 TOP_FUNCTIONS = 15
@@ -599,12 +596,6 @@ CHILDREN: dict[str, Callable[..., dict]] = {"bound": child_bound, "load": child_
 # =============================================================================== server RSS
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class _RssSampler(threading.Thread):
     """Samples the RSS of a process and all its descendants until stopped."""
 
@@ -651,72 +642,54 @@ def measure_server(db_path: Path) -> dict:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
         return {"error": f"playwright not importable: {exc}"}
-    port = _free_port()
-    env = {**os.environ, "AIDASH_DATABASE_URL": _sqlite_url(db_path)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
     out: dict[str, Any] = {"pages": {}}
-    sampler = None
     try:
-        deadline = time.monotonic() + 60
-        while True:
+        with streamlit_server(_sqlite_url(db_path)) as (base, proc):
+            sampler = _RssSampler(proc.pid)
+            out["rss_started"] = sampler.tree_rss()
+            sampler.start()
             try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    return {"error": f"server did not start: {err[-500:]}"}
-                time.sleep(0.3)
-        sampler = _RssSampler(proc.pid)
-        out["rss_started"] = sampler.tree_rss()
-        sampler.start()
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                         args=CHROMIUM_ARGS)
-            try:
-                for visit in ("first", "again"):
-                    for name, selector in DRAWN.items():
-                        context = browser.new_context(viewport={"width": 1440, "height": 1000})
-                        page = context.new_page()
-                        t0 = time.perf_counter()
-                        try:
-                            page.goto(f"{base}/{name}", wait_until="domcontentloaded")
-                            page.wait_for_selector(selector, timeout=PAGE_WAIT_MS)
-                            page.wait_for_function(
-                                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                                timeout=PAGE_WAIT_MS)
-                            drawn = time.perf_counter() - t0
-                            errors = page.locator('[data-testid="stException"]').count()
-                            out["pages"].setdefault(name, {})[visit] = {
-                                "drawn_s": drawn, "exceptions": errors}
-                        except Exception as exc:  # noqa: BLE001
-                            out["pages"].setdefault(name, {})[visit] = {"error": _err(exc)}
-                        finally:
-                            context.close()
+                with sync_playwright() as pw:
+                    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                 args=CHROMIUM_ARGS)
+                    try:
+                        for visit in ("first", "again"):
+                            for name, selector in DRAWN.items():
+                                out["pages"].setdefault(name, {})[visit] = _visit(
+                                    browser, f"{base}/{name}", selector)
+                    finally:
+                        browser.close()
+                time.sleep(0.5)
+            except Exception as exc:  # noqa: BLE001
+                out["error"] = _err(exc)
             finally:
-                browser.close()
-        time.sleep(0.5)
-    except Exception as exc:  # noqa: BLE001
-        out["error"] = _err(exc)
-    finally:
-        if sampler is not None:
-            sampler.stop()
-            out["rss_peak"] = sampler.peak
-            out["rss_end"] = sampler.last
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+                sampler.stop()
+                out["rss_peak"] = sampler.peak
+                out["rss_end"] = sampler.last
+    except ServerDidNotStart as exc:
+        return {"error": str(exc)[-500:]}
     out["method"] = "streamlit run + Chromium (playwright), RSS of the server process tree"
     return out
+
+
+def _visit(browser: Any, url: str, selector: str) -> dict:
+    """Open ``url`` in a fresh context and wait until ``selector`` has drawn and the app is
+    idle."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    t0 = time.perf_counter()
+    try:
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_selector(selector, timeout=PAGE_WAIT_MS)
+        page.wait_for_function(
+            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+            timeout=PAGE_WAIT_MS)
+        return {"drawn_s": time.perf_counter() - t0,
+                "exceptions": page.locator('[data-testid="stException"]').count()}
+    except Exception as exc:  # noqa: BLE001
+        return {"error": _err(exc)}
+    finally:
+        context.close()
 
 
 # =============================================================================== CLI commands
