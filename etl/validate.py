@@ -315,10 +315,14 @@ def _spread(values: list[object], codes: np.ndarray) -> pd.Categorical:
                                      categories=pd.Index(categories, dtype="str"))
 
 
-def isin(values: pd.Series, allowed: Iterable[str] | np.ndarray) -> pd.Series:
+def isin(values: pd.Series, allowed: Iterable[str] | np.ndarray | pd.api.extensions.ExtensionArray
+         ) -> pd.Series:
     """``values.isin(allowed)`` through a pyarrow hash set (pandas' arrow-string isin walks a
     Python list). Missing values are never in."""
-    items = allowed if isinstance(allowed, np.ndarray) else list(allowed)
+    # Arrays (numpy, pandas' Arrow strings, an Index) convert as a whole; only other iterables
+    # are walked in Python.
+    array_like = (np.ndarray, pd.api.extensions.ExtensionArray, pd.Index, pd.Series)
+    items = allowed if isinstance(allowed, array_like) else list(allowed)
     value_set = pa.array(pd.Series(items, dtype="str").dropna(), type=pa.large_string())
     arr = pa.array(values.astype("str"), type=pa.large_string())
     found = pc.is_in(arr, value_set=value_set, skip_nulls=True).fill_null(False)
