@@ -259,6 +259,7 @@ def _instrument_load(rss: _PhaseRss | None) -> dict[str, float]:
     import etl.bulk
     import etl.derive
     import etl.drops
+    import etl.merge
 
     phases: dict[str, float] = {}
 
@@ -288,7 +289,7 @@ def _instrument_load(rss: _PhaseRss | None) -> dict[str, float]:
     wrap(etl.bulk.Stage, "put", "stage: Arrow → scratch file (ADBC)")
     wrap(etl.bulk, "create_indexes", "index rebuild")
     for name in ("merge_enterprises", "merge_revenue", "merge_observations"):
-        wrap(etl.drops, name, "merge SQL (join, insert)")
+        wrap(etl.merge, name, "merge SQL (join, insert)")
     wrap(etl.derive, "refresh_aggregates", "derive aggregates")
     return phases
 

@@ -11,19 +11,13 @@
    :class:`~etl.errors.DropRejected` is raised. The data tables are not touched.
 3. **Write**: the validated frames go, as Arrow columns, into a scratch SQLite file beside
    the database (``etl.bulk.Stage``: the ADBC driver's bulk ingest, no Python tuples), which
-   the load's connection attaches as ``stage``; set-based SQL then merges them: enterprises
-   are upserted on the credit code (the before-image of a changed row goes to
-   ``enterprise_versions``), revenue and zone metrics get a new version only where a value
-   changed (the old row is kept, ``superseded_by`` = this run), unchanged rows are not
-   rewritten. ``etl.derive`` then recomputes the aggregates of the touched quarters.
-   Fast paths for the usual drop (new firms, a new quarter): when none of the drop's credit
-   codes is in the register, enterprises go from the stage straight in; when no current
-   revenue exists for any of its quarters, revenue rows go straight into
-   ``enterprise_revenue`` (no change detection) and the aggregates are computed from the
-   drop's own rows. A write that at least doubles a table drops its secondary indexes and
-   builds them again afterwards (``etl.bulk.indexes_rebuilt``). SQLite's row-by-row foreign
-   key and CHECK constraint checks are off during the load: the validator checks every
-   reference and value a drop brings first.
+   the load's connection attaches as ``stage``; the set-based merges of ``etl.merge`` then
+   write what changed (see there: upserts with before-images, new versions of revised
+   values, straight inserts and index rebuilds for drops of new keys). ``etl.derive`` then
+   recomputes the aggregates of the touched quarters, from the drop's own rows when they are
+   the whole of their quarters. SQLite's row-by-row foreign key and CHECK constraint checks
+   are off during the load: the validator checks every reference and value a drop brings
+   first.
 4. The ``etl_runs`` row is inserted at the start of the same transaction and finished at its
    end, so a load killed at any point (even SIGKILL) leaves no trace at all: SQLite's WAL
    discards the uncommitted frames on the next open, and there is never a stale ``running``
@@ -38,7 +32,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -50,7 +44,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import Engine
 
-from etl import bulk, derive
+from etl import bulk, derive, merge
 from etl.errors import AidashError, DropRejected
 from etl.periods import parse_period
 from etl.problems import REPORT_COLUMNS
@@ -65,7 +59,7 @@ from etl.read import (
     read_tables,
 )
 from etl.runs import require_database
-from etl.validate import ENTERPRISE_OPTIONAL, ValidDrop, problems_as_list, validate_drop
+from etl.validate import ValidDrop, problems_as_list, validate_drop
 from models.db import sqlite_path, sync_indexes
 from models.tables import CONFIDENCES
 
@@ -349,244 +343,21 @@ def _ensure_source(conn: sqlite3.Connection, row: dict[str, Any]) -> tuple[int, 
     return int(cur.lastrowid or 0), True
 
 
-# ------------------------------------------------------------------------------- merges
-
-_ENT_COLUMNS = ("name_zh", "name_en", "zone_id", "district_adcode", "segment", "founded",
-                "registered_capital", "employees", "status", "provenance")
+# ------------------------------------------------------------------------------- stage
 
 
-def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
-                      source_id: int, default_provenance: str) -> dict[int, tuple[int, int]]:
-    """Upsert the register on the credit code; before-images of changed rows are versioned.
-
-    A column the file does not have keeps the stored value (the ``given`` bit mask says which
-    optional columns each row's file has); a new firm without a status is ``active``.
-    When none of the drop's credit codes is in the register yet, the rows go straight from
-    the stage into the register (no change detection needed).
-
-    :param staged: ``stage.enterprises`` in credit-code order (see :func:`stage_frames`).
-    :returns: (inserted, updated) per table index ``t``.
-    """
-    table = staged.table
-    all_cols = ", ".join(_ENT_COLUMNS)
-    params = {"run": run_id, "source": source_id, "prov": default_provenance}
-    known = conn.execute(f"""SELECT EXISTS (SELECT 1 FROM {table} s
-                             JOIN main.enterprises e ON e.credit_code = s.credit_code)""").fetchone()[0]
-    if not known:
-        exprs = _ent_exprs(stored=False)
-        with bulk.indexes_rebuilt(conn, "enterprises", sum(staged.rows_by_file.values())):
-            conn.execute(f"""INSERT INTO main.enterprises (credit_code, {all_cols}, source_id,
-                                etl_run_id)
-                SELECT s.credit_code, {', '.join(exprs[c] for c in _ENT_COLUMNS)}, :source, :run
-                FROM {table} s ORDER BY s.rowid""", params)
-        return staged.inserted()
-    exprs = _ent_exprs(stored=True)
-    differs = " OR ".join(f"({exprs[c]}) IS NOT e.{c}" for c in _ENT_COLUMNS)
-    conn.execute("DROP TABLE IF EXISTS temp.ent_new")
-    conn.execute(f"""CREATE TEMP TABLE ent_new AS
-        SELECT s.t, s.credit_code, {', '.join(f'{x} AS {c}' for c, x in exprs.items())},
-               CASE WHEN e.credit_code IS NULL THEN 'new'
-                    WHEN {differs} THEN 'changed' ELSE 'same' END AS action
-        FROM {table} s LEFT JOIN main.enterprises e
-          ON e.credit_code = s.credit_code ORDER BY s.rowid""", params)
-    conn.execute(f"""INSERT INTO enterprise_versions (credit_code, superseded_by, {all_cols},
-                        source_id, etl_run_id)
-        SELECT e.credit_code, :run, {', '.join(f'e.{c}' for c in _ENT_COLUMNS)}, e.source_id,
-               e.etl_run_id
-        FROM main.enterprises e JOIN temp.ent_new n ON n.credit_code = e.credit_code
-        WHERE n.action = 'changed'""", params)
-    conn.execute(f"""UPDATE main.enterprises
-        SET {', '.join(f'{c} = n.{c}' for c in _ENT_COLUMNS)}, source_id = :source,
-            etl_run_id = :run
-        FROM temp.ent_new n
-        WHERE n.credit_code = enterprises.credit_code AND n.action = 'changed'""", params)
-    n_new = conn.execute("SELECT count(*) FROM temp.ent_new WHERE action = 'new'").fetchone()[0]
-    with bulk.indexes_rebuilt(conn, "enterprises", n_new):
-        conn.execute(f"""INSERT INTO main.enterprises (credit_code, {all_cols}, source_id,
-                            etl_run_id)
-            SELECT credit_code, {all_cols}, :source, :run FROM temp.ent_new
-            WHERE action = 'new' ORDER BY rowid""", params)
-    counts = _file_counts(conn, "SELECT t, sum(action = 'new'), sum(action = 'changed') "
-                                "FROM temp.ent_new GROUP BY t")
-    conn.execute("DROP TABLE temp.ent_new")
-    return counts
-
-
-def _ent_exprs(*, stored: bool) -> dict[str, str]:
-    """The register columns a staged row ``s`` writes, over the stored row ``e`` (or, when
-    ``stored`` is false, over no stored row: a new firm)."""
-    bit = {c: 1 << i for i, c in enumerate(ENTERPRISE_OPTIONAL)}
-
-    def old(c: str) -> str:
-        return f"e.{c}" if stored else "NULL"
-
-    exprs = {
-        "name_zh": "s.name_zh",
-        "district_adcode": "s.district_adcode",
-        "segment": "s.segment",
-        "status": f"coalesce(CASE WHEN s.given & {bit['status']} THEN s.status END, "
-                  f"{old('status')}, 'active')",
-        "provenance": f"coalesce(CASE WHEN s.given & {bit['provenance']} THEN s.provenance END, "
-                      f"{old('provenance')}, :prov)",
-    }
-    for c in ("name_en", "zone_id", "founded", "registered_capital", "employees"):
-        exprs[c] = f"CASE WHEN s.given & {bit[c]} THEN s.{c} ELSE {old(c)} END"
-    return exprs
-
-
-_REV_COLUMNS = ("credit_code", "period", "revenue", "from_ytd", "provenance")
-# Revenue rows are inserted current (superseded_by NULL): this partial index never sees them.
-_REV_UNTOUCHED = ("ix_revenue_superseded",)
-
-
-def _key_order(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray | None:
-    """Row positions sorting ``frame`` by ``keys`` (stable, missing values last), as
-    ``sort_values(keys, kind="stable")`` would order them, computed on integer codes; None
-    when the frame is in that order already (files are usually written sorted)."""
-    sort_keys = []
-    for k in keys:
-        column = frame[k]
-        if (isinstance(column.dtype, pd.CategoricalDtype)
-                and column.cat.categories.is_monotonic_increasing):
-            codes = column.cat.codes.to_numpy().astype(np.int64)
-            n = len(column.cat.categories)
-        else:
-            codes, uniques = pd.factorize(column, sort=True, use_na_sentinel=True)
-            n = len(uniques)
-        sort_keys.append(np.where(codes < 0, n, codes))
-    if _is_sorted(sort_keys):
-        return None
-    # One int64 key (the first key most significant), sorted stably: faster than np.lexsort.
-    combined = np.zeros(len(frame), dtype=np.int64)
-    for key in sort_keys:
-        combined = combined * (int(key.max(initial=0)) + 1) + key
-    return np.argsort(combined, kind="stable")
-
-
-def _is_sorted(sort_keys: Sequence[np.ndarray]) -> bool:
-    """Whether the rows are in lexicographic order of the integer keys (one linear pass)."""
-    if not sort_keys or len(sort_keys[0]) < 2:
-        return True
-    ordered = np.zeros(len(sort_keys[0]) - 1, dtype=bool)  # strictly ordered on earlier keys
-    for key in sort_keys:
-        step = np.diff(key)
-        if ((step < 0) & ~ordered).any():
-            return False
-        ordered |= step > 0
-    return True
-
-
-def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[str], *,
-                  run_id: int) -> tuple[dict[int, tuple[int, int]], bool]:
-    """New versions for new and changed quarters; the changed ones' old rows are superseded.
-
-    When no current revenue exists yet for any quarter of the drop (the usual case: a drop
-    brings the new quarter), every row is new: the rows go from the stage straight into
-    ``enterprise_revenue``, with no change detection.
-
-    :param staged: ``stage.revenue`` in (credit code, period) order.
-    :param periods: the quarters in the drop.
-    :returns: (inserted, updated) per table index ``t``, and whether the drop's rows are now
-        the only current rows of its quarters (the fast path).
-    """
-    marks = ", ".join("?" * len(periods))
-    current = conn.execute(
-        f"""SELECT EXISTS (SELECT 1 FROM main.enterprise_revenue
-                           WHERE period IN ({marks}) AND superseded_by IS NULL)""",
-        list(periods)).fetchone()[0]
-    insert = f"""INSERT INTO main.enterprise_revenue ({', '.join(_REV_COLUMNS)}, etl_run_id,
-                     superseded_by)"""
-    if not current:
-        with bulk.indexes_rebuilt(conn, "enterprise_revenue",
-                                  sum(staged.rows_by_file.values()), keep=_REV_UNTOUCHED):
-            conn.execute(f"""{insert}
-                SELECT {', '.join(_REV_COLUMNS)}, :run, NULL FROM {staged.table}
-                ORDER BY rowid""", {"run": run_id})
-        return staged.inserted(), True
-    conn.execute("DROP TABLE IF EXISTS temp.rev_chg")
-    conn.execute(f"""CREATE TEMP TABLE rev_chg AS
-        SELECT s.t, s.credit_code, s.period, s.revenue, s.from_ytd, s.provenance,
-               r.id AS old_id,
-               CASE WHEN r.id IS NULL THEN 'new'
-                    WHEN abs(r.revenue - s.revenue) > 1e-9 OR r.from_ytd IS NOT s.from_ytd
-                         OR r.provenance IS NOT s.provenance THEN 'changed'
-                    ELSE 'same' END AS action
-        FROM {staged.table} s
-        LEFT JOIN main.enterprise_revenue r
-          ON r.credit_code = s.credit_code AND r.period = s.period AND r.superseded_by IS NULL
-        ORDER BY s.rowid""")
-    conn.execute("""UPDATE main.enterprise_revenue SET superseded_by = :run
-        WHERE id IN (SELECT old_id FROM temp.rev_chg WHERE action = 'changed')""",
-                 {"run": run_id})
-    n_new = conn.execute("SELECT count(*) FROM temp.rev_chg WHERE action != 'same'").fetchone()[0]
-    with bulk.indexes_rebuilt(conn, "enterprise_revenue", n_new, keep=_REV_UNTOUCHED):
-        conn.execute(f"""{insert}
-            SELECT {', '.join(_REV_COLUMNS)}, :run, NULL
-            FROM temp.rev_chg WHERE action IN ('new', 'changed') ORDER BY rowid""",
-                     {"run": run_id})
-    counts = _file_counts(conn, "SELECT t, sum(action = 'new'), sum(action = 'changed') "
-                                "FROM temp.rev_chg GROUP BY t")
-    conn.execute("DROP TABLE temp.rev_chg")
-    return counts, False
-
-
-def merge_observations(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
-                       source_id: int) -> None:
-    """Zone metrics: a new version where the value (or provenance) differs from the current
-    value of the same series and quarter that an earlier drop wrote.
-
-    :param staged: ``stage.zone_metrics``.
-    """
-    conn.execute("DROP TABLE IF EXISTS temp.obs_chg")
-    conn.execute(f"""CREATE TEMP TABLE obs_chg AS
-        SELECT s.*, o.id AS old_id,
-               CASE WHEN o.id IS NULL THEN 'new'
-                    WHEN abs(o.value - s.value) > 1e-9 OR o.provenance IS NOT s.provenance
-                    THEN 'changed' ELSE 'same' END AS action
-        FROM {staged.table} s
-        LEFT JOIN main.observations o ON o.id = (
-            SELECT max(o2.id) FROM main.observations o2
-            JOIN main.sources src ON src.id = o2.source_id
-            WHERE o2.metric = s.metric AND o2.scope_type = 'zone' AND o2.scope_id = s.scope_id
-              AND o2.basis = 'point' AND o2.period_end = s.period_end
-              AND o2.superseded_by IS NULL AND o2.period = s.period AND o2.kind = 'actual'
-              AND src.key LIKE 'drop:%')""")
-    conn.execute("""UPDATE main.observations SET superseded_by = :run
-        WHERE id IN (SELECT old_id FROM temp.obs_chg WHERE action = 'changed')""",
-                 {"run": run_id})
-    conn.execute("""INSERT INTO main.observations (metric, scope_type, scope_id, scope_label,
-                        period, period_end, period_label, value, unit, basis, kind, lower_bound,
-                        approximate, provenance, method, source_id, etl_run_id, superseded_by)
-        SELECT metric, 'zone', scope_id, NULL, period, period_end, period_label, value, unit,
-               'point', 'actual', 0, 0, provenance, NULL, :source, :run, NULL
-        FROM temp.obs_chg WHERE action IN ('new', 'changed')
-        ORDER BY metric, scope_id, period""", {"run": run_id, "source": source_id})
-
-
-@dataclass(frozen=True)
-class Staged:
-    """One frame in the stage: its table (``stage.<name>``) and its rows per drop file."""
-
-    table: str
-    rows_by_file: dict[int, int]
-
-    def inserted(self) -> dict[int, tuple[int, int]]:
-        """(inserted, updated) per file when every row is new."""
-        return {t: (n, 0) for t, n in self.rows_by_file.items()}
-
-
-def stage_frames(stage: bulk.Stage, valid: ValidDrop, steps: _Steps) -> dict[str, Staged]:
+def stage_frames(stage: bulk.Stage, valid: ValidDrop, steps: _Steps) -> dict[str, merge.Staged]:
     """Put the validated frames into the stage, each in the order it will be merged in.
 
     :returns: kind (``enterprises``, ``revenue``, ``zone_metrics``) → staged table.
     """
-    staged: dict[str, Staged] = {}
+    staged: dict[str, merge.Staged] = {}
     tables = (
         ("enterprises", valid.enterprises, {"credit_code": "credit_code",
-                                            **{c: c for c in _ENT_COLUMNS},
+                                            **{c: c for c in merge.ENT_COLUMNS},
                                             "given": "given", "_t": "t", "_row": "row"},
          ["credit_code"], "Staging enterprises"),
-        ("revenue", valid.revenue, {**{c: c for c in _REV_COLUMNS}, "_t": "t"},
+        ("revenue", valid.revenue, {**{c: c for c in merge.REV_COLUMNS}, "_t": "t"},
          ["credit_code", "period"], "Staging revenue"),
         ("zone_metrics", valid.observations,
          {c: c for c in ("metric", "scope_id", "period", "period_end", "period_label", "value",
@@ -601,23 +372,11 @@ def stage_frames(stage: bulk.Stage, valid: ValidDrop, steps: _Steps) -> dict[str
         # order is computed on integer codes and applied batch by batch: a sorted copy of 8M
         # rows would cost hundreds of megabytes. Even when the indexes are rebuilt afterwards
         # it pays: sorting rows that are in key order already is quicker.
-        order = _key_order(frame, keys) if keys else None
+        order = merge.key_order(frame, keys) if keys else None
         table = stage.put(name, frame, columns, order=order, on_batch=steps.advance)
         per_file = frame.groupby("_t").size()
-        staged[name] = Staged(table, {int(t): int(n) for t, n in per_file.items()})
+        staged[name] = merge.Staged(table, {int(t): int(n) for t, n in per_file.items()})
     return staged
-
-
-def _file_counts(conn: sqlite3.Connection, sql: str) -> dict[int, tuple[int, int]]:
-    return {int(t): (int(i or 0), int(u or 0)) for t, i, u in conn.execute(sql)}
-
-
-TEMP_TABLES = ("ent_new", "rev_chg", "obs_chg")
-
-
-def _drop_temp(conn: sqlite3.Connection) -> None:
-    for name in TEMP_TABLES:
-        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
 # --------------------------------------------------------------------------------- load
@@ -662,7 +421,7 @@ def _load_connection(engine: Engine) -> Iterator[sqlite3.Connection]:
         try:
             if conn.in_transaction:
                 conn.rollback()
-            _drop_temp(conn)
+            merge.drop_temp(conn)
             conn.execute(f"PRAGMA cache_size = {old_cache}")
             conn.execute(f"PRAGMA foreign_keys = {int(old_fk)}")
             conn.execute("PRAGMA ignore_check_constraints = OFF")
@@ -835,20 +594,20 @@ def _write(conn: sqlite3.Connection, stage: bulk.Stage, valid: ValidDrop, read: 
     stage.attach()
     steps.step("Merging")
     if "enterprises" in staged:
-        per_table.update(merge_enterprises(conn, staged["enterprises"], run_id=run_id,
+        per_table.update(merge.merge_enterprises(conn, staged["enterprises"], run_id=run_id,
                                            source_id=source_id,
                                            default_provenance=default_provenance))
     if "revenue" in staged:
-        counts, whole = merge_revenue(conn, staged["revenue"], valid.revenue_periods,
+        counts, whole = merge.merge_revenue(conn, staged["revenue"], valid.revenue_periods,
                                       run_id=run_id)
         per_table.update(counts)
         if not whole:
             revenue = None
     if "zone_metrics" in staged:
-        merge_observations(conn, staged["zone_metrics"], run_id=run_id, source_id=source_id)
+        merge.merge_observations(conn, staged["zone_metrics"], run_id=run_id, source_id=source_id)
         # A zone row counts once: updated if any of its values was revised, else inserted if
         # any was new.
-        per_table.update(_file_counts(conn, """
+        per_table.update(merge.file_counts(conn, """
             SELECT t, sum(NOT changed AND new), sum(changed) FROM (
                 SELECT t, row, max(action = 'changed') AS changed, max(action = 'new') AS new
                 FROM temp.obs_chg GROUP BY t, row) GROUP BY t"""))
