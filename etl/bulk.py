@@ -40,6 +40,13 @@ _INFERRED = {"integer": pa.int64(), "floating": pa.float64(), "mixed-integer-flo
              "boolean": pa.bool_()}
 
 
+_SUFFIX = ".tmp"
+
+
+def _prefix(near: Path | None) -> str:
+    return f".{near.name}.load-" if near else "aidash-load-"
+
+
 def _arrow_type(series: pd.Series) -> pa.DataType:
     """The stage column type of a frame column, fixed for all its batches (a batch that
     happens to be all null must not make a column of type null)."""
@@ -75,8 +82,9 @@ class Stage:
         """:param near: the database file; the scratch file goes in the same folder (None:
         the system's temp folder)."""
         self.conn = conn
-        fd, name = tempfile.mkstemp(prefix=f".{near.name}.load-" if near else "aidash-load-",
-                                    suffix=".tmp", dir=near.parent if near else None)
+        self.near = near
+        fd, name = tempfile.mkstemp(prefix=_prefix(near), suffix=_SUFFIX,
+                                    dir=near.parent if near else None)
         os.close(fd)
         os.remove(name)  # the ADBC driver creates it
         self.path = Path(name)
@@ -139,6 +147,21 @@ class Stage:
             cur.execute("COMMIT")
         self.tables.append(name)
         return f"{STAGE_ALIAS}.{name}"
+
+    def remove_stale(self) -> list[Path]:
+        """Delete the scratch files that loads killed before their end left beside the
+        database. Call it holding the database's write lock: no other load is running then.
+
+        :returns: the files removed.
+        """
+        if self.near is None:
+            return []
+        stale = [p for p in self.near.parent.glob(f"{_prefix(self.near)}*{_SUFFIX}*")
+                 if not str(p).startswith(str(self.path))]
+        for path in stale:
+            with suppress(FileNotFoundError):
+                path.unlink()
+        return stale
 
     def attach(self) -> None:
         """Make the staged tables visible to the loading connection as ``stage.<name>``."""

@@ -484,6 +484,8 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
         read = ReadResult(files, tables, problems + table_problems, source)
 
         conn.execute("BEGIN" if dry_run else "BEGIN IMMEDIATE")
+        if not dry_run:
+            stage.remove_stale()  # the write lock is ours: no other load is staging
         try:
             steps.step("Validating")
             valid = validate_drop(read, column_map, conn, today=today,

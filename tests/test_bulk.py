@@ -100,3 +100,16 @@ def test_a_failed_write_leaves_the_indexes_to_the_rollback(
                         ).fetchone()[0] == 0
     conn.execute("ROLLBACK")
     assert conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall() == schema
+
+
+def test_stale_scratch_files_are_removed_but_not_the_running_one(
+        conn: sqlite3.Connection, tmp_path: Path) -> None:
+    db = tmp_path / "main.db"
+    stale = tmp_path / ".main.db.load-killed.tmp"
+    stale.write_bytes(b"left by a killed load")
+    other = tmp_path / ".other.db.load-x.tmp"  # another database's: not ours to remove
+    other.write_bytes(b"")
+    with bulk.Stage(conn, db) as stage:
+        stage.put("t", pd.DataFrame({"a": [1]}), {"a": "a"})
+        assert stage.remove_stale() == [stale]
+        assert stage.path.exists() and not stale.exists() and other.exists()

@@ -400,11 +400,15 @@ def test_load_killed_mid_write_leaves_the_database_as_it_was(geo_engine: Engine,
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     assert dump_tables(db) == before
     assert _query(geo_engine, "SELECT * FROM etl_runs") == runs_before
+    # The killed load's scratch file is left behind; the next load removes it.
+    stale = list(db.parent.glob(f".{db.name}.load-*.tmp"))
+    assert len(stale) == 1
     # And the same drop then loads completely.
     engine = make_engine(db)
     result = load_drop(engine, drop)
     assert (result.read, result.inserted) == (60_000, 60_000)
     engine.dispose()
+    assert list(db.parent.glob(f".{db.name}.load-*")) == []
 
 
 def test_progress_bar_on_request(base: Engine, capsys: pytest.CaptureFixture[str]) -> None:
