@@ -2,12 +2,13 @@
 
 Two things make a large load fast without giving up the single transaction:
 
-* :class:`Stage`: the validated frames are written, column by column from Arrow, into a
-  scratch SQLite file by the ADBC SQLite driver (its bulk ingest binds rows in C, several times
-  faster than ``executemany`` over Python tuples). The loading connection then ``ATTACH``es the
-  file as ``stage`` and merges with set-based SQL (``INSERT … SELECT``), inside its own write
+* :class:`Stage`: the validated frames are written, as Arrow record batches, into a scratch
+  SQLite file by the ADBC SQLite driver (its bulk ingest binds rows in C, several times faster
+  than ``executemany`` over Python tuples). The loading connection then ``ATTACH``es the file
+  as ``stage`` and merges with set-based SQL (``INSERT … SELECT``), inside its own write
   transaction. The scratch file is only ever read by the load; it lives beside the database
-  (same disk) and is deleted when the load ends, whatever the outcome.
+  (same disk) and is deleted when the load ends, whatever the outcome (one left by a killed
+  load is removed by the next, :meth:`Stage.remove_stale`).
 * :func:`indexes_rebuilt`: when a write at least doubles a table, its secondary indexes are
   dropped for the write and built again afterwards, inside the same transaction (one sort
   instead of millions of B-tree insertions; a rollback restores them as they were).
@@ -34,13 +35,10 @@ BATCH = 200_000
 # costs a full sort of the table, which only pays off for large writes).
 REBUILD_MIN_ROWS = 50_000
 STAGE_ALIAS = "stage"
-
-
+_SUFFIX = ".tmp"
+# Stage column types of object columns, by pandas' inference (anything else is text).
 _INFERRED = {"integer": pa.int64(), "floating": pa.float64(), "mixed-integer-float": pa.float64(),
              "boolean": pa.bool_()}
-
-
-_SUFFIX = ".tmp"
 
 
 def _prefix(near: Path | None) -> str:
@@ -173,7 +171,8 @@ class Stage:
             self.attached = True
 
     def close(self) -> None:
-        """Detach (once the loading connection's transaction is over) and delete the file."""
+        """Detach the file and delete it. SQLite detaches only outside a transaction: one still
+        open here (the load failed before its own rollback) is rolled back first."""
         if self._adbc is not None:
             with suppress(Exception):
                 self._adbc.close()  # type: ignore[attr-defined]

@@ -20,8 +20,21 @@ import pandas as pd
 from etl import bulk
 from etl.validate import ENTERPRISE_OPTIONAL
 
+
+@dataclass(frozen=True)
+class Staged:
+    """One frame in the stage: its table (``stage.<name>``) and its rows per drop file."""
+
+    table: str
+    rows_by_file: dict[int, int]
+
+    def inserted(self) -> dict[int, tuple[int, int]]:
+        """(inserted, updated) per file when every row is new."""
+        return {t: (n, 0) for t, n in self.rows_by_file.items()}
+
+
 ENT_COLUMNS = ("name_zh", "name_en", "zone_id", "district_adcode", "segment", "founded",
-                "registered_capital", "employees", "status", "provenance")
+               "registered_capital", "employees", "status", "provenance")
 
 
 def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
@@ -33,7 +46,7 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
     When none of the drop's credit codes is in the register yet, the rows go straight from
     the stage into the register (no change detection needed).
 
-    :param staged: ``stage.enterprises`` in credit-code order (see :func:`stage_frames`).
+    :param staged: ``stage.enterprises`` in credit-code order (see :func:`etl.drops.stage_frames`).
     :returns: (inserted, updated) per table index ``t``.
     """
     table = staged.table
@@ -230,18 +243,6 @@ def merge_observations(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
                'point', 'actual', 0, 0, provenance, NULL, :source, :run, NULL
         FROM temp.obs_chg WHERE action IN ('new', 'changed')
         ORDER BY metric, scope_id, period""", {"run": run_id, "source": source_id})
-
-
-@dataclass(frozen=True)
-class Staged:
-    """One frame in the stage: its table (``stage.<name>``) and its rows per drop file."""
-
-    table: str
-    rows_by_file: dict[int, int]
-
-    def inserted(self) -> dict[int, tuple[int, int]]:
-        """(inserted, updated) per file when every row is new."""
-        return {t: (n, 0) for t, n in self.rows_by_file.items()}
 
 
 def file_counts(conn: sqlite3.Connection, sql: str) -> dict[int, tuple[int, int]]:
