@@ -286,7 +286,7 @@ def _instrument_load(rss: _PhaseRss | None) -> dict[str, float]:
     wrap(etl.drops, "find_repeat", "repeat check")
     wrap(etl.drops, "read_tables", "read (parse files)")
     wrap(etl.drops, "validate_drop", "validate")
-    wrap(etl.bulk.Stage, "put", "stage: Arrow → scratch file (ADBC)")
+    wrap(etl.drops, "stage_frames", "stage: key order, Arrow → scratch file (ADBC)")
     wrap(etl.bulk, "create_indexes", "index rebuild")
     for name in ("merge_enterprises", "merge_revenue", "merge_observations"):
         wrap(etl.merge, name, "merge SQL (join, insert)")
