@@ -537,6 +537,7 @@ def child_pages(db_path: str, profile_dir: str | None = None) -> dict:
     # Import every page's modules once, so "cold" below is the cache, not the imports.
     for path in PAGES.values():
         at.switch_page(path).run()
+    _settle()
     for name, path in PAGES.items():
         rec: dict[str, Any] = {}
         try:
