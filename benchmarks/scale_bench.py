@@ -163,8 +163,11 @@ def _remove_db(path: Path) -> None:
 def run_child(kind: str, args: dict[str, Any], *, env: dict[str, str] | None = None) -> dict:
     """Run ``python -m benchmarks.scale_bench --child KIND ARGS`` and return its JSON result.
 
-    A child that dies returns ``{"error": ...}`` with the tail of its stderr.
+    A child that dies returns ``{"error": ...}`` with the tail of its stderr. The disks are
+    synced first, so that no child pays for the write-back of what an earlier one wrote (a
+    bound run leaves hundreds of megabytes of dirty pages).
     """
+    os.sync()
     cmd = [sys.executable, "-m", "benchmarks.scale_bench", "--child", kind, json.dumps(args)]
     proc = subprocess.run(cmd, check=False, cwd=ROOT, env={**os.environ, **(env or {})},
                           capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
