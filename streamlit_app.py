@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import cached, state
 from app.i18n import LANGS, get_translator
+from app.pages import VIEWS
 from etl.errors import DatabaseMissing
 from models.db import sqlite_path
 
@@ -23,16 +24,16 @@ st.html('<style>button[aria-label="Download as CSV"]{display:none}</style>')
 
 pages = {
     tr("nav.section_dashboard"): [
-        st.Page("app/views/overview.py", title=tr("nav.overview"),
+        st.Page(VIEWS["overview"], title=tr("nav.overview"),
                 icon=":material/dashboard:", url_path="overview", default=True),
-        st.Page("app/views/map.py", title=tr("nav.map"), icon=":material/map:", url_path="map"),
-        st.Page("app/views/trends.py", title=tr("nav.trends"), icon=":material/show_chart:",
+        st.Page(VIEWS["map"], title=tr("nav.map"), icon=":material/map:", url_path="map"),
+        st.Page(VIEWS["trends"], title=tr("nav.trends"), icon=":material/show_chart:",
                 url_path="trends"),
     ],
     tr("nav.section_data"): [
-        st.Page("app/views/enterprises.py", title=tr("nav.enterprises"),
+        st.Page(VIEWS["enterprises"], title=tr("nav.enterprises"),
                 icon=":material/apartment:", url_path="enterprises"),
-        st.Page("app/views/sources.py", title=tr("nav.sources"),
+        st.Page(VIEWS["sources"], title=tr("nav.sources"),
                 icon=":material/fact_check:", url_path="sources"),
     ],
 }

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from app.local_server import CHROMIUM, CHROMIUM_ARGS, ServerDidNotStart, streamlit_server
+from app.pages import VIEWS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = Path(__file__).resolve().parent / "README.md"
@@ -74,13 +75,7 @@ SERVER_RSS_MAX_MB = 1024.0
 INIT_MAX_S = 30.0
 REFRESH_MAX_S = 10.0
 
-PAGES = {
-    "overview": "app/views/overview.py",
-    "map": "app/views/map.py",
-    "trends": "app/views/trends.py",
-    "enterprises": "app/views/enterprises.py",
-    "sources": "app/views/sources.py",
-}
+PAGES = VIEWS
 # What each page shows once drawn in the browser (url_path → selector).
 DRAWN = {
     "overview": '[data-testid="stPlotlyChart"]',

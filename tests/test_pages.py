@@ -12,19 +12,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import export
+from app.pages import VIEWS
 from models.db import create_db_and_tables, make_engine
 
 pytest_plugins = ["dashboard_fixtures"]
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 TIMEOUT = 30
-PAGES = {
-    "overview": "app/views/overview.py",
-    "map": "app/views/map.py",
-    "trends": "app/views/trends.py",
-    "enterprises": "app/views/enterprises.py",
-    "sources": "app/views/sources.py",
-}
+PAGES = VIEWS
 
 
 def open_page(page: str, **params: str | list[str]) -> AppTest:
