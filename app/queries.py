@@ -763,7 +763,7 @@ def enterprise_page(engine: Engine, filters: EnterpriseFilters, *, sort: str = "
                s.name_en AS segment_en, s.name_zh AS segment_zh
         FROM page p
         LEFT JOIN enterprise_revenue r ON r.credit_code = p.credit_code
-             AND r.period = :rev_period AND r.superseded_by IS NULL
+             AND r.period = :rev_period
         LEFT JOIN zones z ON z.zone_id = p.zone_id
         LEFT JOIN districts d ON d.adcode = p.district_adcode
         LEFT JOIN segments s ON s.code = p.segment

@@ -126,13 +126,13 @@ def _register(conn: sqlite3.Connection) -> pd.DataFrame:
 
 
 def _stored_revenue(conn: sqlite3.Connection, periods: list[str]) -> pd.DataFrame:
-    """The current revenue rows of ``periods`` as stored (the period index finds them)."""
+    """The revenue rows of ``periods`` as stored (each quarter is one range of the table)."""
     frames = []
     for period in periods:
         rows = conn.execute("""SELECT credit_code, period, revenue, from_ytd,
                                       provenance = 'sample'
                                FROM enterprise_revenue
-                               WHERE period = ? AND superseded_by IS NULL""", (period,)).fetchall()
+                               WHERE period = ?""", (period,)).fetchall()
         frames.append(pd.DataFrame.from_records(rows, columns=["credit_code", "period", "revenue",
                                                                "from_ytd", "sample"]))
     return pd.concat(frames, ignore_index=True)

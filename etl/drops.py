@@ -60,7 +60,7 @@ from etl.read import (
 )
 from etl.runs import require_database
 from etl.validate import ValidDrop, problems_as_list, validate_drop
-from models.db import sqlite_path, sync_indexes
+from models.db import sqlite_path, upgrade
 from models.tables import CONFIDENCES
 
 # Page cache of the loading connection (KiB): large enough to hold the indexes a big merge
@@ -298,8 +298,7 @@ def find_repeat(conn: sqlite3.Connection, files: list[DropFile]) -> int | None:
         if have != wanted:
             continue
         revised = conn.execute(
-            """SELECT EXISTS (SELECT 1 FROM enterprise_revenue
-                              WHERE etl_run_id = :r AND superseded_by IS NOT NULL)
+            """SELECT EXISTS (SELECT 1 FROM enterprise_revenue_versions WHERE etl_run_id = :r)
                    OR EXISTS (SELECT 1 FROM observations o JOIN sources s ON s.id = o.source_id
                               WHERE o.etl_run_id = :r AND o.superseded_by IS NOT NULL
                                 AND s.key LIKE 'drop:%')
@@ -358,7 +357,7 @@ def stage_frames(stage: bulk.Stage, valid: ValidDrop, steps: _Steps) -> dict[str
                                             "given": "given", "_t": "t", "_row": "row"},
          ["credit_code"], "Staging enterprises"),
         ("revenue", valid.revenue, {**{c: c for c in merge.REV_COLUMNS}, "_t": "t"},
-         ["credit_code", "period"], "Staging revenue"),
+         list(merge.REV_KEY), "Staging revenue"),
         ("zone_metrics", valid.observations,
          {c: c for c in ("metric", "scope_id", "period", "period_end", "period_label", "value",
                          "unit", "provenance")} | {"_t": "t", "_row": "row"},
@@ -457,8 +456,8 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
     if not drop_dir.is_dir():
         raise AidashError(f"drop folder {drop_label} does not exist")
     require_database(engine)
-    # A database built by an earlier version may have indexes defined differently.
-    sync_indexes(engine)
+    # A database built by an earlier version may have tables or indexes laid out differently.
+    upgrade(engine)
     column_map = load_column_map()
 
     with (_Steps(progress) as steps, _load_connection(engine) as conn,

@@ -116,9 +116,9 @@ def _ent_exprs(*, stored: bool) -> dict[str, str]:
     return exprs
 
 
-REV_COLUMNS = ("credit_code", "period", "revenue", "from_ytd", "provenance")
-# Revenue rows are inserted current (superseded_by NULL): this partial index never sees them.
-REV_UNTOUCHED = ("ix_revenue_superseded",)
+REV_COLUMNS = ("period", "credit_code", "revenue", "from_ytd", "provenance")
+# The revenue table's key, in its order: a drop's rows are staged in this order.
+REV_KEY = ("period", "credit_code")
 
 
 def key_order(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray | None:
@@ -160,52 +160,52 @@ def _is_sorted(sort_keys: Sequence[np.ndarray]) -> bool:
 
 def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[str], *,
                   run_id: int) -> tuple[dict[int, tuple[int, int]], bool]:
-    """New versions for new and changed quarters; the changed ones' old rows are superseded.
+    """Write new and changed quarters; the stored value a change replaces is kept in
+    ``enterprise_revenue_versions``.
 
-    When no current revenue exists yet for any quarter of the drop (the usual case: a drop
-    brings the new quarter), every row is new: the rows go from the stage straight into
+    When no revenue is stored yet for any quarter of the drop (the usual case: a drop brings
+    the new quarter), every row is new: the rows go from the stage straight into
     ``enterprise_revenue``, with no change detection.
 
-    :param staged: ``stage.revenue`` in (credit code, period) order.
+    :param staged: ``stage.revenue`` in (period, credit code) order, the table's key order.
     :param periods: the quarters in the drop.
     :returns: (inserted, updated) per table index ``t``, and whether the drop's rows are now
-        the only current rows of its quarters (the fast path).
+        the only rows of its quarters (the fast path).
     """
     marks = ", ".join("?" * len(periods))
-    current = conn.execute(
-        f"""SELECT EXISTS (SELECT 1 FROM main.enterprise_revenue
-                           WHERE period IN ({marks}) AND superseded_by IS NULL)""",
+    stored = conn.execute(
+        f"SELECT EXISTS (SELECT 1 FROM main.enterprise_revenue WHERE period IN ({marks}))",
         list(periods)).fetchone()[0]
-    insert = f"""INSERT INTO main.enterprise_revenue ({', '.join(REV_COLUMNS)}, etl_run_id,
-                     superseded_by)"""
-    if not current:
-        with bulk.indexes_rebuilt(conn, "enterprise_revenue",
-                                  sum(staged.rows_by_file.values()), keep=REV_UNTOUCHED):
-            conn.execute(f"""{insert}
-                SELECT {', '.join(REV_COLUMNS)}, :run, NULL FROM {staged.table}
-                ORDER BY rowid""", {"run": run_id})
+    columns = ", ".join(REV_COLUMNS)
+    if not stored:
+        conn.execute(f"""INSERT INTO main.enterprise_revenue ({columns}, etl_run_id)
+            SELECT {columns}, :run FROM {staged.table} ORDER BY rowid""", {"run": run_id})
         return staged.inserted(), True
     conn.execute("DROP TABLE IF EXISTS temp.rev_chg")
     conn.execute(f"""CREATE TEMP TABLE rev_chg AS
-        SELECT s.t, s.credit_code, s.period, s.revenue, s.from_ytd, s.provenance,
-               r.id AS old_id,
-               CASE WHEN r.id IS NULL THEN 'new'
+        SELECT s.t, s.period, s.credit_code, s.revenue, s.from_ytd, s.provenance,
+               CASE WHEN r.period IS NULL THEN 'new'
                     WHEN abs(r.revenue - s.revenue) > 1e-9 OR r.from_ytd IS NOT s.from_ytd
                          OR r.provenance IS NOT s.provenance THEN 'changed'
                     ELSE 'same' END AS action
         FROM {staged.table} s
         LEFT JOIN main.enterprise_revenue r
-          ON r.credit_code = s.credit_code AND r.period = s.period AND r.superseded_by IS NULL
+          ON r.period = s.period AND r.credit_code = s.credit_code
         ORDER BY s.rowid""")
-    conn.execute("""UPDATE main.enterprise_revenue SET superseded_by = :run
-        WHERE id IN (SELECT old_id FROM temp.rev_chg WHERE action = 'changed')""",
-                 {"run": run_id})
-    n_new = conn.execute("SELECT count(*) FROM temp.rev_chg WHERE action != 'same'").fetchone()[0]
-    with bulk.indexes_rebuilt(conn, "enterprise_revenue", n_new, keep=REV_UNTOUCHED):
-        conn.execute(f"""{insert}
-            SELECT {', '.join(REV_COLUMNS)}, :run, NULL
-            FROM temp.rev_chg WHERE action IN ('new', 'changed') ORDER BY rowid""",
-                     {"run": run_id})
+    conn.execute(f"""INSERT INTO main.enterprise_revenue_versions ({columns}, etl_run_id,
+                         superseded_by)
+        SELECT {', '.join(f'r.{c}' for c in REV_COLUMNS)}, r.etl_run_id, :run
+        FROM temp.rev_chg c JOIN main.enterprise_revenue r
+          ON r.period = c.period AND r.credit_code = c.credit_code
+        WHERE c.action = 'changed' ORDER BY c.rowid""", {"run": run_id})
+    # The stage is in key order: new rows of a new quarter are appended, changed ones
+    # rewritten in place.
+    conn.execute(f"""INSERT INTO main.enterprise_revenue ({columns}, etl_run_id)
+        SELECT {columns}, :run FROM temp.rev_chg
+        WHERE action IN ('new', 'changed') ORDER BY rowid
+        ON CONFLICT (period, credit_code) DO UPDATE SET revenue = excluded.revenue,
+            from_ytd = excluded.from_ytd, provenance = excluded.provenance,
+            etl_run_id = excluded.etl_run_id""", {"run": run_id})
     counts = file_counts(conn, "SELECT t, sum(action = 'new'), sum(action = 'changed') "
                                 "FROM temp.rev_chg GROUP BY t")
     conn.execute("DROP TABLE temp.rev_chg")

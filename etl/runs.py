@@ -1,10 +1,11 @@
 """The history of loads, and rolling a load back.
 
 Every load records one ``etl_runs`` row. Rows it wrote carry its id (``etl_run_id``); rows it
-replaced carry it as ``superseded_by``; enterprises it changed left their before-image in
-``enterprise_versions``. :func:`rollback` uses exactly that to return the database to its
-state before a run: it deletes the run's rows, makes the rows it superseded current again,
-restores the register from the before-images and deletes the firms the run added. Later runs
+replaced carry it as ``superseded_by``; enterprises and revenue it changed left their
+before-image in ``enterprise_versions`` and ``enterprise_revenue_versions``. :func:`rollback`
+uses exactly that to return the database to its state before a run: it deletes the run's rows,
+makes the observations it superseded current again, restores the register and revenue from the
+before-images and deletes the firms the run added. Later runs
 still in force are rolled back first (newest first), all in one transaction, because a later
 run may have revised what the earlier one wrote.
 """
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from etl.errors import AidashError, DatabaseMissing, RunNotFound
+from models.db import upgrade
 from models.tables import EtlRun
 
 # Run kinds whose rows carry etl_run_id and can be taken out again. A geography run upserts
@@ -30,6 +32,7 @@ LOADER_SOURCE_PATTERNS = ("drop:%", "derived:%")
 _ENTERPRISE_COLUMNS = ("name_zh", "name_en", "zone_id", "district_adcode", "segment", "founded",
                        "registered_capital", "employees", "status", "provenance", "source_id",
                        "etl_run_id")
+_REVENUE_COLUMNS = "period, credit_code, revenue, from_ytd, provenance"
 
 
 def require_database(engine: Engine) -> None:
@@ -71,6 +74,7 @@ def rollback(engine: Engine, run_id: int) -> list[int]:
     :raises AidashError: the run was already rolled back, wrote nothing, or is a geography run.
     """
     require_database(engine)
+    upgrade(engine)  # the undo below expects the current layout
     raw = engine.raw_connection()
     conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
     try:
@@ -123,12 +127,14 @@ def undo_run(conn: sqlite3.Connection, run_id: int, now: str) -> None:
     conn.execute(f"DELETE FROM forecast_points WHERE forecast_id IN ({forecasts})", p)
     conn.execute("DELETE FROM forecast_runs WHERE vintage_run_id = :run", p)
     # Delete first, then make the superseded rows current: never two current rows at once
-    # (the partial unique index on current revenue would refuse it).
+    # (revenue's primary key would refuse it).
     conn.execute("DELETE FROM observations WHERE etl_run_id = :run", p)
     conn.execute("UPDATE observations SET superseded_by = NULL WHERE superseded_by = :run", p)
     conn.execute("DELETE FROM enterprise_revenue WHERE etl_run_id = :run", p)
-    conn.execute("UPDATE enterprise_revenue SET superseded_by = NULL WHERE superseded_by = :run",
-                 p)
+    conn.execute(f"""INSERT INTO enterprise_revenue ({_REVENUE_COLUMNS}, etl_run_id)
+                     SELECT {_REVENUE_COLUMNS}, etl_run_id FROM enterprise_revenue_versions
+                     WHERE superseded_by = :run ORDER BY period, credit_code""", p)
+    conn.execute("DELETE FROM enterprise_revenue_versions WHERE superseded_by = :run", p)
     sets = ", ".join(f"{c} = v.{c}" for c in _ENTERPRISE_COLUMNS)
     conn.execute(f"""UPDATE enterprises SET {sets}
                      FROM enterprise_versions v

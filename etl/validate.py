@@ -958,8 +958,8 @@ def stored_quarters(conn: sqlite3.Connection, groups: pd.DataFrame) -> pd.DataFr
     periods = [f"{y}Q{q}" for y in years for q in (1, 2, 3)]
     marks = ",".join("?" * len(periods))
     rows = conn.execute(
-        f"SELECT credit_code, period, revenue FROM enterprise_revenue "
-        f"WHERE superseded_by IS NULL AND period IN ({marks})", periods).fetchall()
+        f"SELECT credit_code, period, revenue FROM enterprise_revenue WHERE period IN ({marks})",
+        periods).fetchall()
     if not rows:
         return pd.DataFrame(index=pd.MultiIndex.from_frame(groups), columns=range(1, 5),
                             dtype="float64")

@@ -93,6 +93,73 @@ def create_db_and_tables(engine: Engine) -> None:
             conn.execute(text(ddl))
 
 
+def upgrade(engine: Engine) -> list[str]:
+    """Bring a database built by an earlier version in line with ``models/tables.py``: the
+    revenue table's layout (:func:`split_revenue_versions`), then the indexes
+    (:func:`sync_indexes`). Loads and rollbacks call it first; it changes nothing on a database
+    that is up to date.
+
+    :returns: what it changed (table and index names).
+    """
+    changed = ["enterprise_revenue"] if split_revenue_versions(engine) else []
+    return changed + sync_indexes(engine)
+
+
+_REVENUE_COLUMNS = "period, credit_code, revenue, from_ytd, provenance, etl_run_id"
+
+
+def split_revenue_versions(engine: Engine) -> bool:
+    """Move an earlier version's revenue table, which kept every vintage in one rowid table
+    (``id``, ``superseded_by``), to the current layout: current rows in ``enterprise_revenue``
+    keyed on (period, credit code), revised ones in ``enterprise_revenue_versions``. One
+    transaction: a failure leaves the old table as it was.
+
+    :returns: whether there was anything to move.
+    """
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    raw = engine.raw_connection()
+    conn = raw.driver_connection
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(enterprise_revenue)")}
+        if "superseded_by" not in columns:
+            return False
+        if conn.in_transaction:
+            conn.rollback()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("ALTER TABLE enterprise_revenue RENAME TO enterprise_revenue_old")
+            for name, in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                    "AND tbl_name = 'enterprise_revenue_old'").fetchall():
+                conn.execute(f'DROP INDEX "{name}"')
+            for model in (tables.EnterpriseRevenue, tables.EnterpriseRevenueVersion):
+                table = model.__table__  # type: ignore[attr-defined]
+                if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (table.name,)).fetchone():
+                    continue
+                conn.execute(str(CreateTable(table).compile(dialect=engine.dialect)))
+                for index in table.indexes:
+                    conn.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
+            conn.execute(f"""INSERT INTO enterprise_revenue ({_REVENUE_COLUMNS})
+                SELECT {_REVENUE_COLUMNS} FROM enterprise_revenue_old
+                WHERE superseded_by IS NULL ORDER BY period, credit_code""")
+            conn.execute(f"""INSERT INTO enterprise_revenue_versions ({_REVENUE_COLUMNS},
+                                 superseded_by)
+                SELECT {_REVENUE_COLUMNS}, superseded_by FROM enterprise_revenue_old
+                WHERE superseded_by IS NOT NULL ORDER BY id""")
+            conn.execute("DROP TABLE enterprise_revenue_old")
+            for ddl in tables.VIEWS:
+                conn.execute(ddl)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        return True
+    finally:
+        raw.close()
+
+
 def _normalised(sql: str) -> str:
     return " ".join(sql.replace("(", " ( ").replace(")", " ) ").split()).lower()
 

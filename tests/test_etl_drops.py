@@ -43,7 +43,7 @@ from etl import credit_code, derive
 from etl.drops import display_path, load_drop
 from etl.errors import DatabaseMissing, DropRejected
 from etl.validate import check_codes, factorize, parse_date, parse_drop_period, to_number
-from models.db import make_engine
+from models.db import create_db_and_tables, make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,7 +97,7 @@ def test_load_base_drop_writes_every_table(geo_engine: Engine) -> None:
          "active", "reported", 2),
     ]
     assert sorted(_query(geo_engine, "SELECT credit_code, period, revenue, from_ytd, etl_run_id,"
-                                     " superseded_by FROM enterprise_revenue")) == sorted([
+                                     " superseded_by FROM enterprise_revenue_vintages")) == sorted([
         (C1, "2025Q1", 10.0, 0, 2, None), (C2, "2025Q1", 250.5, 0, 2, None),
         (C3, "2025Q1", 40.25, 0, 2, None), (C4, "2025Q1", 0.8, 0, 2, None)])
     zones = _query(geo_engine, """SELECT o.metric, o.scope_id, o.period, o.period_end, o.value,
@@ -158,7 +158,7 @@ def test_gb18030_year_to_date_figures_become_quarters(base: Engine) -> None:
     assert (result.read, result.inserted, result.updated) == (5, 4, 1)
     assert [(f.file, f.encoding) for f in result.files] == [("营业收入.csv", "gb18030")]
     rows = _query(base, """SELECT credit_code, period, revenue, from_ytd FROM enterprise_revenue
-                           WHERE superseded_by IS NULL AND etl_run_id = 3""")
+                           WHERE etl_run_id = 3""")
     assert sorted(rows) == sorted([
         (C1, "2025Q2", 15.0, 1),   # 1-6月 25.0 minus the stored Q1 10.0
         (C2, "2025Q1", 260.0, 1),  # 1-3月 revises the stored Q1 (250.5)
@@ -232,19 +232,21 @@ def test_same_values_in_other_bytes_write_nothing(base: Engine, tmp_path: Path) 
 
 
 def test_corrected_drop_revises_and_keeps_the_earlier_vintage(base: Engine) -> None:
-    c2_row = _query(base, "SELECT id, etl_run_id FROM enterprise_revenue WHERE credit_code = ?",
-                    C2)
+    c2_row = _query(base, "SELECT * FROM enterprise_revenue_vintages WHERE credit_code = ?", C2)
+    assert len(c2_row) == 1
     result = load_drop(base, GOOD / "2025Q1_revised", today=TODAY)
     assert (result.run_id, result.inserted, result.updated) == (3, 0, 2)
-    assert _query(base, """SELECT revenue, etl_run_id, superseded_by FROM enterprise_revenue
-                           WHERE credit_code = ? ORDER BY id""", C1) == [
+    assert _query(base, """SELECT revenue, etl_run_id, superseded_by FROM enterprise_revenue_vintages
+                           WHERE credit_code = ? ORDER BY etl_run_id""", C1) == [
         (10.0, 2, 3), (11.0, 3, None)]
+    assert _query(base, """SELECT credit_code, revenue, etl_run_id, superseded_by
+                           FROM enterprise_revenue_versions""") == [(C1, 10.0, 2, 3)]
     # The unchanged figure is not rewritten.
-    assert _query(base, "SELECT id, etl_run_id FROM enterprise_revenue WHERE credit_code = ?",
+    assert _query(base, "SELECT * FROM enterprise_revenue_vintages WHERE credit_code = ?",
                   C2) == c2_row
     # The earlier vintage stays queryable: the values as of run 2.
-    vintage = """SELECT revenue FROM enterprise_revenue WHERE credit_code = ? AND etl_run_id <= ?
-                 AND (superseded_by IS NULL OR superseded_by > ?)"""
+    vintage = """SELECT revenue FROM enterprise_revenue_vintages WHERE credit_code = ?
+                 AND etl_run_id <= ? AND (superseded_by IS NULL OR superseded_by > ?)"""
     assert _query(base, vintage, C1, 2, 2) == [(10.0,)]
     assert _query(base, vintage, C1, 3, 3) == [(11.0,)]
     firms = _query(base, """SELECT value, etl_run_id, superseded_by FROM observations
@@ -264,8 +266,10 @@ def test_reloading_an_earlier_drop_after_a_revision_is_a_real_load(base: Engine)
     load_drop(base, GOOD / "2025Q1_revised", today=TODAY)
     result = load_drop(base, GOOD / "2025Q1", today=TODAY)
     assert result.repeat_of is None and result.changed
-    assert _query(base, """SELECT revenue FROM enterprise_revenue WHERE credit_code = ?
-                           AND superseded_by IS NULL""", C1) == [(10.0,)]
+    assert _query(base, "SELECT revenue FROM enterprise_revenue WHERE credit_code = ?",
+                  C1) == [(10.0,)]
+    assert _query(base, """SELECT revenue, etl_run_id, superseded_by FROM enterprise_revenue_versions
+                           WHERE credit_code = ? ORDER BY id""", C1) == [(10.0, 2, 3), (11.0, 3, 4)]
 
 
 # ---------------------------------------------------------------------------- dry runs
@@ -341,7 +345,7 @@ def test_unexpected_error_rolls_back_and_records_a_failed_run(
 
 def test_readers_see_the_database_before_or_after_a_load(
         base: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    counts_sql = ("SELECT (SELECT count(*) FROM enterprise_revenue), "
+    counts_sql = ("SELECT (SELECT count(*) FROM enterprise_revenue_vintages), "
                   "(SELECT count(*) FROM observations), (SELECT count(*) FROM etl_runs)")
     before = _query(base, counts_sql)
     seen: list[list[tuple]] = []
@@ -573,24 +577,82 @@ def test_missing_drop_folder(geo_engine: Engine, tmp_path: Path) -> None:
     assert str(info.value) == f"drop folder {tmp_path / '2025Q9'} does not exist"
 
 
-def test_a_load_brings_indexes_of_an_older_database_in_line(base: Engine) -> None:
-    """A database built before ix_revenue_period was narrowed has the old, wide index; the
-    next load rebuilds it as models/tables.py defines it, and leaves the others alone."""
+OLD_REVENUE_DDL = [
+    """CREATE TABLE enterprise_revenue (
+        id INTEGER NOT NULL, credit_code VARCHAR NOT NULL, period VARCHAR NOT NULL,
+        revenue FLOAT NOT NULL, from_ytd BOOLEAN DEFAULT '0' NOT NULL,
+        provenance VARCHAR DEFAULT 'sample' NOT NULL, etl_run_id INTEGER NOT NULL,
+        superseded_by INTEGER, PRIMARY KEY (id),
+        FOREIGN KEY(credit_code) REFERENCES enterprises (credit_code),
+        FOREIGN KEY(etl_run_id) REFERENCES etl_runs (id),
+        FOREIGN KEY(superseded_by) REFERENCES etl_runs (id))""",
+    """CREATE UNIQUE INDEX ix_revenue_current ON enterprise_revenue (credit_code, period)
+       WHERE superseded_by IS NULL""",
+    """CREATE INDEX ix_revenue_period ON enterprise_revenue (period, superseded_by, credit_code,
+       revenue, from_ytd, provenance)""",
+]
+
+
+def _to_old_layout(conn: sqlite3.Connection) -> None:
+    """Give the database the revenue table of an earlier version (every vintage in one rowid
+    table, with its indexes), rows included."""
+    rows = conn.execute("""SELECT credit_code, period, revenue, from_ytd, provenance,
+                                  etl_run_id FROM enterprise_revenue""").fetchall()
+    conn.execute("DROP VIEW enterprise_revenue_vintages")
+    conn.execute("DROP TABLE enterprise_revenue")
+    conn.execute("DROP TABLE enterprise_revenue_versions")
+    for ddl in OLD_REVENUE_DDL:
+        conn.execute(ddl)
+    conn.executemany("""INSERT INTO enterprise_revenue (credit_code, period, revenue, from_ytd,
+                            provenance, etl_run_id) VALUES (?, ?, ?, ?, ?, ?)""", rows)
+
+
+def _revenue_schema(path: Path) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return [(t, n, " ".join(sql.split())) for t, n, sql in conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name LIKE '%revenue%' "
+            "AND sql IS NOT NULL ORDER BY type, name")]
+
+
+def test_a_load_brings_an_older_database_in_line(base: Engine, tmp_path: Path) -> None:
+    """A database built by an earlier version kept every revenue vintage in one rowid table
+    (and lacked an index); upgrading moves it to the current layout, keeping every vintage,
+    and adds the index without touching the others."""
     with sqlite3.connect(_db(base)) as conn:
-        conn.execute("DROP INDEX ix_revenue_period")
-        conn.execute("CREATE INDEX ix_revenue_period ON enterprise_revenue (period, "
-                     "superseded_by, credit_code, revenue, from_ytd, provenance)")
+        _to_old_layout(conn)
+        rows = sorted(conn.execute("""SELECT credit_code, period, revenue, from_ytd, provenance,
+                                             etl_run_id FROM enterprise_revenue"""))
+        # An earlier vintage of C1's quarter, which run 2 revised.
+        conn.execute("""INSERT INTO enterprise_revenue (credit_code, period, revenue, from_ytd,
+                            provenance, etl_run_id, superseded_by)
+                        VALUES (?, '2025Q1', 9.5, 0, 'reported', 2, 2)""", (C1,))
         conn.execute("DROP INDEX ix_enterprises_founded")
         others = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                              "name NOT IN ('ix_revenue_period', 'ix_enterprises_founded')"
-                              ).fetchall()
-    load_drop(base, GOOD / "2025Q1_revised", today=TODAY)
+                              "tbl_name != 'enterprise_revenue'").fetchall()
+    fresh = make_engine(tmp_path / "fresh.db")
+    create_db_and_tables(fresh)
+    assert upgrade(base) == ["enterprise_revenue", "ix_enterprises_founded"]
+    assert upgrade(base) == []  # nothing left to change
+    assert _revenue_schema(_db(base)) == _revenue_schema(tmp_path / "fresh.db")
     with sqlite3.connect(_db(base)) as conn:
-        sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))
-        assert " ".join(sql["ix_revenue_period"].split()) == (
-            "CREATE INDEX ix_revenue_period ON enterprise_revenue (period) "
-            "WHERE superseded_by IS NULL")
-        assert "ix_enterprises_founded" in sql
-        assert conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                            "name NOT IN ('ix_revenue_period', 'ix_enterprises_founded')"
-                            ).fetchall() == others
+        assert sorted(conn.execute("""SELECT credit_code, period, revenue, from_ytd, provenance,
+                                             etl_run_id FROM enterprise_revenue""")) == rows
+        assert conn.execute("""SELECT credit_code, period, revenue, etl_run_id, superseded_by
+                               FROM enterprise_revenue_versions""").fetchall() == [
+            (C1, "2025Q1", 9.5, 2, 2)]
+        indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                               "tbl_name NOT LIKE 'enterprise_revenue%'").fetchall()
+        assert sorted(set(indexes) - set(others)) == [
+            ("ix_enterprises_founded", "CREATE INDEX ix_enterprises_founded ON enterprises "
+                                       "(founded)")]
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def test_a_load_upgrades_an_older_database_first(base: Engine) -> None:
+    with sqlite3.connect(_db(base)) as conn:
+        _to_old_layout(conn)
+    result = load_drop(base, GOOD / "2025Q1_revised", today=TODAY)
+    assert (result.inserted, result.updated) == (0, 2)
+    assert _query(base, """SELECT revenue, etl_run_id, superseded_by FROM enterprise_revenue_vintages
+                           WHERE credit_code = ? ORDER BY etl_run_id""", C1) == [
+        (10.0, 2, 3), (11.0, 3, None)]

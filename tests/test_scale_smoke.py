@@ -39,9 +39,9 @@ def _db(engine: Engine) -> sqlite3.Connection:
 def _counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {
         "enterprises": conn.execute("SELECT count(*) FROM enterprises").fetchone()[0],
-        "revenue_current": conn.execute(
-            "SELECT count(*) FROM enterprise_revenue WHERE superseded_by IS NULL").fetchone()[0],
-        "revenue_all": conn.execute("SELECT count(*) FROM enterprise_revenue").fetchone()[0],
+        "revenue_current": conn.execute("SELECT count(*) FROM enterprise_revenue").fetchone()[0],
+        "revenue_all": conn.execute(
+            "SELECT count(*) FROM enterprise_revenue_vintages").fetchone()[0],
         "observations": conn.execute("SELECT count(*) FROM observations").fetchone()[0],
         "versions": conn.execute("SELECT count(*) FROM enterprise_versions").fetchone()[0],
     }
@@ -71,7 +71,7 @@ def test_scale_drop_loads_once_and_repeats_as_a_noop(geo_engine: Engine,
         assert derived["city"] == QUARTERS
         city, firms = conn.execute(
             """SELECT sum(value), (SELECT sum(revenue) FROM enterprise_revenue
-                                   WHERE period = '2025Q2' AND superseded_by IS NULL)
+                                   WHERE period = '2025Q2')
                FROM observations WHERE metric = 'enterprise_revenue' AND scope_type = 'city'
                  AND period = '2025Q2' AND superseded_by IS NULL""").fetchone()
         assert city == pytest.approx(firms, rel=1e-9)
@@ -107,7 +107,7 @@ def _expected_aggregates(conn: sqlite3.Connection) -> dict[tuple[str, str, str, 
         for sid, period, value in conn.execute(f"""
                 SELECT {expr}, r.period, round(sum(r.revenue), 6)
                 FROM enterprise_revenue r JOIN enterprises e ON e.credit_code = r.credit_code
-                WHERE r.superseded_by IS NULL AND {expr} IS NOT NULL
+                WHERE {expr} IS NOT NULL
                 GROUP BY 1, 2"""):
             out[("enterprise_revenue", scope, sid, period)] = value
         periods = [p for (p,) in conn.execute(
@@ -206,8 +206,7 @@ def test_bulk_load_rebuilds_the_indexes_it_dropped(geo_engine: Engine, scale_dro
         schema = sorted(conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
     load_drop(geo_engine, scale_drop, progress=False)
-    assert {"ix_enterprises_zone", "ix_enterprises_name_zh", "ix_revenue_current",
-            "ix_revenue_period"} <= set(rebuilt)
+    assert {"ix_enterprises_zone", "ix_enterprises_name_zh"} <= set(rebuilt)
     with _db(geo_engine) as conn:
         assert sorted(conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
