@@ -643,8 +643,8 @@ def test_a_load_brings_an_older_database_in_line(base: Engine, tmp_path: Path) -
         indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
                                "tbl_name NOT LIKE 'enterprise_revenue%'").fetchall()
         assert sorted(set(indexes) - set(others)) == [
-            ("ix_enterprises_founded", "CREATE INDEX ix_enterprises_founded ON enterprises "
-                                       "(founded)")]
+            ("ix_enterprises_founded",
+             "CREATE INDEX ix_enterprises_founded ON enterprises (founded)")]
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
 
