@@ -6,6 +6,7 @@ Everything else receives an engine as an argument; nothing in the project keeps 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -119,7 +120,7 @@ def split_revenue_versions(engine: Engine) -> bool:
     from sqlalchemy.schema import CreateIndex, CreateTable
 
     raw = engine.raw_connection()
-    conn = raw.driver_connection
+    conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
     try:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(enterprise_revenue)")}
         if "superseded_by" not in columns:
@@ -134,7 +135,7 @@ def split_revenue_versions(engine: Engine) -> bool:
                     "AND tbl_name = 'enterprise_revenue_old'").fetchall():
                 conn.execute(f'DROP INDEX "{name}"')
             for model in (tables.EnterpriseRevenue, tables.EnterpriseRevenueVersion):
-                table = model.__table__  # type: ignore[attr-defined]
+                table = model.__table__  # type: ignore[union-attr]
                 if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                                 (table.name,)).fetchone():
                     continue
