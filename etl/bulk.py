@@ -2,13 +2,13 @@
 
 Two things make a large load fast without giving up the single transaction:
 
-* :class:`Stage`: the validated frames are written, as Arrow record batches, into a scratch
-  SQLite file by the ADBC SQLite driver (its bulk ingest binds rows in C, several times faster
-  than ``executemany`` over Python tuples). The loading connection then ``ATTACH``es the file
-  as ``stage`` and merges with set-based SQL (``INSERT … SELECT``), inside its own write
-  transaction. The scratch file is only ever read by the load; it lives beside the database
-  (same disk) and is deleted when the load ends, whatever the outcome (one left by a killed
-  load is removed by the next, :meth:`Stage.remove_stale`).
+* :class:`Stage`: the validated frames are written, as Arrow record batches, into scratch
+  SQLite files by the ADBC SQLite driver (its bulk ingest binds rows in C, several times faster
+  than ``executemany`` over Python tuples). The loading connection then ``ATTACH``es a file
+  as ``stage_<table>`` and merges with set-based SQL (``INSERT … SELECT``), inside its own
+  write transaction. The scratch files are only ever read by the load; they live beside the
+  database (same disk) and are deleted when the load ends, whatever the outcome (those left
+  by a killed load are removed by the next, :meth:`Stage.remove_stale`).
 * :func:`indexes_rebuilt`: when a write at least doubles a table, its secondary indexes are
   dropped for the write and built again afterwards, inside the same transaction (one sort
   instead of millions of B-tree insertions; a rollback restores them as they were).
@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -68,27 +69,33 @@ def _arrow_column(series: pd.Series, kind: pa.DataType) -> pa.Array:
     return array.cast(kind)
 
 
-class Stage:
-    """A scratch SQLite file holding the drop's frames as tables, for one load.
+class StageCancelled(Exception):
+    """A :meth:`Stage.put` stopped because the load it served failed meanwhile."""
 
-    Use as a context manager; :meth:`put` every frame first, then :meth:`attach` the file to
-    the loading connection (a connection that has read an attached file keeps it locked until
-    its transaction ends, so nothing can be added after that).
+
+class Stage:
+    """Scratch SQLite files holding the drop's frames as tables, one file per table, for one
+    load.
+
+    Use as a context manager. :meth:`put` a frame, then :meth:`attach` its table to the
+    loading connection (a connection that has read an attached file keeps it locked until its
+    transaction ends, so a table cannot be added to once attached). Tables are independent:
+    one can be put, from another thread, while the loading connection merges another.
     """
 
     def __init__(self, conn: sqlite3.Connection, near: Path | None) -> None:
-        """:param near: the database file; the scratch file goes in the same folder (None:
+        """:param near: the database file; the scratch files go in the same folder (None:
         the system's temp folder)."""
         self.conn = conn
         self.near = near
+        # The load's marker: its tables' files are named after it.
         fd, name = tempfile.mkstemp(prefix=_prefix(near), suffix=_SUFFIX,
                                     dir=near.parent if near else None)
         os.close(fd)
-        os.remove(name)  # the ADBC driver creates it
         self.path = Path(name)
         self.tables: list[str] = []
-        self.attached = False
-        self._adbc: object | None = None
+        self.attached: list[str] = []
+        self._cancelled = threading.Event()
 
     def __enter__(self) -> Self:
         return self
@@ -96,31 +103,30 @@ class Stage:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _ingest_connection(self) -> object:
-        if self._adbc is None:
-            import adbc_driver_sqlite.dbapi as adbc
+    def file(self, name: str) -> Path:
+        """The scratch file of table ``name``."""
+        return Path(f"{self.path}-{name}")
 
-            conn = adbc.connect(str(self.path), autocommit=True)
-            with conn.cursor() as cur:
-                # A scratch file: nothing here needs to survive a crash.
-                cur.execute("PRAGMA journal_mode = OFF")
-                cur.execute("PRAGMA synchronous = OFF")
-            self._adbc = conn
-        return self._adbc
+    @staticmethod
+    def alias(name: str) -> str:
+        return f"{STAGE_ALIAS}_{name}"
 
     def put(self, name: str, frame: pd.DataFrame, columns: Mapping[str, str], *,
             order: np.ndarray | None = None,
             on_batch: Callable[[int], None] | None = None) -> str:
-        """Write ``frame``'s columns into the table ``name`` of the stage.
+        """Write ``frame``'s columns into the table ``name`` of the stage (its own file).
 
         :param columns: frame column → stage column name, in the stage table's order.
         :param order: row positions in the order to write them (rowid order is then this
             order); the frame is not copied whole to reorder it.
         :param on_batch: called with the number of rows after each batch.
-        :returns: the qualified table name for SQL (``stage.<name>``).
+        :returns: the qualified table name for SQL once attached (``stage_<name>.<name>``).
+        :raises StageCancelled: :meth:`cancel` was called meanwhile.
         """
-        if self.attached:
-            raise RuntimeError("the stage is attached already: put every table first")
+        if name in self.attached:
+            raise RuntimeError(f"the stage table {name} is attached already: put it first")
+        import adbc_driver_sqlite.dbapi as adbc
+
         source = frame[list(columns)]
         schema = pa.schema([(columns[c], _arrow_type(source[c])) for c in columns])
 
@@ -129,6 +135,8 @@ class Stage:
             # then turned into Arrow text, so no reordered or decoded copy of the whole frame
             # ever exists.
             for i in range(0, len(source), BATCH):
+                if self._cancelled.is_set():
+                    raise StageCancelled(name)
                 part = (source.iloc[i:i + BATCH] if order is None
                         else source.iloc[order[i:i + BATCH]])
                 yield pa.RecordBatch.from_arrays(
@@ -138,13 +146,27 @@ class Stage:
                     on_batch(len(part))
 
         reader = pa.RecordBatchReader.from_batches(schema, batches())
-        conn = self._ingest_connection()
-        with conn.cursor() as cur:  # type: ignore[attr-defined]
-            cur.execute("BEGIN")
-            cur.adbc_ingest(name, reader, mode="create")
-            cur.execute("COMMIT")
         self.tables.append(name)
-        return f"{STAGE_ALIAS}.{name}"
+        # A connection per table, made and closed by the thread that stages it.
+        with adbc.connect(str(self.file(name)), autocommit=True) as ingest:
+            with ingest.cursor() as cur:
+                # A scratch file: nothing here needs to survive a crash.
+                cur.execute("PRAGMA journal_mode = OFF")
+                cur.execute("PRAGMA synchronous = OFF")
+                cur.execute("BEGIN")
+                try:
+                    cur.adbc_ingest(name, reader, mode="create")
+                except Exception as exc:
+                    # The stream's own exception comes back wrapped by the driver.
+                    if self._cancelled.is_set():
+                        raise StageCancelled(name) from exc
+                    raise
+                cur.execute("COMMIT")
+        return f"{self.alias(name)}.{name}"
+
+    def cancel(self) -> None:
+        """Make a :meth:`put` running in another thread stop at its next batch."""
+        self._cancelled.set()
 
     def remove_stale(self) -> list[Path]:
         """Delete the scratch files that loads killed before their end left beside the
@@ -161,31 +183,27 @@ class Stage:
                 path.unlink()
         return stale
 
-    def attach(self) -> None:
-        """Make the staged tables visible to the loading connection as ``stage.<name>``."""
-        if self._adbc is not None:
-            self._adbc.close()  # type: ignore[attr-defined]
-            self._adbc = None
-        if not self.attached and self.tables:
-            self.conn.execute(f"ATTACH DATABASE ? AS {STAGE_ALIAS}", (str(self.path),))
-            self.attached = True
+    def attach(self, name: str) -> None:
+        """Make the staged table ``name`` visible to the loading connection."""
+        if name not in self.tables:
+            raise RuntimeError(f"the stage has no table {name}")
+        if name not in self.attached:
+            self.conn.execute(f"ATTACH DATABASE ? AS {self.alias(name)}", (str(self.file(name)),))
+            self.attached.append(name)
 
     def close(self) -> None:
-        """Detach the file and delete it. SQLite detaches only outside a transaction: one still
-        open here (the load failed before its own rollback) is rolled back first."""
-        if self._adbc is not None:
-            with suppress(Exception):
-                self._adbc.close()  # type: ignore[attr-defined]
-            self._adbc = None
-        if self.attached:
-            if self.conn.in_transaction:
-                self.conn.rollback()
+        """Detach the files and delete them. SQLite detaches only outside a transaction: one
+        still open here (the load failed before its own rollback) is rolled back first."""
+        if self.attached and self.conn.in_transaction:
+            self.conn.rollback()
+        for name in self.attached:
             with suppress(sqlite3.Error):
-                self.conn.execute(f"DETACH DATABASE {STAGE_ALIAS}")
-            self.attached = False
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            with suppress(FileNotFoundError):
-                os.remove(f"{self.path}{suffix}")
+                self.conn.execute(f"DETACH DATABASE {self.alias(name)}")
+        self.attached = []
+        for path in [*(self.file(n) for n in self.tables), self.path]:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                with suppress(FileNotFoundError):
+                    os.remove(f"{path}{suffix}")
 
 
 def _row_estimate(conn: sqlite3.Connection, table: str) -> int:

@@ -32,8 +32,9 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -345,37 +346,53 @@ def _ensure_source(conn: sqlite3.Connection, row: dict[str, Any]) -> tuple[int, 
 # ------------------------------------------------------------------------------- stage
 
 
-def stage_frames(stage: bulk.Stage, valid: ValidDrop, steps: _Steps) -> dict[str, merge.Staged]:
-    """Put the validated frames into the stage, each in the order it will be merged in.
-
-    :returns: kind (``enterprises``, ``revenue``, ``zone_metrics``) → staged table.
-    """
-    staged: dict[str, merge.Staged] = {}
-    tables = (
-        ("enterprises", valid.enterprises, {"credit_code": "credit_code",
+def stage_specs(valid: ValidDrop) -> dict[str, tuple[pd.DataFrame, dict[str, str], list[str]]]:
+    """What each validated frame stages as: kind (``enterprises``, ``revenue``,
+    ``zone_metrics``) → (frame, frame column → stage column, key to order the rows by)."""
+    specs = {
+        "enterprises": (valid.enterprises, {"credit_code": "credit_code",
                                             **{c: c for c in merge.ENT_COLUMNS},
                                             "given": "given", "_t": "t", "_row": "row"},
-         ["credit_code"], "Staging enterprises"),
-        ("revenue", valid.revenue, {**{c: c for c in merge.REV_COLUMNS}, "_t": "t"},
-         list(merge.REV_KEY), "Staging revenue"),
-        ("zone_metrics", valid.observations,
-         {c: c for c in ("metric", "scope_id", "period", "period_end", "period_label", "value",
-                         "unit", "provenance")} | {"_t": "t", "_row": "row"},
-         None, "Staging zone metrics"),
-    )
-    for name, frame, columns, keys, label in tables:
-        if frame is None or not len(frame):
-            continue
-        steps.step(label, len(frame))
-        # In key order, inserts and lookups walk the indexes in order (cache-friendly). The
-        # order is computed on integer codes and applied batch by batch: a sorted copy of 8M
-        # rows would cost hundreds of megabytes. Even when the indexes are rebuilt afterwards
-        # it pays: sorting rows that are in key order already is quicker.
-        order = merge.key_order(frame, keys) if keys else None
-        table = stage.put(name, frame, columns, order=order, on_batch=steps.advance)
-        per_file = frame.groupby("_t").size()
-        staged[name] = merge.Staged(table, {int(t): int(n) for t, n in per_file.items()})
-    return staged
+                        ["credit_code"]),
+        "revenue": (valid.revenue, {**{c: c for c in merge.REV_COLUMNS}, "_t": "t"},
+                    list(merge.REV_KEY)),
+        "zone_metrics": (valid.observations,
+                         {c: c for c in ("metric", "scope_id", "period", "period_end",
+                                         "period_label", "value", "unit", "provenance")}
+                         | {"_t": "t", "_row": "row"}, []),
+    }
+    return {kind: spec for kind, spec in specs.items()  # type: ignore[misc]
+            if spec[0] is not None and len(spec[0])}
+
+
+def stage_frame(stage: bulk.Stage, kind: str, frame: pd.DataFrame, columns: dict[str, str],
+                keys: list[str], on_batch: Callable[[int], None] | None = None) -> merge.Staged:
+    """Put one validated frame into the stage, in the order it will be merged in."""
+    # In key order, inserts and lookups walk the indexes in order (cache-friendly), and
+    # revenue is appended to its table's key order. The order is computed on integer codes
+    # and applied batch by batch: a sorted copy of 8M rows would cost hundreds of megabytes.
+    order = merge.key_order(frame, keys) if keys else None
+    table = stage.put(kind, frame, columns, order=order, on_batch=on_batch)
+    per_file = frame.groupby("_t").size()
+    return merge.Staged(table, {int(t): int(n) for t, n in per_file.items()})
+
+
+@contextmanager
+def _in_background(stage: bulk.Stage, fn: Callable[..., merge.Staged],
+                   *args: Any) -> Iterator[Future[merge.Staged]]:
+    """Run ``fn(*args)`` (a :func:`stage_frame`) in a thread for the duration of the block;
+    if the block fails, the staging stops at its next batch. Either way the thread has ended
+    when the block exits."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aidash-stage")
+    try:
+        future = pool.submit(fn, *args)
+        try:
+            yield future
+        except BaseException:
+            stage.cancel()
+            raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 # --------------------------------------------------------------------------------- load
@@ -583,35 +600,56 @@ def _write(conn: sqlite3.Connection, stage: bulk.Stage, valid: ValidDrop, read: 
     source_id, source_created = _ensure_source(
         conn, source_row(read.source, drop_name, default_provenance))
     per_table: dict[int, tuple[int, int]] = {}
-    staged = stage_frames(stage, valid, steps)
+    specs = stage_specs(valid)
+    staged: dict[str, merge.Staged] = {}
+    for kind, label in (("enterprises", "Staging enterprises"),
+                        ("zone_metrics", "Staging zone metrics")):
+        if kind in specs:
+            steps.step(label, len(specs[kind][0]))
+            staged[kind] = stage_frame(stage, kind, *specs[kind], on_batch=steps.advance)
+            stage.attach(kind)
     count_periods = [valid.data_period] if (
         valid.data_period and valid.enterprises is not None) else []
-    # The frames are staged: free them before the merges, whose SQL (page cache, sorts, index
-    # builds) needs the memory. The revenue rows are kept for the aggregates, in case they
-    # turn out to be the whole of their quarters.
+    # The revenue rows are kept for the aggregates, in case they turn out to be the whole of
+    # their quarters; the other frames are staged: free them before the merges, whose SQL
+    # (page cache, sorts, index builds) needs the memory.
     revenue = (valid.revenue[list(derive.REVENUE_COLUMNS)]
                if valid.revenue is not None else None)
     valid.enterprises = valid.revenue = valid.observations = None
-    stage.attach()
-    steps.step("Merging")
-    if "enterprises" in staged:
-        per_table.update(merge.merge_enterprises(conn, staged["enterprises"], run_id=run_id,
-                                           source_id=source_id,
-                                           default_provenance=default_provenance))
-    if "revenue" in staged:
+    rev_spec = specs.pop("revenue", None)
+    del specs
+    # Revenue is staged in a thread while this one merges the register and rebuilds its
+    # indexes: the staging is mostly Python and Arrow, the merge SQLite (which releases the
+    # GIL), so on two cores the two overlap.
+    background = (_in_background(stage, stage_frame, stage, "revenue", *rev_spec, steps.advance)
+                  if rev_spec is not None else nullcontext(None))
+    steps.step("Merging the register" + (", staging revenue" if rev_spec else ""),
+               len(rev_spec[0]) if rev_spec else None)
+    with background as pending:
+        if "enterprises" in staged:
+            per_table.update(merge.merge_enterprises(conn, staged["enterprises"], run_id=run_id,
+                                                     source_id=source_id,
+                                                     default_provenance=default_provenance))
+        if "zone_metrics" in staged:
+            merge.merge_observations(conn, staged["zone_metrics"], run_id=run_id,
+                                     source_id=source_id)
+            # A zone row counts once: updated if any of its values was revised, else inserted
+            # if any was new.
+            per_table.update(merge.file_counts(conn, """
+                SELECT t, sum(NOT changed AND new), sum(changed) FROM (
+                    SELECT t, row, max(action = 'changed') AS changed,
+                           max(action = 'new') AS new
+                    FROM temp.obs_chg GROUP BY t, row) GROUP BY t"""))
+    if pending is not None:
+        staged["revenue"] = pending.result()
+        del rev_spec
+        stage.attach("revenue")
+        steps.step("Merging revenue")
         counts, whole = merge.merge_revenue(conn, staged["revenue"], valid.revenue_periods,
-                                      run_id=run_id)
+                                            run_id=run_id)
         per_table.update(counts)
         if not whole:
             revenue = None
-    if "zone_metrics" in staged:
-        merge.merge_observations(conn, staged["zone_metrics"], run_id=run_id, source_id=source_id)
-        # A zone row counts once: updated if any of its values was revised, else inserted if
-        # any was new.
-        per_table.update(merge.file_counts(conn, """
-            SELECT t, sum(NOT changed AND new), sum(changed) FROM (
-                SELECT t, row, max(action = 'changed') AS changed, max(action = 'new') AS new
-                FROM temp.obs_chg GROUP BY t, row) GROUP BY t"""))
     steps.step("Deriving aggregates")
     count_periods += valid.revenue_periods
     derived = derive.refresh_aggregates(conn, run_id, revenue_periods=valid.revenue_periods,

@@ -36,32 +36,55 @@ def test_stage_keeps_values_types_and_order_across_batches(
     with bulk.Stage(conn, tmp_path / "main.db") as stage:
         table = stage.put("t", frame, {c: c for c in frame.columns} | {"code": "key"},
                           order=order, on_batch=batches.append)
-        stage.attach()
+        stage.attach("t")
         rows = conn.execute(f"SELECT key, text, never, n, v, flag FROM {table} ORDER BY rowid"
                             ).fetchall()
         types = conn.execute(f"SELECT typeof(key), typeof(n), typeof(v), typeof(flag) "
                              f"FROM {table} WHERE rowid = 2").fetchone()
-        path = stage.path
-        assert path.exists()
+        path = stage.file("t")
+        assert path.exists() and stage.path.exists()
+        assert table == "stage_t.t"
     assert rows == [("a", None, None, None, None, 0), ("a", "y", None, 4, 0.0, 0),
                     ("b", None, None, 1, 1.5, 1), ("b", None, None, 5, -1.0, 1),
                     ("c", "x", None, 3, 2.5, 1)]
     assert types == ("text", "integer", "real", "integer")
     assert batches == [2, 2, 1]
     # Closed: detached and deleted.
-    assert not path.exists()
+    assert not path.exists() and not stage.path.exists()
     assert [r[1] for r in conn.execute("PRAGMA database_list")] == ["main"]
 
 
-def test_nothing_can_be_staged_after_attaching(conn: sqlite3.Connection,
-                                               tmp_path: Path) -> None:
+def test_a_table_cannot_be_staged_again_once_attached(conn: sqlite3.Connection,
+                                                      tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": [1]})
     with bulk.Stage(conn, tmp_path / "main.db") as stage:
         stage.put("one", frame, {"a": "a"})
-        stage.attach()
+        stage.attach("one")
         with pytest.raises(RuntimeError) as info:
-            stage.put("two", frame, {"a": "a"})
-    assert str(info.value) == "the stage is attached already: put every table first"
+            stage.put("one", frame, {"a": "a"})
+        assert str(info.value) == "the stage table one is attached already: put it first"
+        # Another table can still be staged, and read beside the first.
+        stage.put("two", pd.DataFrame({"a": [2]}), {"a": "a"})
+        stage.attach("two")
+        assert conn.execute("SELECT o.a, t.a FROM stage_one.one o, stage_two.two t"
+                            ).fetchall() == [(1, 2)]
+
+
+def test_a_cancelled_put_stops_at_its_next_batch(conn: sqlite3.Connection, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "BATCH", 2)
+    seen: list[int] = []
+    with bulk.Stage(conn, tmp_path / "main.db") as stage:
+
+        def after_batch(n: int) -> None:
+            seen.append(n)
+            stage.cancel()
+
+        with pytest.raises(bulk.StageCancelled) as info:
+            stage.put("t", pd.DataFrame({"a": range(10)}), {"a": "a"}, on_batch=after_batch)
+        assert str(info.value) == "t"
+    assert seen == [2]
+    assert list(tmp_path.glob(".main.db.load-*")) == []
 
 
 def test_indexes_are_rebuilt_only_for_a_write_that_doubles_the_table(
@@ -112,4 +135,5 @@ def test_stale_scratch_files_are_removed_but_not_the_running_one(
     with bulk.Stage(conn, db) as stage:
         stage.put("t", pd.DataFrame({"a": [1]}), {"a": "a"})
         assert stage.remove_stale() == [stale]
-        assert stage.path.exists() and not stale.exists() and other.exists()
+        assert stage.path.exists() and stage.file("t").exists()
+        assert not stale.exists() and other.exists()
