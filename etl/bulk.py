@@ -148,20 +148,20 @@ class Stage:
         reader = pa.RecordBatchReader.from_batches(schema, batches())
         self.tables.append(name)
         # A connection per table, made and closed by the thread that stages it.
-        with adbc.connect(str(self.file(name)), autocommit=True) as ingest:
-            with ingest.cursor() as cur:
-                # A scratch file: nothing here needs to survive a crash.
-                cur.execute("PRAGMA journal_mode = OFF")
-                cur.execute("PRAGMA synchronous = OFF")
-                cur.execute("BEGIN")
-                try:
-                    cur.adbc_ingest(name, reader, mode="create")
-                except Exception as exc:
-                    # The stream's own exception comes back wrapped by the driver.
-                    if self._cancelled.is_set():
-                        raise StageCancelled(name) from exc
-                    raise
-                cur.execute("COMMIT")
+        with (adbc.connect(str(self.file(name)), autocommit=True) as ingest,
+              ingest.cursor() as cur):
+            # A scratch file: nothing here needs to survive a crash.
+            cur.execute("PRAGMA journal_mode = OFF")
+            cur.execute("PRAGMA synchronous = OFF")
+            cur.execute("BEGIN")
+            try:
+                cur.adbc_ingest(name, reader, mode="create")
+            except Exception as exc:
+                # The stream's own exception comes back wrapped by the driver.
+                if self._cancelled.is_set():
+                    raise StageCancelled(name) from exc
+                raise
+            cur.execute("COMMIT")
         return f"{self.alias(name)}.{name}"
 
     def cancel(self) -> None:
