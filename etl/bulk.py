@@ -130,20 +130,26 @@ class Stage:
         source = frame[list(columns)]
         schema = pa.schema([(columns[c], _arrow_type(source[c])) for c in columns])
 
+        failed: list[BaseException] = []
+
         def batches() -> Iterator[pa.RecordBatch]:
             # Batch by batch: rows are taken in order as integer codes (categoricals) and only
             # then turned into Arrow text, so no reordered or decoded copy of the whole frame
             # ever exists.
-            for i in range(0, len(source), BATCH):
-                if self._cancelled.is_set():
-                    raise StageCancelled(name)
-                part = (source.iloc[i:i + BATCH] if order is None
-                        else source.iloc[order[i:i + BATCH]])
-                yield pa.RecordBatch.from_arrays(
-                    [_arrow_column(part[c], schema.field(columns[c]).type) for c in columns],
-                    schema=schema)
-                if on_batch is not None:
-                    on_batch(len(part))
+            try:
+                for i in range(0, len(source), BATCH):
+                    if self._cancelled.is_set():
+                        raise StageCancelled(name)
+                    part = (source.iloc[i:i + BATCH] if order is None
+                            else source.iloc[order[i:i + BATCH]])
+                    yield pa.RecordBatch.from_arrays(
+                        [_arrow_column(part[c], schema.field(columns[c]).type)
+                         for c in columns], schema=schema)
+                    if on_batch is not None:
+                        on_batch(len(part))
+            except BaseException as exc:
+                failed.append(exc)
+                raise
 
         reader = pa.RecordBatchReader.from_batches(schema, batches())
         self.tables.append(name)
@@ -156,10 +162,10 @@ class Stage:
             cur.execute("BEGIN")
             try:
                 cur.adbc_ingest(name, reader, mode="create")
-            except Exception as exc:
-                # The stream's own exception comes back wrapped by the driver.
-                if self._cancelled.is_set():
-                    raise StageCancelled(name) from exc
+            except Exception:
+                # The driver wraps an exception of the batches in its own: raise the original.
+                if failed:
+                    raise failed[0] from None
                 raise
             cur.execute("COMMIT")
         return f"{self.alias(name)}.{name}"

@@ -231,3 +231,69 @@ def test_the_stage_file_is_gone_after_a_load_and_after_a_failed_one(
         load_drop(geo_engine, _revise(scale_drop, folder / "fix" / "2025Q2"), progress=False)
     left = {p.name for p in set(folder.iterdir()) - before}
     assert left == {"fix"}
+
+
+def _dump(engine: Engine) -> list[tuple]:
+    with _db(engine) as conn:
+        return [(t, conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                         "ORDER BY name")]
+
+
+def test_a_failed_merge_stops_the_revenue_staging_thread(
+        geo_engine: Engine, scale_drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Revenue is staged in a thread while the register is merged: when the merge fails, the
+    staging stops at its next batch, and the load leaves nothing behind."""
+    import threading
+
+    from etl import bulk, merge
+
+    monkeypatch.setattr(bulk, "BATCH", 1_000)  # 48 batches of revenue
+    staged_batches: list[int] = []
+    real_put = bulk.Stage.put
+
+    def counting_put(self: bulk.Stage, name: str, *args: object, **kwargs: object) -> str:
+        if name == "revenue":
+            kwargs["on_batch"] = staged_batches.append
+        return real_put(self, name, *args, **kwargs)  # type: ignore[arg-type]
+
+    def failing_merge(*_a: object, **_k: object) -> None:
+        # Fails while the staging thread is still at its first batches.
+        while not staged_batches:
+            threading.Event().wait(0.001)
+        raise RuntimeError("register merge failed")
+
+    monkeypatch.setattr(bulk.Stage, "put", counting_put)
+    monkeypatch.setattr(merge, "merge_enterprises", failing_merge)
+    folder = sqlite_path(str(geo_engine.url)).parent  # type: ignore[union-attr]
+    before_files = set(folder.iterdir())
+    before = _dump(geo_engine)
+    with pytest.raises(RuntimeError, match="register merge failed"):
+        load_drop(geo_engine, scale_drop, progress=False)
+    assert 0 < len(staged_batches) < ENTERPRISES * QUARTERS // 1_000
+    assert [t.name for t in threading.enumerate() if t.name.startswith("aidash-stage")] == []
+    assert set(folder.iterdir()) == before_files
+    after = _dump(geo_engine)
+    assert [r for r in after if r[0] != "etl_runs"] == [r for r in before if r[0] != "etl_runs"]
+
+
+def test_a_failure_in_the_staging_thread_fails_the_load(
+        geo_engine: Engine, scale_drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from etl import bulk
+
+    real = bulk._arrow_column
+
+    def failing(series: object, kind: object) -> object:
+        if getattr(series, "name", None) == "revenue":
+            raise MemoryError("no room for revenue")
+        return real(series, kind)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bulk, "_arrow_column", failing)
+    before = _dump(geo_engine)
+    with pytest.raises(MemoryError, match="no room for revenue"):
+        load_drop(geo_engine, scale_drop, progress=False)
+    after = _dump(geo_engine)
+    assert [r for r in after if r[0] != "etl_runs"] == [r for r in before if r[0] != "etl_runs"]
+    with _db(geo_engine) as conn:
+        assert conn.execute("SELECT status, message FROM etl_runs ORDER BY id DESC LIMIT 1"
+                            ).fetchone() == ("failed", "MemoryError: no room for revenue")
