@@ -34,7 +34,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -377,22 +377,39 @@ def stage_frame(stage: bulk.Stage, kind: str, frame: pd.DataFrame, columns: dict
     return merge.Staged(table, {int(t): int(n) for t, n in per_file.items()})
 
 
-@contextmanager
-def _in_background(stage: bulk.Stage, fn: Callable[..., merge.Staged],
-                   *args: Any) -> Iterator[Future[merge.Staged]]:
-    """Run ``fn(*args)`` (a :func:`stage_frame`) in a thread for the duration of the block;
-    if the block fails, the staging stops at its next batch. Either way the thread has ended
-    when the block exits."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aidash-stage")
-    try:
-        future = pool.submit(fn, *args)
-        try:
-            yield future
-        except BaseException:
-            stage.cancel()
-            raise
-    finally:
-        pool.shutdown(wait=True)
+class _Background:
+    """Stages tables in one worker thread while the loader goes on (validating, merging): the
+    staging is mostly Python and Arrow, the merges SQLite (which releases the GIL), so on two
+    cores they overlap. Tasks run one after the other, in the order submitted.
+
+    Use as a context manager around everything that might wait for a table: on leaving the
+    block, a staging still running is no longer needed (the load failed, was rejected or
+    found a repeat) and stops at its next batch; the thread has ended when the block exits.
+    """
+
+    def __init__(self, stage: bulk.Stage) -> None:
+        self.stage = stage
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aidash-stage")
+        self.pending: dict[str, Future[merge.Staged]] = {}
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stage.cancel()
+        self.pool.shutdown(wait=True)
+
+    def put(self, kind: str, frame: pd.DataFrame, columns: dict[str, str], keys: list[str],
+            on_batch: Callable[[int], None] | None = None) -> None:
+        """Start staging ``frame`` (see :func:`stage_frame`)."""
+        self.pending[kind] = self.pool.submit(stage_frame, self.stage, kind, frame, columns,
+                                              keys, on_batch)
+
+    def staged(self, kind: str) -> merge.Staged | None:
+        """The staged table of ``kind`` once its staging has ended (None if never started);
+        an exception of the staging is raised here."""
+        future = self.pending.pop(kind, None)
+        return None if future is None else future.result()
 
 
 # --------------------------------------------------------------------------------- load
@@ -478,7 +495,8 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
     column_map = load_column_map()
 
     with (_Steps(progress) as steps, _load_connection(engine) as conn,
-          bulk.Stage(conn, sqlite_path(str(engine.url))) as stage):
+          bulk.Stage(conn, sqlite_path(str(engine.url))) as stage,
+          _Background(stage) as background):
         files, problems = discover(drop_dir, ignore=(report,))
         source, source_problems = read_source(drop_dir)
         problems.extend(source_problems)
@@ -504,8 +522,12 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
             stage.remove_stale()  # the write lock is ours: no other load is staging
         try:
             steps.step("Validating")
-            valid = validate_drop(read, column_map, conn, today=today,
-                                  folder_period=folder_period(drop_dir))
+            # A register without problems starts going into the stage while the rest of the
+            # drop is checked (the staging is wasted if the rest turns out to be rejected).
+            valid = validate_drop(
+                read, column_map, conn, today=today, folder_period=folder_period(drop_dir),
+                on_register=lambda frame: background.put(
+                    "enterprises", *stage_specs(ValidDrop(enterprises=frame))["enterprises"]))
             rows_read = sum(t.rows_read for t in tables)
             if not valid.ok:
                 conn.rollback()
@@ -526,7 +548,7 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                     return _record_repeat(conn, files, repeat, drop_name=drop_name,
                                           drop_label=drop_label, started=started, start=start,
                                           dry_run=dry_run)
-            result = _write(conn, stage, valid, read, drop_name=drop_name,
+            result = _write(conn, stage, background, valid, read, drop_name=drop_name,
                             drop_label=drop_label, started=started, steps=steps)
             result.dry_run = dry_run
             result.seconds = time.perf_counter() - start
@@ -589,9 +611,13 @@ def _reject(conn: sqlite3.Connection, valid: ValidDrop, report: Path, *, drop_na
     raise DropRejected(summary, problems_as_list(valid.problems), display_path(report))
 
 
-def _write(conn: sqlite3.Connection, stage: bulk.Stage, valid: ValidDrop, read: ReadResult, *,
-           drop_name: str, drop_label: str, started: str, steps: _Steps) -> LoadResult:
-    """Every write of a valid drop, inside the open transaction."""
+def _write(conn: sqlite3.Connection, stage: bulk.Stage, background: _Background,
+           valid: ValidDrop, read: ReadResult, *, drop_name: str, drop_label: str, started: str,
+           steps: _Steps) -> LoadResult:
+    """Every write of a valid drop, inside the open transaction.
+
+    :param background: the staging thread (the register may be in the stage already).
+    """
     source = read.source or {}
     default_provenance = "sample" if str(source.get("provenance", "")).strip().lower() in (
         "sample", "样例", "样本") else "reported"
@@ -602,9 +628,13 @@ def _write(conn: sqlite3.Connection, stage: bulk.Stage, valid: ValidDrop, read: 
     per_table: dict[int, tuple[int, int]] = {}
     specs = stage_specs(valid)
     staged: dict[str, merge.Staged] = {}
+    early = background.staged("enterprises")
+    if early is not None:
+        staged["enterprises"] = early
+        stage.attach("enterprises")
     for kind, label in (("enterprises", "Staging enterprises"),
                         ("zone_metrics", "Staging zone metrics")):
-        if kind in specs:
+        if kind in specs and kind not in staged:
             steps.step(label, len(specs[kind][0]))
             staged[kind] = stage_frame(stage, kind, *specs[kind], on_batch=steps.advance)
             stage.attach(kind)
@@ -618,31 +648,30 @@ def _write(conn: sqlite3.Connection, stage: bulk.Stage, valid: ValidDrop, read: 
     valid.enterprises = valid.revenue = valid.observations = None
     rev_spec = specs.pop("revenue", None)
     del specs
-    # Revenue is staged in a thread while this one merges the register and rebuilds its
-    # indexes: the staging is mostly Python and Arrow, the merge SQLite (which releases the
-    # GIL), so on two cores the two overlap.
-    background = (_in_background(stage, stage_frame, stage, "revenue", *rev_spec, steps.advance)
-                  if rev_spec is not None else nullcontext(None))
+    # Revenue is staged in the background while this thread merges the register and
+    # rebuilds its indexes.
     steps.step("Merging the register" + (", staging revenue" if rev_spec else ""),
                len(rev_spec[0]) if rev_spec else None)
-    with background as pending:
-        if "enterprises" in staged:
-            per_table.update(merge.merge_enterprises(conn, staged["enterprises"], run_id=run_id,
-                                                     source_id=source_id,
-                                                     default_provenance=default_provenance))
-        if "zone_metrics" in staged:
-            merge.merge_observations(conn, staged["zone_metrics"], run_id=run_id,
-                                     source_id=source_id)
-            # A zone row counts once: updated if any of its values was revised, else inserted
-            # if any was new.
-            per_table.update(merge.file_counts(conn, """
-                SELECT t, sum(NOT changed AND new), sum(changed) FROM (
-                    SELECT t, row, max(action = 'changed') AS changed,
-                           max(action = 'new') AS new
-                    FROM temp.obs_chg GROUP BY t, row) GROUP BY t"""))
-    if pending is not None:
-        staged["revenue"] = pending.result()
-        del rev_spec
+    if rev_spec is not None:
+        background.put("revenue", *rev_spec, on_batch=steps.advance)
+    del rev_spec
+    if "enterprises" in staged:
+        per_table.update(merge.merge_enterprises(conn, staged["enterprises"], run_id=run_id,
+                                                 source_id=source_id,
+                                                 default_provenance=default_provenance))
+    if "zone_metrics" in staged:
+        merge.merge_observations(conn, staged["zone_metrics"], run_id=run_id,
+                                 source_id=source_id)
+        # A zone row counts once: updated if any of its values was revised, else inserted
+        # if any was new.
+        per_table.update(merge.file_counts(conn, """
+            SELECT t, sum(NOT changed AND new), sum(changed) FROM (
+                SELECT t, row, max(action = 'changed') AS changed,
+                       max(action = 'new') AS new
+                FROM temp.obs_chg GROUP BY t, row) GROUP BY t"""))
+    rev_staged = background.staged("revenue")
+    if rev_staged is not None:
+        staged["revenue"] = rev_staged
         stage.attach("revenue")
         steps.step("Merging revenue")
         counts, whole = merge.merge_revenue(conn, staged["revenue"], valid.revenue_periods,

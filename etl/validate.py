@@ -151,6 +151,10 @@ class Collector:
     def add(self, problem: Problem) -> None:
         self.loose.append(problem)
 
+    @property
+    def empty(self) -> bool:
+        return not self.parts and not self.loose
+
     def rows(self, frame: pd.DataFrame, mask: pd.Series | np.ndarray, column: str | None,
              reason: str | pd.Series, value: pd.Series | None = None) -> None:
         """One problem per row of ``frame`` where ``mask`` holds.
@@ -971,7 +975,8 @@ def stored_quarters(conn: sqlite3.Connection, groups: pd.DataFrame) -> pd.DataFr
 
 
 def validate_drop(read: ReadResult, column_map: ColumnMap, conn: sqlite3.Connection, *,
-                  today: date, folder_period: str | None = None) -> ValidDrop:
+                  today: date, folder_period: str | None = None,
+                  on_register: Callable[[pd.DataFrame], None] | None = None) -> ValidDrop:
     """Check every table of a drop; return typed frames and every problem (none: loadable).
 
     :param read: the drop as :func:`etl.read.read_drop` returned it.
@@ -979,12 +984,18 @@ def validate_drop(read: ReadResult, column_map: ColumnMap, conn: sqlite3.Connect
     :param today: periods ending and dates after this day are in the future.
     :param folder_period: the quarter the folder is named for, if any (the data period of a
         drop with no periods in it).
+    :param on_register: called with the validated register (``enterprises``) as soon as it
+        is checked, if no problem has been found so far, while revenue and zone metrics are
+        still to be checked (the loader starts staging it). The frame is not changed after.
     """
     source = read.source or {}
     default_provenance = PROVENANCE_VALUES.get(_key(source.get("provenance", "")), "reported")
     v = Validator(read, column_map, Reference.load(conn), conn, today, default_provenance)
     out = ValidDrop()
     out.enterprises = v.enterprises()
+    if (on_register is not None and out.enterprises is not None and len(out.enterprises)
+            and v.problems.empty):
+        on_register(out.enterprises)
     # Every code of the drop's register counts as "in this drop", even on a row with problems
     # (that row is reported already; its revenue should not be reported a second time).
     codes = (normalise_code(out.enterprises["_raw_code"]) if out.enterprises is not None

@@ -137,3 +137,27 @@ def test_stale_scratch_files_are_removed_but_not_the_running_one(
         assert stage.remove_stale() == [stale]
         assert stage.path.exists() and stage.file("t").exists()
         assert not stale.exists() and other.exists()
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_key_order_is_a_stable_sort_by_the_keys(dtype: object) -> None:
+    from etl import merge
+
+    rng = np.random.default_rng(3)
+    words = ["b", "ä", "a", "Z", "张江", "zz", "a b", "9"]
+    frame = pd.DataFrame({
+        "text": pd.array(rng.choice(words, 500), dtype=dtype),
+        "cat": pd.Categorical(rng.choice(["q1", "q2", "q3"], 500)),
+        "n": rng.integers(0, 4, 500),
+    })
+    for keys in (["text"], ["cat", "text"], ["text", "n"]):
+        order = merge.key_order(frame, keys)
+        assert order is not None
+        expected = frame.sort_values(keys, kind="stable").index.to_numpy()
+        assert order.tolist() == expected.tolist(), keys
+    # In order already: nothing to reorder.
+    ordered = frame.sort_values(["text", "n"], kind="stable").reset_index(drop=True)
+    assert merge.key_order(ordered, ["text", "n"]) is None
+    # A missing value sorts last (the Arrow path steps aside for it).
+    with_na = pd.DataFrame({"text": pd.array(["b", None, "a"], dtype=dtype)})
+    assert merge.key_order(with_na, ["text"]).tolist() == [2, 0, 1]
