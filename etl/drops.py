@@ -32,7 +32,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -53,6 +53,7 @@ from etl.read import (
     REPORT_NAME,
     DropFile,
     ReadResult,
+    Table,
     discover,
     fingerprint,
     load_column_map,
@@ -377,6 +378,15 @@ def stage_frame(stage: bulk.Stage, kind: str, frame: pd.DataFrame, columns: dict
     return merge.Staged(table, {int(t): int(n) for t, n in per_file.items()})
 
 
+def _free_text(tables: Iterable[Table]) -> None:
+    """Drop the parsed text of ``tables`` (their files keep their row counts)."""
+    for table in tables:
+        table.data = table.data.iloc[:0]
+        table.rows = table.rows[:0]
+    # pyarrow's allocator keeps freed blocks for reuse: give the text's back.
+    pa.default_memory_pool().release_unused()
+
+
 class _Background:
     """Stages tables in one worker thread while the loader goes on (validating, merging): the
     staging is mostly Python and Arrow, the merges SQLite (which releases the GIL), so on two
@@ -522,23 +532,24 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
             stage.remove_stale()  # the write lock is ours: no other load is staging
         try:
             steps.step("Validating")
-            # A register without problems starts going into the stage while the rest of the
-            # drop is checked (the staging is wasted if the rest turns out to be rejected).
-            valid = validate_drop(
-                read, column_map, conn, today=today, folder_period=folder_period(drop_dir),
-                on_register=lambda frame: background.put(
-                    "enterprises", *stage_specs(ValidDrop(enterprises=frame))["enterprises"]))
+            def register_checked(frame: pd.DataFrame) -> None:
+                # A register without problems starts going into the stage while the rest of
+                # the drop is checked (wasted if the rest turns out to be rejected), and its
+                # parsed text is no longer needed: the checks left are of the other files.
+                background.put("enterprises",
+                               *stage_specs(ValidDrop(enterprises=frame))["enterprises"])
+                _free_text(t for t in tables if t.kind == "enterprises")
+
+            valid = validate_drop(read, column_map, conn, today=today,
+                                  folder_period=folder_period(drop_dir),
+                                  on_register=register_checked)
             rows_read = sum(t.rows_read for t in tables)
             if not valid.ok:
                 conn.rollback()
                 _reject(conn, valid, report, drop_name=drop_name, drop_label=drop_label,
                         started=started, rows_read=rows_read, dry_run=dry_run)
             # The parsed text is no longer needed (the validated frames hold the values).
-            for table in tables:
-                table.data = table.data.iloc[:0]
-                table.rows = table.rows[:0]
-            # pyarrow's allocator keeps freed blocks for reuse: give the text's back.
-            pa.default_memory_pool().release_unused()
+            _free_text(tables)
             if not dry_run:
                 # Another load may have committed these files between the first check and
                 # this write lock: check again under the lock.
