@@ -161,3 +161,17 @@ def test_key_order_is_a_stable_sort_by_the_keys(dtype: object) -> None:
     # A missing value sorts last (the Arrow path steps aside for it).
     with_na = pd.DataFrame({"text": pd.array(["b", None, "a"], dtype=dtype)})
     assert merge.key_order(with_na, ["text"]).tolist() == [2, 0, 1]
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_sorted_factorize_matches_pandas(dtype: object) -> None:
+    from etl.validate import sorted_factorize
+
+    values = pd.Series(pd.array(["b", None, "ä", "a", "b", "张江", None, "a"], dtype=dtype))
+    codes, uniques = sorted_factorize(values)
+    want_codes, want_uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+    assert codes.tolist() == want_codes.tolist() == [1, -1, 2, 0, 1, 3, -1, 0]
+    assert uniques.tolist() == list(want_uniques) == ["a", "b", "ä", "张江"]
+    # Not text: pandas' own.
+    codes, uniques = sorted_factorize(pd.Series([3, 1, 3]))
+    assert (codes.tolist(), uniques.tolist()) == ([1, 0, 1], [1, 3])
