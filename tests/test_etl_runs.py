@@ -58,12 +58,20 @@ def test_list_runs_without_tables(db_path: Path) -> None:
     engine.dispose()
 
 
+def _keys_hold(engine: Engine) -> None:
+    """Every foreign key holds, and the engine's connections enforce them again."""
+    assert _query(engine, "PRAGMA foreign_key_check") == []
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
 def test_rollback_returns_the_state_before_the_run(base: Engine) -> None:
     before = dump_tables(_db(base))
     run = _load(base, "2025Q2_xlsx")
     assert dump_tables(_db(base)) != before
     assert rollback(base, run) == [run]
     assert dump_tables(_db(base)) == before
+    _keys_hold(base)
     status, rolled_back_at = _query(base, "SELECT status, rolled_back_at FROM etl_runs "
                                           "WHERE id = ?", run)[0]
     assert status == "rolled_back" and rolled_back_at is not None
@@ -80,6 +88,7 @@ def test_rollback_undoes_later_runs_first(base: Engine) -> None:
     xlsx = _load(base, "2025Q2_xlsx")
     assert rollback(base, revised) == [xlsx, ytd, revised]
     assert dump_tables(_db(base)) == after_base
+    _keys_hold(base)
     assert _query(base, "SELECT id, status FROM etl_runs WHERE id >= 2 ORDER BY id") == [
         (2, "succeeded"), (revised, "rolled_back"), (ytd, "rolled_back"),
         (xlsx, "rolled_back")]
