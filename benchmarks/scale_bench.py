@@ -16,7 +16,8 @@ geography):
   tables of the same columns (WAL, synchronous=NORMAL), in a child process.
 * **load end to end** -- ``etl.drops.load_drop`` (read, validate, write, derive) followed by
   ``models.forecast_store.refresh_forecasts``, in a child process whose ``ru_maxrss`` is the
-  load's peak memory. The figure that counts is the ratio load / bound.
+  load's peak memory; like the bound, the median of three runs. The figure that counts is the
+  ratio load / bound.
 * **pages** -- every page of the dashboard run server-side with ``streamlit.testing.v1.AppTest``
   in a child process: *cold* = the first visit after ``st.cache_data`` / ``st.cache_resource``
   were cleared (modules already imported, OS file cache warm), *warm* = the median of three
@@ -91,6 +92,7 @@ WARM_RUNS = 3
 # whatever else the machine does at that moment).
 COLD_RUNS = 3
 BOUND_RUNS = 3
+LOAD_RUNS = 3  # the load is measured like the bound: median of three
 EXPLORER_RUNS = 5
 APPTEST_TIMEOUT_S = 300
 CHILD_TIMEOUT_S = 3600
@@ -607,7 +609,21 @@ def child_pages(db_path: str, profile_dir: str | None = None) -> dict:
     return out
 
 
-CHILDREN: dict[str, Callable[..., dict]] = {"bound": child_bound, "load": child_load, "pages": child_pages}
+def child_rollback(db_path: str, run_id: int) -> dict:
+    """Roll one run back (``aidash etl rollback``) and time it."""
+    from etl.runs import rollback
+    from models.db import make_engine
+
+    engine = make_engine(Path(db_path))
+    t0 = time.perf_counter()
+    undone = rollback(engine, run_id)
+    seconds = time.perf_counter() - t0
+    engine.dispose()
+    return {"seconds": seconds, "undone": undone, "peak_rss": _maxrss_bytes()}
+
+
+CHILDREN: dict[str, Callable[..., dict]] = {"bound": child_bound, "load": child_load,
+                                            "pages": child_pages, "rollback": child_rollback}
 
 
 # =============================================================================== server RSS
@@ -755,6 +771,7 @@ class SizeResult:
     pages: dict = field(default_factory=dict)
     refresh_bound: dict = field(default_factory=dict)
     refresh: dict = field(default_factory=dict)
+    rollback: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -800,6 +817,22 @@ def _median_bound(drop: Path, db_path: Path) -> dict:
     return median
 
 
+def _median_load(drop: Path, base: Path, db: Path) -> dict:
+    """The load end to end, run :data:`LOAD_RUNS` times, each onto a fresh copy of ``base``:
+    the run with the median time (measured like the bound). ``db`` is left loaded."""
+    runs = []
+    for _ in range(LOAD_RUNS):
+        _remove_db(db)
+        shutil.copyfile(base, db)
+        runs.append(run_child("load", {"db_path": str(db), "drop_dir": str(drop)}))
+        if not runs[-1].get("total_s"):
+            return runs[-1]  # an error: report it
+    ordered = sorted(runs, key=lambda r: r["total_s"])
+    median = dict(ordered[len(ordered) // 2])
+    median["all_total_s"] = [r["total_s"] for r in ordered]
+    return median
+
+
 def write_next_quarter(drop: Path, out: Path) -> Path:
     """The usual quarterly drop after a scale drop: the register resent unchanged and every
     firm's revenue for the next quarter (its last quarter's figure + 2 %)."""
@@ -842,10 +875,8 @@ def run_benchmark(args: argparse.Namespace) -> Report:
             _log(f"{label}: insert bound (executemany)")
             res.bound = _median_bound(drop, workdir / f"bound_{label}.db")
             db = workdir / f"db_{label}.db"
-            _remove_db(db)
-            shutil.copyfile(base, db)
             _log(f"{label}: load end to end")
-            res.load = run_child("load", {"db_path": str(db), "drop_dir": str(drop)})
+            res.load = _median_load(drop, base, db)
             _log(f"{label}: load {res.load.get('load_s', float('nan')):.1f} s, forecasts "
                  f"{res.load.get('forecast_s', float('nan')):.1f} s, bound "
                  f"{res.bound.get('seconds', float('nan')):.1f} s "
@@ -862,6 +893,10 @@ def run_benchmark(args: argparse.Namespace) -> Report:
                 shutil.copyfile(db, refreshed)
                 res.refresh = run_child("load", {"db_path": str(refreshed),
                                                  "drop_dir": str(nxt)})
+                if res.refresh.get("run_id"):
+                    _log(f"{label}: rolling the quarterly refresh back")
+                    res.rollback = run_child("rollback", {"db_path": str(refreshed),
+                                                          "run_id": res.refresh["run_id"]})
                 _remove_db(refreshed)
                 shutil.rmtree(nxt.parent, ignore_errors=True)
             if args.profile and n == sizes[-1]:
@@ -959,10 +994,12 @@ def build_rows(report: Report) -> list[list[str]]:
         fc_note = f"; forecasts failed: {ld['forecast_error']}" if ld.get("forecast_error") else ""
         cpu_ratio = (ld["total_cpu_s"] / b["cpu_s"]) if ld.get("total_cpu_s") and b.get(
             "cpu_s") else None
-        add(s, "load end to end (read, validate, write, forecasts)",
+        runs = ld.get("all_total_s")
+        add(s, f"load end to end (read, validate, write, forecasts; median of {LOAD_RUNS} runs)",
             f"{_fmt_s(e2e)} (load {_fmt_s(ld.get('load_s'))} + forecasts "
             f"{_fmt_s(ld.get('forecast_s'))}; cpu {_fmt_s(ld.get('total_cpu_s'))}"
-            + (f", cpu ratio {cpu_ratio:.1f}" if cpu_ratio else "") + f"{fc_note})",
+            + (f", cpu ratio {cpu_ratio:.1f}" if cpu_ratio else "")
+            + (f"; runs {', '.join(_fmt_s(x) for x in runs)}" if runs else "") + f"{fc_note})",
             bound=_fmt_s(bound_s), ratio=e2e / bound_s if e2e and bound_s else None,
             target=f"≤ {LOAD_RATIO_MAX}× bound", limit=LOAD_RATIO_MAX, at_target=at, error=err,
             incomplete=bool(ld.get("forecast_error")))
@@ -992,6 +1029,10 @@ def build_rows(report: Report) -> list[list[str]]:
                 "inserted)" if r_s else "—",
                 bound=_fmt_s(rb_s), ratio=r_s / rb_s if r_s and rb_s else None,
                 error=rf.get("error") or rb.get("error"))
+        if res.rollback:
+            add(s, "rollback of that quarterly refresh (aidash etl rollback)",
+                f"{_fmt_s(res.rollback.get('seconds'))}" if res.rollback.get("seconds") else "—",
+                error=res.rollback.get("error"))
         add(s, "first AppTest run, fresh process (imports + empty cache)",
             _fmt_s(pg.get("first_run_s")))
         for name in PAGES:
@@ -1252,10 +1293,10 @@ that already holds the bundled geography.
 | measure | how | target (at 1M) |
 |---|---|---|
 | insert bound | the drop's rows, already in memory as tuples, inserted with sqlite3 `executemany` in one transaction into plain tables of the same columns (WAL, synchronous=NORMAL), in a child process; the median of three runs | — (the machine's limit) |
-| load end to end | `etl.drops.load_drop` (read, validate, write, derive) + `models.forecast_store.refresh_forecasts`, in a child process | ≤ 2.5 × bound |
+| load end to end | `etl.drops.load_drop` (read, validate, write, derive) + `models.forecast_store.refresh_forecasts`, in a child process, each run onto a fresh copy of the database; the median of three runs (its step timers and memory are that run's) | ≤ 2.5 × bound |
 | load per-row cost | end to end / rows, at each size; growth = per-row at the largest size / at the smallest | ≤ 1.1 (no faster than linear, 10 % noise allowance) |
 | load peak RSS | `ru_maxrss` of the load's child process (includes the interpreter and imports) | < 2 GB |
-| quarterly refresh | at the largest size, on a copy of the loaded database: the usual next drop (the register resent unchanged, every firm's revenue for 2025Q3), end to end, against its own executemany bound; the register takes the change-detection path and revenue is inserted with its indexes maintained (no rebuild) | — (info) |
+| quarterly refresh | at the largest size, on a copy of the loaded database: the usual next drop (the register resent unchanged, every firm's revenue for 2025Q3), end to end, against its own executemany bound; the register takes the change-detection path and the new quarter is appended to the revenue table | — (info) |
 | page cold | every page run server-side with `streamlit.testing.v1.AppTest`: first visit after `st.cache_data`/`st.cache_resource` were cleared (modules already imported, OS file cache warm); median of three such visits | < 1.5 s |
 | page warm | median of three reruns of the same page | < 0.3 s |
 | (both) | the Enterprises page starts building the in-memory name index in a background thread; the benchmark waits for it after each run so that it does not overlap the next timing (its cost is the explorer's first name search, shown in that row) | |
