@@ -200,7 +200,9 @@ class Enterprise(SQLModel, table=True):
     status: str = Field(default="active", sa_column_kwargs={"server_default": "active"})
     provenance: str = Field(default="sample", sa_column_kwargs={"server_default": "sample"})
     source_id: int | None = Field(default=None, foreign_key="sources.id")
-    etl_run_id: int = Field(foreign_key="etl_runs.id", index=True)
+    # No index: only a rollback looks firms up by run (one scan of the register), and a
+    # first load would build it over every firm.
+    etl_run_id: int = Field(foreign_key="etl_runs.id")
 
 
 class EnterpriseVersion(SQLModel, table=True):
