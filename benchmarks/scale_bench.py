@@ -1164,9 +1164,10 @@ def render_phases(report: Report) -> str:
     lines.append("| **end to end** | " + " | ".join(
         f"{report.results[n].load['total_s']:.2f} s" for n in sizes) + " |")
     if any(k.endswith(THREAD_MARK) for k in names):
-        lines += ["", (f"Steps marked{THREAD_MARK} ran in the loader's staging thread at the "
-                       "same time as the merge and index rebuild of the register on the main "
-                       "thread; they are not part of the end-to-end sum.")]
+        lines += ["", (f"Steps marked{THREAD_MARK} ran in the loader's staging thread (the "
+                       "register while revenue is validated, revenue while the register is "
+                       "merged and its indexes rebuilt), at the same time as the main "
+                       "thread's steps; they are not part of the end-to-end sum.")]
     if any(report.results[n].load.get("phase_peak_rss") for n in sizes):
         steps: list[str] = []
         for n in sizes:
