@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 PROVENANCES = ("reported", "sample", "derived")
@@ -181,7 +181,10 @@ class Enterprise(SQLModel, table=True):
         # founded first answers MIN/MAX(founded) (the year slider), the founded sort and year
         # ranges; name_zh alone the unfiltered default page. (No index on name_en: its sort
         # reads the register either way.)
-        Index("ix_enterprises_zone", "zone_id", "segment", "name_zh", "founded"),
+        # Only firms in a zone: a zone filter implies it, and the index a load builds is a
+        # third smaller (at 1M firms 1.4 s instead of 2.4 s).
+        Index("ix_enterprises_zone", "zone_id", "segment", "name_zh", "founded",
+              sqlite_where=text("zone_id IS NOT NULL")),
         Index("ix_enterprises_district", "district_adcode", "segment", "name_zh", "founded"),
         Index("ix_enterprises_segment", "segment", "name_zh", "founded"),
         Index("ix_enterprises_founded", "founded"),
