@@ -157,6 +157,7 @@ class Stage:
         with (adbc.connect(str(self.file(name)), autocommit=True) as ingest,
               ingest.cursor() as cur):
             # A scratch file: nothing here needs to survive a crash.
+            cur.execute("PRAGMA page_size = 65536")
             cur.execute("PRAGMA journal_mode = OFF")
             cur.execute("PRAGMA synchronous = OFF")
             cur.execute("BEGIN")

@@ -666,3 +666,19 @@ def test_founded_by_is_the_end_of_the_founding_quarter() -> None:
     assert derive._founded_by(dates).tolist() == [
         "2020-03-31", "2020-03-31", "2020-06-30", "2021-09-30", "2021-12-31", "1999-12-31",
         "0000-00-00"]
+
+
+def test_a_new_database_has_large_pages_and_an_older_one_keeps_its_own(tmp_path: Path) -> None:
+    from models.db import PAGE_SIZE
+
+    new = make_engine(tmp_path / "new.db")
+    create_db_and_tables(new)
+    older = tmp_path / "older.db"
+    with sqlite3.connect(older) as conn:
+        conn.execute("PRAGMA page_size = 4096")
+        conn.execute("CREATE TABLE t (a)")
+    old = make_engine(older)
+    create_db_and_tables(old)
+    assert _query(new, "PRAGMA page_size") == [(PAGE_SIZE,)]
+    assert _query(old, "PRAGMA page_size") == [(4096,)]
+    assert _query(old, "PRAGMA journal_mode") == [("wal",)]
