@@ -156,7 +156,8 @@ class Stage:
         # A connection per table, made and closed by the thread that stages it.
         with (adbc.connect(str(self.file(name)), autocommit=True) as ingest,
               ingest.cursor() as cur):
-            # A scratch file: nothing here needs to survive a crash.
+            # Large pages: fewer to write here and to read back in the merge. A scratch file:
+            # nothing here needs to survive a crash.
             cur.execute("PRAGMA page_size = 65536")
             cur.execute("PRAGMA journal_mode = OFF")
             cur.execute("PRAGMA synchronous = OFF")
