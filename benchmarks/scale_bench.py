@@ -305,6 +305,7 @@ def _instrument_load(rss: _PhaseRss | None) -> dict[str, float]:
     for name in ("merge_enterprises", "merge_revenue", "merge_observations"):
         wrap(etl.merge, name, "merge SQL (join, insert)")
     wrap(etl.derive, "refresh_aggregates", "derive aggregates")
+    wrap(etl.derive, "read_register", "derive aggregates")  # the loader reads it before
     return phases
 
 

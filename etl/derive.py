@@ -120,7 +120,7 @@ def _founded_by(founded: np.ndarray) -> np.ndarray:
 _CODE_LEN = 18  # credit codes: 18 ASCII characters (GB 32100-2015; checked by the validator)
 
 
-def _register(conn: sqlite3.Connection) -> pd.DataFrame:
+def read_register(conn: sqlite3.Connection) -> pd.DataFrame:
     """The register's dimensions, one row per enterprise, read once for both metrics.
 
     ``founded_by`` is the end of the quarter the firm was founded in ('0000-00-00' when the
@@ -253,8 +253,8 @@ def _base_rows(frame: pd.DataFrame) -> list[tuple[object, ...]]:
 
 
 def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods: list[str],
-                       count_periods: list[str],
-                       revenue_rows: pd.DataFrame | None = None) -> DeriveCounts:
+                       count_periods: list[str], revenue_rows: pd.DataFrame | None = None,
+                       register: pd.DataFrame | None = None) -> DeriveCounts:
     """Recompute the aggregates of the given quarters inside the caller's transaction.
 
     :param conn: the load's connection, in its open write transaction.
@@ -264,6 +264,8 @@ def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods
     :param revenue_rows: every current revenue row of ``revenue_periods`` (columns
         credit_code, period, revenue, from_ytd, provenance), when the caller holds them (a
         load that brought those quarters whole); read from the database when None.
+    :param register: the register as :func:`read_register` returned it, when the caller read
+        it already (after the last change to the register); read here when None.
     :raises AidashError: if the metric catalogue lacks the two derived metrics.
     """
     if not revenue_periods and not count_periods:
@@ -280,7 +282,8 @@ def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods
         CREATE TEMP TABLE agg_base (metric TEXT, period TEXT, district INTEGER, zone TEXT,
                                     segment TEXT, value REAL, n INTEGER, n_ytd INTEGER,
                                     any_sample INTEGER)""")
-    register = _register(conn)
+    if register is None:
+        register = read_register(conn)
     bases = []
     if revenue_periods:
         if revenue_rows is None:

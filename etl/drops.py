@@ -680,6 +680,9 @@ def _write(conn: sqlite3.Connection, stage: bulk.Stage, background: _Background,
                 SELECT t, row, max(action = 'changed') AS changed,
                        max(action = 'new') AS new
                 FROM temp.obs_chg GROUP BY t, row) GROUP BY t"""))
+    # The aggregates' read of the register, while the staging thread may still be busy.
+    register = (derive.read_register(conn)
+                if valid.revenue_periods or count_periods else None)
     rev_staged = background.staged("revenue")
     if rev_staged is not None:
         staged["revenue"] = rev_staged
@@ -693,8 +696,9 @@ def _write(conn: sqlite3.Connection, stage: bulk.Stage, background: _Background,
     steps.step("Deriving aggregates")
     count_periods += valid.revenue_periods
     derived = derive.refresh_aggregates(conn, run_id, revenue_periods=valid.revenue_periods,
-                                        count_periods=count_periods, revenue_rows=revenue)
-    del revenue
+                                        count_periods=count_periods, revenue_rows=revenue,
+                                        register=register)
+    del revenue, register
     if source_created and not conn.execute(
             """SELECT EXISTS (SELECT 1 FROM observations WHERE source_id = :s)
                    OR EXISTS (SELECT 1 FROM enterprises WHERE source_id = :s)""",
