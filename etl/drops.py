@@ -532,6 +532,7 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
             stage.remove_stale()  # the write lock is ours: no other load is staging
         try:
             steps.step("Validating")
+
             def register_checked(frame: pd.DataFrame) -> None:
                 # A register without problems starts going into the stage while the rest of
                 # the drop is checked (wasted if the rest turns out to be rejected), and its
