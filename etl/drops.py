@@ -9,9 +9,11 @@
    writer can change what was checked). Any problem: the transaction is rolled back, the
    report CSV is written, one ``rejected`` row goes into ``etl_runs`` and
    :class:`~etl.errors.DropRejected` is raised. The data tables are not touched.
-3. **Write**: the validated frames go, as Arrow columns, into a scratch SQLite file beside
-   the database (``etl.bulk.Stage``: the ADBC driver's bulk ingest, no Python tuples), which
-   the load's connection attaches as ``stage``; the set-based merges of ``etl.merge`` then
+3. **Write**: the validated frames go, as Arrow columns, into scratch SQLite files beside
+   the database (``etl.bulk.Stage``: the ADBC driver's bulk ingest, no Python tuples), in a
+   second thread while this one goes on (the register while revenue is validated, revenue
+   while the register is merged); the load's connection attaches each file as
+   ``stage_<table>``, and the set-based merges of ``etl.merge`` then
    write what changed (see there: upserts with before-images, new versions of revised
    values, straight inserts and index rebuilds for drops of new keys). ``etl.derive`` then
    recomputes the aggregates of the touched quarters, from the drop's own rows when they are

@@ -1,11 +1,12 @@
 """The set-based merges of a staged drop into the database (see :mod:`etl.drops`).
 
-Each merge reads one stage table (``stage.<name>``, written by :class:`etl.bulk.Stage`) and,
-inside the load's transaction, writes only what changed: enterprises are upserted on the credit
-code (the before-image of a changed row goes to ``enterprise_versions``), revenue and zone
-metrics get a new version where a value changed (the old row is superseded by the run). When a
-drop brings only new keys, the rows go straight in, and a write that at least doubles a table
-rebuilds its indexes afterwards (:func:`etl.bulk.indexes_rebuilt`).
+Each merge reads one stage table (``stage_<name>.<name>``, written by
+:class:`etl.bulk.Stage`) and, inside the load's transaction, writes only what changed:
+enterprises and revenue are upserted on their keys (the before-image of a changed row goes to
+``enterprise_versions`` or ``enterprise_revenue_versions``), zone metrics get a new version
+where a value changed (the old row is superseded by the run). When a drop brings only new
+keys, the rows go straight in, and a write that at least doubles a table rebuilds its indexes
+afterwards (:func:`etl.bulk.indexes_rebuilt`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from etl.validate import ENTERPRISE_OPTIONAL, sorted_factorize
 
 @dataclass(frozen=True)
 class Staged:
-    """One frame in the stage: its table (``stage.<name>``) and its rows per drop file."""
+    """One frame in the stage: its table (``stage_<name>.<name>``) and its rows per drop file."""
 
     table: str
     rows_by_file: dict[int, int]
@@ -46,7 +47,7 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
     When none of the drop's credit codes is in the register yet, the rows go straight from
     the stage into the register (no change detection needed).
 
-    :param staged: ``stage.enterprises`` in credit-code order (see :func:`etl.drops.stage_frames`).
+    :param staged: the staged register in credit-code order (see :func:`etl.drops.stage_frame`).
     :returns: (inserted, updated) per table index ``t``.
     """
     table = staged.table
@@ -167,7 +168,7 @@ def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[st
     the new quarter), every row is new: the rows go from the stage straight into
     ``enterprise_revenue``, with no change detection.
 
-    :param staged: ``stage.revenue`` in (period, credit code) order, the table's key order.
+    :param staged: the staged revenue in (period, credit code) order, the table's key order.
     :param periods: the quarters in the drop.
     :returns: (inserted, updated) per table index ``t``, and whether the drop's rows are now
         the only rows of its quarters (the fast path).
@@ -217,7 +218,7 @@ def merge_observations(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
     """Zone metrics: a new version where the value (or provenance) differs from the current
     value of the same series and quarter that an earlier drop wrote.
 
-    :param staged: ``stage.zone_metrics``.
+    :param staged: the staged zone metrics.
     """
     conn.execute("DROP TABLE IF EXISTS temp.obs_chg")
     conn.execute(f"""CREATE TEMP TABLE obs_chg AS
