@@ -252,9 +252,30 @@ def _base_rows(frame: pd.DataFrame) -> list[tuple[object, ...]]:
     return rows
 
 
+def aggregate_rows(register: pd.DataFrame, revenue_rows: pd.DataFrame | None,
+                   revenue_periods: list[str], count_periods: list[str]) -> list[tuple[object, ...]]:
+    """Revenue sums and firm counts by (metric, quarter, district, zone, segment), the rows
+    of ``temp.agg_base``; pure (no database), so a caller may compute them in another thread.
+
+    :param register: as :func:`read_register` returns it.
+    :param revenue_rows: every current revenue row of ``revenue_periods`` (credit_code,
+        period, revenue, from_ytd and provenance or a boolean ``sample``).
+    """
+    bases = []
+    if revenue_periods and revenue_rows is not None and len(revenue_rows):
+        if "sample" not in revenue_rows:
+            revenue_rows = revenue_rows.assign(
+                sample=(revenue_rows["provenance"] == "sample").to_numpy())
+        bases.append(_revenue_base(register, revenue_rows))
+    if count_periods and len(register):
+        bases.append(_count_base(register, sorted(set(count_periods))))
+    return [row for base in bases for row in _base_rows(base)]
+
+
 def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods: list[str],
                        count_periods: list[str], revenue_rows: pd.DataFrame | None = None,
-                       register: pd.DataFrame | None = None) -> DeriveCounts:
+                       register: pd.DataFrame | None = None,
+                       base_rows: list[tuple[object, ...]] | None = None) -> DeriveCounts:
     """Recompute the aggregates of the given quarters inside the caller's transaction.
 
     :param conn: the load's connection, in its open write transaction.
@@ -266,6 +287,8 @@ def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods
         load that brought those quarters whole); read from the database when None.
     :param register: the register as :func:`read_register` returned it, when the caller read
         it already (after the last change to the register); read here when None.
+    :param base_rows: what :func:`aggregate_rows` returns for these quarters, when the caller
+        computed it already (then ``register`` and ``revenue_rows`` are not used).
     :raises AidashError: if the metric catalogue lacks the two derived metrics.
     """
     if not revenue_periods and not count_periods:
@@ -282,23 +305,16 @@ def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods
         CREATE TEMP TABLE agg_base (metric TEXT, period TEXT, district INTEGER, zone TEXT,
                                     segment TEXT, value REAL, n INTEGER, n_ytd INTEGER,
                                     any_sample INTEGER)""")
-    if register is None:
-        register = read_register(conn)
-    bases = []
-    if revenue_periods:
-        if revenue_rows is None:
+    if base_rows is None:
+        if register is None:
+            register = read_register(conn)
+        if revenue_periods and revenue_rows is None:
             revenue_rows = _stored_revenue(conn, sorted(set(revenue_periods)))
-        else:
-            revenue_rows = revenue_rows.assign(
-                sample=(revenue_rows["provenance"] == "sample").to_numpy())
-        if len(revenue_rows):
-            bases.append(_revenue_base(register, revenue_rows))
-    if count_periods and len(register):
-        bases.append(_count_base(register, sorted(set(count_periods))))
+        base_rows = aggregate_rows(register, revenue_rows, revenue_periods, count_periods)
     del register, revenue_rows
-    if bases:
-        conn.executemany(f"INSERT INTO temp.agg_base VALUES ({', '.join('?' * 9)})",
-                         [row for base in bases for row in _base_rows(base)])
+    if base_rows:
+        conn.executemany(f"INSERT INTO temp.agg_base VALUES ({', '.join('?' * 9)})", base_rows)
+    del base_rows
     conn.execute("""
         CREATE TEMP TABLE agg_new (metric TEXT, scope_type TEXT, scope_id TEXT, period TEXT,
                                    value REAL, n INTEGER, n_ytd INTEGER, provenance TEXT)""")

@@ -390,9 +390,10 @@ def _free_text(tables: Iterable[Table]) -> None:
 
 
 class _Background:
-    """Stages tables in one worker thread while the loader goes on (validating, merging): the
-    staging is mostly Python and Arrow, the merges SQLite (which releases the GIL), so on two
-    cores they overlap. Tasks run one after the other, in the order submitted.
+    """Stages tables (and sums the aggregates) in one worker thread while the loader goes on
+    (validating, merging): that work is mostly Python, Arrow and numpy, the merges SQLite
+    (which releases the GIL), so on two cores they overlap. Tasks run one after the other, in
+    the order submitted.
 
     Use as a context manager around everything that might wait for a table: on leaving the
     block, a staging still running is no longer needed (the load failed, was rejected or
@@ -402,7 +403,7 @@ class _Background:
     def __init__(self, stage: bulk.Stage) -> None:
         self.stage = stage
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aidash-stage")
-        self.pending: dict[str, Future[merge.Staged]] = {}
+        self.pending: dict[str, Future[Any]] = {}
 
     def __enter__(self) -> Self:
         return self
@@ -413,14 +414,17 @@ class _Background:
 
     def put(self, kind: str, frame: pd.DataFrame, columns: dict[str, str], keys: list[str],
             on_batch: Callable[[int], None] | None = None) -> None:
-        """Start staging ``frame`` (see :func:`stage_frame`)."""
-        self.pending[kind] = self.pool.submit(stage_frame, self.stage, kind, frame, columns,
-                                              keys, on_batch)
+        """Start staging ``frame`` (see :func:`stage_frame`); its result is ``kind``'s."""
+        self.run(kind, stage_frame, self.stage, kind, frame, columns, keys, on_batch)
 
-    def staged(self, kind: str) -> merge.Staged | None:
-        """The staged table of ``kind`` once its staging has ended (None if never started);
-        an exception of the staging is raised here."""
-        future = self.pending.pop(kind, None)
+    def run(self, key: str, fn: Callable[..., Any], *args: Any) -> None:
+        """Start ``fn(*args)``; :meth:`result` of ``key`` returns what it returns."""
+        self.pending[key] = self.pool.submit(fn, *args)
+
+    def result(self, key: str) -> Any:
+        """What the task ``key`` returned, once it has ended (None if never started); an
+        exception of the task is raised here."""
+        future = self.pending.pop(key, None)
         return None if future is None else future.result()
 
 
@@ -642,7 +646,7 @@ def _write(conn: sqlite3.Connection, stage: bulk.Stage, background: _Background,
     per_table: dict[int, tuple[int, int]] = {}
     specs = stage_specs(valid)
     staged: dict[str, merge.Staged] = {}
-    early = background.staged("enterprises")
+    early = background.result("enterprises")
     if early is not None:
         staged["enterprises"] = early
         stage.attach("enterprises")
@@ -683,13 +687,20 @@ def _write(conn: sqlite3.Connection, stage: bulk.Stage, background: _Background,
                 SELECT t, row, max(action = 'changed') AS changed,
                        max(action = 'new') AS new
                 FROM temp.obs_chg GROUP BY t, row) GROUP BY t"""))
+    count_periods += valid.revenue_periods
     # The aggregates' read of the register, while the staging thread may still be busy.
     register = (derive.read_register(conn)
                 if valid.revenue_periods or count_periods else None)
-    rev_staged = background.staged("revenue")
+    rev_staged = background.result("revenue")
     if rev_staged is not None:
         staged["revenue"] = rev_staged
         stage.attach("revenue")
+        if (register is not None and revenue is not None
+                and not merge.revenue_stored(conn, valid.revenue_periods)):
+            # The drop's rows will be the whole of their quarters: they are summed in the
+            # thread while this one inserts them.
+            background.run("aggregates", derive.aggregate_rows, register, revenue,
+                           valid.revenue_periods, count_periods)
         steps.step("Merging revenue")
         counts, whole = merge.merge_revenue(conn, staged["revenue"], valid.revenue_periods,
                                             run_id=run_id)
@@ -697,11 +708,13 @@ def _write(conn: sqlite3.Connection, stage: bulk.Stage, background: _Background,
         if not whole:
             revenue = None
     steps.step("Deriving aggregates")
-    count_periods += valid.revenue_periods
+    base_rows = background.result("aggregates")
+    if revenue is None:
+        base_rows = None  # computed from the stored rows instead
     derived = derive.refresh_aggregates(conn, run_id, revenue_periods=valid.revenue_periods,
                                         count_periods=count_periods, revenue_rows=revenue,
-                                        register=register)
-    del revenue, register
+                                        register=register, base_rows=base_rows)
+    del revenue, register, base_rows
     if source_created and not conn.execute(
             """SELECT EXISTS (SELECT 1 FROM observations WHERE source_id = :s)
                    OR EXISTS (SELECT 1 FROM enterprises WHERE source_id = :s)""",

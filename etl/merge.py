@@ -159,6 +159,15 @@ def _is_sorted(sort_keys: Sequence[np.ndarray]) -> bool:
     return True
 
 
+def revenue_stored(conn: sqlite3.Connection, periods: Sequence[str]) -> bool:
+    """Whether any revenue of these quarters is stored (if not, a drop's rows of them go
+    straight in and are then the whole of their quarters)."""
+    marks = ", ".join("?" * len(periods))
+    return bool(conn.execute(
+        f"SELECT EXISTS (SELECT 1 FROM main.enterprise_revenue WHERE period IN ({marks}))",
+        list(periods)).fetchone()[0])
+
+
 def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[str], *,
                   run_id: int) -> tuple[dict[int, tuple[int, int]], bool]:
     """Write new and changed quarters; the stored value a change replaces is kept in
@@ -173,12 +182,8 @@ def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[st
     :returns: (inserted, updated) per table index ``t``, and whether the drop's rows are now
         the only rows of its quarters (the fast path).
     """
-    marks = ", ".join("?" * len(periods))
-    stored = conn.execute(
-        f"SELECT EXISTS (SELECT 1 FROM main.enterprise_revenue WHERE period IN ({marks}))",
-        list(periods)).fetchone()[0]
     columns = ", ".join(REV_COLUMNS)
-    if not stored:
+    if not revenue_stored(conn, periods):
         conn.execute(f"""INSERT INTO main.enterprise_revenue ({columns}, etl_run_id)
             SELECT {columns}, :run FROM {staged.table} ORDER BY rowid""", {"run": run_id})
         return staged.inserted(), True

@@ -297,3 +297,26 @@ def test_a_failure_in_the_staging_thread_fails_the_load(
     with _db(geo_engine) as conn:
         assert conn.execute("SELECT status, message FROM etl_runs ORDER BY id DESC LIMIT 1"
                             ).fetchone() == ("failed", "MemoryError: no room for revenue")
+
+
+def test_the_aggregates_of_a_new_quarter_are_summed_beside_its_insert(
+        geo_engine: Engine, scale_drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A drop whose quarters are not stored yet has its revenue summed in the second thread
+    while the main thread inserts it; a revision of stored quarters sums the stored rows."""
+    import threading
+
+    from etl import derive
+
+    threads: list[str] = []
+    real = derive.aggregate_rows
+
+    def spy(*args: object) -> list[tuple[object, ...]]:
+        threads.append(threading.current_thread().name)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(derive, "aggregate_rows", spy)
+    load_drop(geo_engine, scale_drop, progress=False)
+    assert len(threads) == 1 and threads[0].startswith("aidash-stage")
+    folder = sqlite_path(str(geo_engine.url)).parent  # type: ignore[union-attr]
+    load_drop(geo_engine, _revise(scale_drop, folder / "fix" / "2025Q2"), progress=False)
+    assert len(threads) == 2 and threads[1] == "MainThread"
