@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from etl.errors import AidashError, DatabaseMissing, RunNotFound
 from models.db import upgrade
-from models.tables import EtlRun
+from models.tables import REVENUE_COLUMNS, EtlRun
 
 # Run kinds whose rows carry etl_run_id and can be taken out again. A geography run upserts
 # reference tables without versions: undoing it means rebuilding the database.
@@ -32,7 +32,6 @@ LOADER_SOURCE_PATTERNS = ("drop:%", "derived:%")
 _ENTERPRISE_COLUMNS = ("name_zh", "name_en", "zone_id", "district_adcode", "segment", "founded",
                        "registered_capital", "employees", "status", "provenance", "source_id",
                        "etl_run_id")
-_REVENUE_COLUMNS = "period, credit_code, revenue, from_ytd, provenance"
 
 
 def require_database(engine: Engine) -> None:
@@ -140,8 +139,8 @@ def undo_run(conn: sqlite3.Connection, run_id: int, now: str) -> None:
     conn.execute("DELETE FROM observations WHERE etl_run_id = :run", p)
     conn.execute("UPDATE observations SET superseded_by = NULL WHERE superseded_by = :run", p)
     conn.execute("DELETE FROM enterprise_revenue WHERE etl_run_id = :run", p)
-    conn.execute(f"""INSERT INTO enterprise_revenue ({_REVENUE_COLUMNS}, etl_run_id)
-                     SELECT {_REVENUE_COLUMNS}, etl_run_id FROM enterprise_revenue_versions
+    conn.execute(f"""INSERT INTO enterprise_revenue ({REVENUE_COLUMNS})
+                     SELECT {REVENUE_COLUMNS} FROM enterprise_revenue_versions
                      WHERE superseded_by = :run ORDER BY period, credit_code""", p)
     conn.execute("DELETE FROM enterprise_revenue_versions WHERE superseded_by = :run", p)
     sets = ", ".join(f"{c} = v.{c}" for c in _ENTERPRISE_COLUMNS)

@@ -111,9 +111,6 @@ def upgrade(engine: Engine) -> list[str]:
     return changed + sync_indexes(engine)
 
 
-_REVENUE_COLUMNS = "period, credit_code, revenue, from_ytd, provenance, etl_run_id"
-
-
 def split_revenue_versions(engine: Engine) -> bool:
     """Move an earlier version's revenue table, which kept every vintage in one rowid table
     (``id``, ``superseded_by``), to the current layout: current rows in ``enterprise_revenue``
@@ -147,12 +144,12 @@ def split_revenue_versions(engine: Engine) -> bool:
                 conn.execute(str(CreateTable(table).compile(dialect=engine.dialect)))
                 for index in table.indexes:
                     conn.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
-            conn.execute(f"""INSERT INTO enterprise_revenue ({_REVENUE_COLUMNS})
-                SELECT {_REVENUE_COLUMNS} FROM enterprise_revenue_old
+            conn.execute(f"""INSERT INTO enterprise_revenue ({tables.REVENUE_COLUMNS})
+                SELECT {tables.REVENUE_COLUMNS} FROM enterprise_revenue_old
                 WHERE superseded_by IS NULL ORDER BY period, credit_code""")
-            conn.execute(f"""INSERT INTO enterprise_revenue_versions ({_REVENUE_COLUMNS},
+            conn.execute(f"""INSERT INTO enterprise_revenue_versions ({tables.REVENUE_COLUMNS},
                                  superseded_by)
-                SELECT {_REVENUE_COLUMNS}, superseded_by FROM enterprise_revenue_old
+                SELECT {tables.REVENUE_COLUMNS}, superseded_by FROM enterprise_revenue_old
                 WHERE superseded_by IS NOT NULL ORDER BY id""")
             conn.execute("DROP TABLE enterprise_revenue_old")
             for ddl in tables.VIEWS:

@@ -258,6 +258,11 @@ class EnterpriseRevenue(SQLModel, table=True):
     etl_run_id: int = Field(foreign_key="etl_runs.id")
 
 
+# Every column of enterprise_revenue, in order, for SQL that copies rows between it and
+# enterprise_revenue_versions (which has them all, plus its id and superseded_by).
+REVENUE_COLUMNS = ", ".join(c.name for c in EnterpriseRevenue.__table__.columns)  # type: ignore[attr-defined]
+
+
 class EnterpriseRevenueVersion(SQLModel, table=True):
     """A revenue row a later run revised: an earlier vintage, and the undo log."""
 
