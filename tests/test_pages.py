@@ -56,6 +56,13 @@ def _map(at: AppTest, lang: str) -> None:
     fig = figures(at)[0]
     assert [t["meta"]["role"] for t in fig["data"]] == ["districts", "values", "zones"]
     assert len(fig["data"][0]["locations"]) == 16
+    # The seed's computing site has no point: it is named under the map, not drawn on it.
+    drawn = [row[0] for row in fig["data"][2]["customdata"]]
+    assert len(drawn) == 6 and "lingang_ct_computing" not in drawn
+    assert {"en": "Not on the map (no reliable point): China Telecom Lingang Intelligent "
+                  "Computing Center.",
+            "zh": "未在地图上标出（无可靠坐标）：中国电信临港智算中心。"}[lang] in [
+        c.value for c in at.caption]
 
 
 def _trends(at: AppTest, lang: str) -> None:
