@@ -22,13 +22,22 @@ $(BENCH_STAMP): requirements-bench.lock $(STAMP)
 	touch $@
 
 # Debian's Chromium and a CJK font for the real-browser test and screenshots. Installed only
-# where missing; without root the browser test skips and says why.
+# where missing (apt-get update first); without root the browser test skips and says why.
+# In CI (CI=true) a browser that could not be installed is an error, not a warning: there the
+# browser test fails instead of skipping, so the run should stop here with the reason.
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei
+
 system-deps:
-	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then \
+	@in_ci=; case "$$CI" in [Tt][Rr][Uu][Ee]|1|[Yy][Ee][Ss]) in_ci=1;; esac; \
+	if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then \
 		echo "system-deps: chromium and a CJK font are present"; \
 	elif [ "$$(id -u)" = "0" ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null \
-		|| echo "system-deps: WARNING could not install chromium; the browser test will skip"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null \
+		|| { if [ -n "$$in_ci" ]; then \
+			echo "system-deps: ERROR could not install $(SYSTEM_PACKAGES) (apt-get failed, see above); in CI (CI=$$CI) the browser test fails without them: fix the package sources and rerun" >&2; exit 1; \
+		fi; echo "system-deps: WARNING could not install chromium; the browser test will skip"; }; \
+	elif [ -n "$$in_ci" ]; then \
+		echo "system-deps: ERROR not root, so $(SYSTEM_PACKAGES) cannot be installed; in CI (CI=$$CI) the browser test fails without them: install them in the CI image or run as root" >&2; exit 1; \
 	else \
 		echo "system-deps: WARNING not root, chromium not installed; the browser test will skip"; \
 	fi

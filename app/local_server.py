@@ -19,7 +19,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The browser: AIDASH_CHROMIUM if set (another build, or a path that does not exist to check how
+# the tests behave without one), else Debian's chromium.
+CHROMIUM = (os.environ.get("AIDASH_CHROMIUM") or shutil.which("chromium")
+            or "/usr/bin/chromium")
 # No sandbox (containers run as root), no GPU, and nothing that reaches out on its own.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

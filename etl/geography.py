@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from etl.csv_rows import CsvRow, read_rows
 from etl.datum import gcj02_to_wgs84
+from etl.district_check import DistrictLocator
 from etl.errors import AidashError, CellError
 from models.tables import ZONE_KINDS, District, EtlRun, Metric, Segment, Zone
 
@@ -90,6 +91,10 @@ class UnknownDistrict(InvalidRow):
 
 class OutsideShanghai(InvalidRow):
     """A zone's coordinates fall outside Shanghai's bounding box."""
+
+
+class OutsideDistrict(InvalidRow):
+    """A zone's point lies outside the district its ``district_code`` names."""
 
 
 # --------------------------------------------------------------------------------------- read
@@ -229,11 +234,13 @@ def clean_zones(rows: list[CsvRow], districts: dict[int, dict[str, Any]],
     in ``coord_note``. ``opened_source`` is appended to ``source``.
 
     :param rows: rows from :func:`read_csv`.
-    :param districts: the districts being loaded, by adcode.
+    :param districts: the districts being loaded, by adcode (with their GeoJSON geometry).
     :param file: the file name used in error messages.
-    :raises UnknownZoneKind, UnknownDistrict, OutsideShanghai, InvalidRow: with file, row, column.
+    :raises UnknownZoneKind, UnknownDistrict, OutsideShanghai, OutsideDistrict, InvalidRow:
+        with file, row, column.
     """
     _unique(rows, "zone_id", file)
+    locator = DistrictLocator(districts.values())
     ids = {r.values["zone_id"]: r for r in rows}
     out = []
     for r in rows:
@@ -295,6 +302,9 @@ def clean_zones(rows: list[CsvRow], districts: dict[int, dict[str, Any]],
                         file, r.row, column,
                         f"{value} is outside Shanghai ({column} {low}–{high}); "
                         f"check for swapped or mistyped coordinates")
+            misplaced = locator.misplaced(lon, lat, adcode)
+            if misplaced is not None:
+                raise OutsideDistrict(file, r.row, "lon/lat", misplaced.describe(lon, lat))
         elif datum:
             raise InvalidRow(file, r.row, "datum", "leave datum blank when there are no coordinates")
         opened = None

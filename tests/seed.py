@@ -4,11 +4,15 @@
 into the real schema: the 16 districts, the segments of ``data/segments.csv``, seven zones (the four
 core zones, a sub-site, an unconfirmed X park and a computing site without coordinates), metrics
 with names in both languages, ~200 sample enterprises with eight quarters of revenue
-(2023Q3–2025Q2), the derived observations, a handful of reported facts (one conflict), a policy
-target, forecasts of two vintages with a target probability, and three ETL runs.
+(2023Q3–2025Q2), the derived observations, a handful of reported facts (two sources for one
+figure), a policy target, forecasts of two vintages with a target probability, and three ETL
+runs.
 
-Everything made up here is marked ``provenance='sample'``; the reported facts paraphrase the
-public figures of ``shared/reference`` and carry their sources.
+Everything made up here is marked ``provenance='sample'`` and cites the sample generator. The
+reported facts are real: rows of ``data/reference/shanghai_ai_facts.csv`` (listed in
+:data:`REPORTED_FACTS`), turned into observations and sources by the facts loader's own
+:func:`etl.facts.clean_facts`, so the seed cannot label a figure reported that no publication
+gave.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from etl import credit_code
+from etl.facts import clean_facts, read_facts, read_scope_map
 from models.db import create_db_and_tables, make_engine
 from models.tables import (
     CITY_SCOPE_ID,
@@ -46,6 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GEOJSON = ROOT / "data" / "geo" / "shanghai_districts.geojson"
 DISTRICT_NAMES = ROOT / "data" / "geo" / "district_names.csv"
 SEGMENTS_CSV = ROOT / "data" / "segments.csv"
+FACTS_CSV = ROOT / "data" / "reference" / "shanghai_ai_facts.csv"
+SCOPE_MAP_CSV = ROOT / "data" / "reference" / "scope_map.csv"
 
 SEED = 42
 N_ENTERPRISES = 200
@@ -56,7 +63,31 @@ FORMULA_CODE_INDEX = 7
 
 # Run ids: 1 reference facts, 2 the 2024Q4 drop, 3 the 2025Q2 drop (the latest).
 RUN_FACTS, RUN_DROP_2024Q4, RUN_DROP_2025Q2 = 1, 2, 3
-SRC_SAMPLE, SRC_PEOPLES_DAILY, SRC_REPOST, SRC_PLAN, SRC_XUHUI = 1, 2, 3, 4, 5
+# Source 1 is the sample generator; the reported facts' sources follow from 2.
+SRC_SAMPLE = 1
+
+# The reported figures: (metric, zone_or_scope, period) of rows of the reference facts file.
+REPORTED_FACTS = [
+    # People's Daily, 2025-05-07: output 400 bn in 2024, growth over 7 %, 13.2 % in 2025Q1;
+    # West Bund 255 foundation-model firms and 34 registered models.
+    ("ai_industry_output", "Shanghai (city)", "2024"),
+    ("ai_industry_output_growth_yoy", "Shanghai (city)", "2024"),
+    ("ai_industry_output_growth_yoy", "Shanghai (city)", "2025Q1"),
+    ("zone_foundation_model_enterprises", "West Bund (Xuhui)", "2025 (as reported 2025-05)"),
+    ("zone_registered_foundation_models", "West Bund (Xuhui)", "2025 (as reported 2025-05)"),
+    # Another basis for 2024: industry scale over 450 bn, growth over 7.8 %; the scale from two
+    # sources (the Conflicts tab's side-by-side group).
+    ("ai_industry_scale", "Shanghai (city)", "2024"),
+    ("ai_industry_scale", "Shanghai (city)", "as reported c. 2025 (likely 2024)"),
+    ("ai_industry_growth_yoy", "Shanghai (city)", "2024"),
+    # Above designated size: 134 bn (2018) and over 380 bn (2022); the 2025 target of 400 bn.
+    ("ai_industry_scale_above_designated_size", "Shanghai (city)", "2018"),
+    ("ai_industry_scale_above_designated_size", "Shanghai (city)", "2022"),
+    ("target_ai_industry_scale_above_designated_size", "Shanghai (city)",
+     "2025 (14th FYP target)"),
+    # A district figure: Pudong over 120 bn at the end of 2022.
+    ("district_ai_industry_scale", "Pudong New Area", "2022 (end)"),
+]
 
 # Fallback district centres (lon, lat) when the real GeoJSON is not there yet: tiny squares.
 _DISTRICT_CENTRES = {
@@ -102,6 +133,11 @@ METRICS = [
     ("ai_industry_output_growth_yoy", "AI industry output growth (year on year)",
      "人工智能产业产值同比增速", "percent", "%"),
     ("ai_industry_scale", "AI industry scale", "人工智能产业规模", "billion CNY", "十亿元"),
+    ("ai_industry_growth_yoy", "AI industry scale growth (year on year)",
+     "人工智能产业规模同比增速", "percent", "%"),
+    ("target_ai_industry_scale_above_designated_size",
+     "Target: AI industry scale (above designated size)", "规上人工智能产业规模目标",
+     "billion CNY", "十亿元"),
     ("district_ai_industry_scale", "District AI industry scale", "区人工智能产业规模",
      "billion CNY", "十亿元"),
 ]
@@ -181,7 +217,8 @@ def build_seeded_db(path: str | Path, *, geojson: Path | None = None,
     runs = [
         {"id": RUN_FACTS, "kind": "facts", "started_at": datetime(2025, 1, 6, 9, 0, tzinfo=UTC),
          "finished_at": datetime(2025, 1, 6, 9, 0, 4, tzinfo=UTC), "status": "succeeded",
-         "data_period": "2025", "rows_read": 12, "rows_inserted": 12,
+         "data_period": "2025", "rows_read": len(REPORTED_FACTS),
+         "rows_inserted": len(REPORTED_FACTS),
          "message": "reference facts"},
         {"id": RUN_DROP_2024Q4, "kind": "drop",
          "started_at": datetime(2025, 2, 10, 8, 30, tzinfo=UTC),
@@ -194,32 +231,13 @@ def build_seeded_db(path: str | Path, *, geojson: Path | None = None,
          "drop_path": "data/sample/drops/2025Q2", "data_period": "2025Q2", "rows_read": 620,
          "rows_inserted": 600, "rows_updated": 16, "rows_rejected": 4},
     ]
+    reported_sources, reported = _reported_facts()
     sources = [
         {"id": SRC_SAMPLE, "key": "sample-generator-42", "title": "Sample generator (seed 42)",
          "publisher": "aidash", "url_or_publication": None, "published": "2025-08-12",
          "quote": None, "confidence": "low", "caveat": "Generated, not real.",
          "provenance": "sample"},
-        {"id": SRC_PEOPLES_DAILY, "key": "peoples-daily-2025-05-07",
-         "title": "Shanghai accelerates AI innovation (People's Daily)",
-         "publisher": "People's Daily", "url_or_publication": "People's Daily via Alwihda Info",
-         "published": "2025-05-07",
-         "quote": "In 2024, Shanghai's artificial intelligence industry achieved 400 billion yuan",
-         "confidence": "high", "caveat": "English-language repost.", "provenance": "reported"},
-        {"id": SRC_REPOST, "key": "repost-2025-01", "title": "Shanghai AI industry tops 450 bn",
-         "publisher": "Industry news repost", "url_or_publication": "https://example.invalid/ai",
-         "published": "2025-01-20", "quote": "over 450 billion yuan, up over 7.8%",
-         "confidence": "medium", "caveat": "Basis not stated.", "provenance": "reported"},
-        {"id": SRC_PLAN, "key": "plan-2021-12", "title": "Shanghai AI industry plan (14th FYP)",
-         "publisher": "Shanghai Municipal Government",
-         "url_or_publication": "Shanghai Municipal Government", "published": "2021-12-20",
-         "quote": "到2025年人工智能产业规模突破4500亿元", "confidence": "medium-high",
-         "caveat": None, "provenance": "reported"},
-        {"id": SRC_XUHUI, "key": "xuhui-2024",
-         "title": "From the magic capital to the model capital",
-         "publisher": "Shanghai Xuhui", "url_or_publication": "https://example.invalid/xuhui",
-         "published": "2024-03-15",
-         "quote": "from 134 billion yuan in 2018 to more than 380 billion yuan in 2022",
-         "confidence": "medium", "caveat": "Machine-translated repost.", "provenance": "reported"},
+        *reported_sources,
     ]
     zones = [{"zone_id": z[0], "name_en": z[1], "name_zh": z[2], "kind": z[3],
               "parent_zone_id": z[4], "district_adcode": z[5], "lon": z[6], "lat": z[7],
@@ -275,7 +293,7 @@ def build_seeded_db(path: str | Path, *, geojson: Path | None = None,
 
     observations = _derived_observations(enterprises, revenue)
     observations += _zone_metric_observations(rng)
-    observations += _reported_observations()
+    observations += reported
     # One revised figure: the 2024Q4 city revenue first loaded by run 2, superseded by run 3.
     first = next(o for o in observations if o["metric"] == "enterprise_revenue"
                  and o["scope_type"] == "city" and o["period"] == "2024Q4")
@@ -362,33 +380,29 @@ def _zone_metric_observations(rng: random.Random) -> list[dict]:
     return out
 
 
-def _reported_observations() -> list[dict]:
-    city = CITY_SCOPE_ID
-    return [
-        # The conflict: two sources for the city's 2024 output.
-        _obs("ai_industry_output", "city", city, "2024", 400.0, "billion CNY", "annual",
-             "reported", SRC_PEOPLES_DAILY, RUN_FACTS, scope_label="Shanghai (city)"),
-        _obs("ai_industry_output", "city", city, "2024", 450.0, "billion CNY", "annual",
-             "reported", SRC_REPOST, RUN_FACTS, lower_bound=True),
-        _obs("ai_industry_output", "city", city, "2023", 370.0, "billion CNY", "annual",
-             "reported", SRC_REPOST, RUN_FACTS, approximate=True),
-        _obs("ai_industry_output_growth_yoy", "city", city, "2024", 7.0, "percent", "annual",
-             "reported", SRC_PEOPLES_DAILY, RUN_FACTS, lower_bound=True),
-        _obs("ai_industry_output_growth_yoy", "city", city, "2025Q1", 13.2, "percent",
-             "quarterly", "reported", SRC_PEOPLES_DAILY, RUN_FACTS),
-        _obs("ai_industry_scale_above_designated_size", "city", city, "2018", 134.0,
-             "billion CNY", "annual", "reported", SRC_XUHUI, RUN_FACTS),
-        _obs("ai_industry_scale_above_designated_size", "city", city, "2022", 380.0,
-             "billion CNY", "annual", "reported", SRC_XUHUI, RUN_FACTS, lower_bound=True),
-        _obs("ai_industry_scale", "city", city, "2025", 450.0, "billion CNY", "annual",
-             "reported", SRC_PLAN, RUN_FACTS, kind="target", lower_bound=True),
-        _obs("zone_foundation_model_enterprises", "zone", "westbund_ai_tower", "2025Q2", 255.0,
-             "enterprises", "point", "reported", SRC_PEOPLES_DAILY, RUN_FACTS),
-        _obs("zone_registered_foundation_models", "zone", "westbund_ai_tower", "2025Q2", 34.0,
-             "models", "point", "reported", SRC_PEOPLES_DAILY, RUN_FACTS),
-        _obs("district_ai_industry_scale", "district", "310115", "2024", 150.0, "billion CNY",
-             "annual", "reported", SRC_XUHUI, RUN_FACTS, lower_bound=True),
-    ]
+def _reported_facts() -> tuple[list[dict], list[dict]]:
+    """The sources and observations of :data:`REPORTED_FACTS`, as the facts loader makes them.
+
+    :raises LookupError: a listed fact is not (or no longer) in the reference file.
+    """
+    picked: dict[tuple[str, str, str], tuple[int, dict[str, str]]] = {}
+    for r in read_facts(FACTS_CSV):
+        key = (r.values["metric"], r.values["zone_or_scope"], r.values["period"])
+        if key in REPORTED_FACTS:
+            picked[key] = (r.row, r.values)
+    missing = [k for k in REPORTED_FACTS if k not in picked]
+    if missing:
+        raise LookupError(f"not in {FACTS_CSV.name}: {missing}")
+    plan = clean_facts([picked[k] for k in REPORTED_FACTS], read_scope_map(SCOPE_MAP_CSV),
+                       {m[0]: m[3] for m in METRICS}, FACTS_CSV.name)
+    source_ids = {key: SRC_SAMPLE + n for n, key in enumerate(plan.sources, start=1)}
+    sources = [{"id": source_ids[key], **source} for key, source in plan.sources.items()]
+    observations = []
+    for obs in plan.observations:
+        row = {k: v for k, v in obs.items() if k != "source_key"}
+        observations.append({**row, "source_id": source_ids[obs["source_key"]],
+                             "etl_run_id": RUN_FACTS, "superseded_by": None})
+    return sources, observations
 
 
 def _forecasts(conn, observations: list[dict]) -> None:  # type: ignore[no-untyped-def]
@@ -432,11 +446,14 @@ def _forecasts(conn, observations: list[dict]) -> None:  # type: ignore[no-untyp
         conn.execute(insert(ForecastPoint.__table__), points)
         if stype == "city" and vintage == RUN_DROP_2025Q2:
             city_forecast_id = fid
-    target_id = conn.execute(
-        select(Obs.id).where(Obs.kind == "target", Obs.metric == "ai_industry_scale")).scalar_one()
+    target = conn.execute(
+        select(Obs.id, Obs.value, Obs.period).where(
+            Obs.kind == "target",
+            Obs.metric == "target_ai_industry_scale_above_designated_size")).one()
+    # The probability is made up, like the forecast it would come from (both sample).
     conn.execute(insert(TargetProbability.__table__), [{
-        "forecast_id": city_forecast_id, "target_observation_id": target_id,
-        "target_value": 450.0, "target_period": "2025", "probability": 0.62,
+        "forecast_id": city_forecast_id, "target_observation_id": target.id,
+        "target_value": target.value, "target_period": target.period, "probability": 0.62,
         "method": "share of simulated 2025 annual totals (sum of four quarters) at or above "
                   "target"}])
 

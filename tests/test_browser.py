@@ -3,10 +3,14 @@
 Starts ``streamlit run`` on 127.0.0.1 over a database built by ``aidash init`` from the bundled
 data, drives Debian's Chromium with the PyPI ``playwright`` package (no downloaded browser),
 and saves one screenshot per page and language under ``tests/artifacts/screenshots/``.
+
+Without Chromium the module skips and says why, except in CI (``CI=true``), where a skipped
+browser test would pass unnoticed: there it fails.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,6 +36,24 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 PAGE_TIMEOUT_MS = 45_000
 
 
+def in_ci() -> bool:
+    """True when the CI environment variable says so (``true``, ``1`` or ``yes``)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium() -> str:
+    """The browser's path; checked first, before a database is built or a server started."""
+    if not Path(CHROMIUM).exists():
+        if in_ci():
+            pytest.fail(f"BROWSER TEST FAILED: no Chromium at {CHROMIUM}, and CI is set, so "
+                        "the browser test may not skip; install Debian's `chromium` package "
+                        "(`make system-deps` as root)", pytrace=False)
+        pytest.skip(f"BROWSER TEST SKIPPED: no Chromium at {CHROMIUM}; install Debian's "
+                    "`chromium` package (make test does so when it runs as root)")
+    return CHROMIUM
+
+
 @pytest.fixture(scope="module")
 def browser_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from etl.build import build_database
@@ -51,14 +73,11 @@ def server(browser_db: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"BROWSER TEST SKIPPED: no Chromium at {CHROMIUM}; install Debian's "
-                    "`chromium` package (make test does so when it runs as root)")
+def browser(chromium: str) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

@@ -81,10 +81,13 @@ def test_headline_chart_has_fan_reported_points_and_target(ro_engine: Engine) ->
     targets = queries.targets(ro_engine).assign(y=lambda d: d["value_bn"],
                                                 label=lambda d: d["name_en"])
     fig = charts.headline_chart(sample, reported, fc, targets, EN)
-    assert roles(fig) == ["sample", "fan95", "fan80", "forecast", "reported", "reported",
+    # One trace of reported points per metric (basis), then the target.
+    n_reported = reported["label"].nunique()
+    assert n_reported > 1 and len(targets) == 1
+    assert roles(fig) == ["sample", "fan95", "fan80", "forecast", *["reported"] * n_reported,
                           "target"]
     assert [t.yaxis for t in fig.data if t.meta["role"] in ("reported", "target")] == [
-        "y2", "y2", "y2"]
+        "y2"] * (n_reported + 1)
     assert fig.layout.yaxis2.range[1] == pytest.approx(4 * fig.layout.yaxis.range[1])
     assert fig.layout.yaxis.title.text == "Quarterly (billion CNY)"
 

@@ -14,11 +14,13 @@ from sqlalchemy.engine import Engine
 
 from etl import geography
 from etl.datum import gcj02_to_wgs84
+from etl.district_check import DistrictLocator
 from etl.errors import AidashError
 from etl.geography import (
     GeographyFileMissing,
     InvalidRow,
     MissingColumns,
+    OutsideDistrict,
     OutsideShanghai,
     UnknownDistrict,
     UnknownZoneKind,
@@ -137,6 +139,43 @@ def test_wgs84_coordinates_are_stored_as_given(geo_engine: Engine) -> None:
         (None, None)]
 
 
+def test_every_bundled_point_lies_in_its_district(geo_engine: Engine) -> None:
+    districts = rows(geo_engine, "SELECT adcode, name_en, geometry FROM districts")
+    locator = DistrictLocator([{"adcode": a, "name_en": n, "geometry": g}
+                               for a, n, g in districts])
+    located = rows(geo_engine, "SELECT zone_id, lon, lat, district_adcode FROM zones "
+                               "WHERE lon IS NOT NULL ORDER BY zone_id")
+    assert len(located) == 7
+    assert {z: locator.misplaced(lon, lat, adcode) for z, lon, lat, adcode in located} == {
+        z: None for z, *_ in located}
+
+
+def test_a_zone_without_a_reliable_point_stays_off_the_map_with_a_note(
+        geo_engine: Engine) -> None:
+    [(lon, lat, note)] = rows(geo_engine, "SELECT lon, lat, coord_note FROM zones "
+                                          "WHERE zone_id = 'beiyang_ai_town'")
+    assert (lon, lat) == (None, None)
+    assert note.startswith("No reliable point (left blank, so the map leaves the zone out). ")
+    assert "lies in Minhang District, 1.3 km outside Xuhui District" in note
+
+
+@pytest.mark.parametrize(("zone_id", "changes", "stored"), [
+    # The same point loads once the row names the district it lies in.
+    ("beiyang_ai_town", {"lon": "121.41500", "lat": "31.11720", "datum": "WGS-84",
+                         "district_code": "310112", "district_en": "Minhang District"},
+     (121.415, 31.1172, 310112)),
+    # 154 m beyond the simplified border: within the tolerance, so given the benefit of the doubt.
+    ("westbund_ai_tower", {"lon": "121.466"}, (121.466, 31.1623, 310104)),
+])
+def test_a_point_inside_its_district_loads(engine: Engine, data_dir: Path, zone_id: str,
+                                           changes: dict[str, str],
+                                           stored: tuple[float, float, int]) -> None:
+    edit_zone(data_dir, zone_id, changes)
+    load_geography(engine, data_dir)
+    assert rows(engine, "SELECT lon, lat, district_adcode FROM zones WHERE zone_id = :z",
+                z=zone_id) == [stored]
+
+
 def test_sub_sites_point_at_their_core_zone(geo_engine: Engine) -> None:
     assert rows(geo_engine, "SELECT zone_id, kind, parent_zone_id FROM zones "
                             "WHERE parent_zone_id IS NOT NULL ORDER BY zone_id") == [
@@ -187,6 +226,22 @@ def test_zone_ids_are_short_and_stable(geo_engine: Engine) -> None:
     ("westbund_ai_tower", {"lat": "3.16230"}, OutsideShanghai,
      ("zones.csv, row 3, column lat: 3.1623 is outside Shanghai (lat 30.6–31.9); check for "
      "swapped or mistyped coordinates")),
+    # The point that was once published for Beiyang AI Town: in Minhang, not Xuhui.
+    ("beiyang_ai_town", {"lon": "121.41500", "lat": "31.11720", "datum": "WGS-84"},
+     OutsideDistrict,
+     ("zones.csv, row 9, column lon/lat: the point (121.415, 31.1172, WGS-84) lies 1.3 km "
+      "outside Xuhui District (it falls in Minhang District); correct lon/lat or district_code, "
+      "or leave lon/lat blank and say why in coord_note")),
+    # Just across the Huangpu from the West Bund, beyond the border tolerance.
+    ("westbund_ai_tower", {"lon": "121.470"}, OutsideDistrict,
+     ("zones.csv, row 3, column lon/lat: the point (121.47, 31.1623, WGS-84) lies 528 m outside "
+      "Xuhui District (it falls in Pudong New Area); correct lon/lat or district_code, or leave "
+      "lon/lat blank and say why in coord_note")),
+    # Inside the bounding box, but in Zhejiang.
+    ("westbund_ai_tower", {"lon": "120.9", "lat": "30.9"}, OutsideDistrict,
+     ("zones.csv, row 3, column lon/lat: the point (120.9, 30.9, WGS-84) lies 54.8 km outside "
+      "Xuhui District (it falls in no Shanghai district); correct lon/lat or district_code, or "
+      "leave lon/lat blank and say why in coord_note")),
     ("westbund_ai_tower", {"lat": "31.16a"}, InvalidRow,
      "zones.csv, row 3, column lat: '31.16a' is not a number"),
     ("westbund_ai_tower", {"lat": ""}, InvalidRow,

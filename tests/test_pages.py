@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from app import export
 from app.pages import VIEWS
 from models.db import create_db_and_tables, make_engine
+from tests.seed import REPORTED_FACTS
 
 pytest_plugins = ["dashboard_fixtures"]
 
@@ -42,9 +43,13 @@ def markdown(at: AppTest) -> list[str]:
 
 
 def _overview(at: AppTest, lang: str) -> None:
-    labels = [m.label for m in at.metric]
-    assert labels[0] == {"en": "2024 · AI industry output", "zh": "2024年 · 人工智能产业产值"}[lang]
-    assert at.metric[0].value == {"en": "400.0 billion CNY", "zh": "4,000 亿元"}[lang]
+    # The seed's two reported 2024 city figures on their own bases: scale (over 450 bn) and
+    # output (400 bn), as published.
+    assert [(m.label, m.value) for m in at.metric[:2]] == {
+        "en": [("2024 · AI industry scale", "≥ 450.0 billion CNY"),
+               ("2024 · AI industry output", "400.0 billion CNY")],
+        "zh": [("2024年 · 人工智能产业规模", "≥ 4,500 亿元"),
+               ("2024年 · 人工智能产业产值", "4,000 亿元")]}[lang]
     roles = [t["meta"]["role"] for t in figures(at)[0]["data"]]
     assert {"sample", "fan80", "fan95", "reported", "target"} <= set(roles)
     badge = {"en": "Sample data — generated, not real", "zh": "样例数据（生成，非真实）"}[lang]
@@ -56,6 +61,13 @@ def _map(at: AppTest, lang: str) -> None:
     fig = figures(at)[0]
     assert [t["meta"]["role"] for t in fig["data"]] == ["districts", "values", "zones"]
     assert len(fig["data"][0]["locations"]) == 16
+    # The seed's computing site has no point: it is named under the map, not drawn on it.
+    drawn = [row[0] for row in fig["data"][2]["customdata"]]
+    assert len(drawn) == 6 and "lingang_ct_computing" not in drawn
+    assert {"en": "Not on the map (no reliable point): China Telecom Lingang Intelligent "
+                  "Computing Center.",
+            "zh": "未在地图上标出（无可靠坐标）：中国电信临港智算中心。"}[lang] in [
+        c.value for c in at.caption]
 
 
 def _trends(at: AppTest, lang: str) -> None:
@@ -80,7 +92,7 @@ def _sources(at: AppTest, lang: str) -> None:
         "en": "Data as of **2025 Q2**, loaded on 2025-08-12 22:05 (UTC+8) (ETL run 3).",
         "zh": "数据截至 **2025年第2季度**，加载于 2025年8月12日 22:05（北京时间）（ETL 批次 3）。",
     }[lang]
-    assert len(at.dataframe[0].value) == 11
+    assert len(at.dataframe[0].value) == len(REPORTED_FACTS)
 
 
 CHECKS: dict[str, tuple[dict[str, str], Callable[[AppTest, str], None]]] = {

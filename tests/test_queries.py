@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from app import queries
 from app.filters import EnterpriseFilters
 from etl.errors import DatabaseMissing
 from models.db import create_db_and_tables, make_engine
+from tests.seed import FACTS_CSV, REPORTED_FACTS
 
 pytest_plugins = ["dashboard_fixtures"]
 
@@ -22,6 +24,21 @@ QUARTERS = ["2023Q3", "2023Q4", "2024Q1", "2024Q2", "2024Q3", "2024Q4", "2025Q1"
 def _sql(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
     with sqlite3.connect(path) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+def _fact(metric: str, scope: str, period: str) -> dict[str, str]:
+    """The row of the reference facts file that the seed took a reported figure from."""
+    with FACTS_CSV.open(encoding="utf-8") as fh:
+        [row] = [r for r in csv.DictReader(fh)
+                 if (r["metric"], r["zone_or_scope"], r["period"]) == (metric, scope, period)]
+    return row
+
+
+# The two sources of the city's 2024 industry scale (both "over 450 bn").
+SCALE_2024 = _fact("ai_industry_scale", "Shanghai (city)", "2024")
+SCALE_2024_AGAIN = _fact("ai_industry_scale", "Shanghai (city)",
+                         "as reported c. 2025 (likely 2024)")
+OUTPUT_2024 = _fact("ai_industry_output", "Shanghai (city)", "2024")
 
 
 # -- health -------------------------------------------------------------------------------
@@ -85,12 +102,10 @@ def test_city_revenue_is_current_and_in_billions(ro_engine: Engine, seeded_db_pa
 
 
 def test_series_of_record_takes_the_higher_confidence(ro_engine: Engine) -> None:
-    df = queries.series(ro_engine, "ai_industry_output", "city")
+    assert (SCALE_2024["confidence"], SCALE_2024_AGAIN["confidence"]) == ("medium", "low-medium")
+    df = queries.series(ro_engine, "ai_industry_scale", "city")
     assert df[["period", "value", "source_title"]].to_dict("records") == [
-        {"period": "2023", "value": 370.0, "source_title": "Shanghai AI industry tops 450 bn"},
-        {"period": "2024", "value": 400.0,
-         "source_title": "Shanghai accelerates AI innovation (People's Daily)"},
-    ]
+        {"period": "2024", "value": 450.0, "source_title": SCALE_2024["source_title"]}]
 
 
 def test_values_at_gives_every_district_with_data(ro_engine: Engine, seeded_db_path: Path) -> None:
@@ -113,8 +128,9 @@ def test_metric_catalogue_lists_district_metrics(ro_engine: Engine) -> None:
 def test_targets_carry_the_probability_of_the_latest_forecast(ro_engine: Engine) -> None:
     df = queries.targets(ro_engine)
     assert df[["metric", "period", "value", "probability", "probability_vintage"]].to_dict(
-        "records") == [{"metric": "ai_industry_scale", "period": "2025", "value": 450.0,
-                        "probability": 0.62, "probability_vintage": 3}]
+        "records") == [{"metric": "target_ai_industry_scale_above_designated_size",
+                        "period": "2025", "value": 400.0, "probability": 0.62,
+                        "probability_vintage": 3}]
 
 
 # -- forecasts ----------------------------------------------------------------------------
@@ -185,21 +201,32 @@ def test_share_uses_the_city_total_then_the_sum() -> None:
 
 
 # -- overview -----------------------------------------------------------------------------
-def test_overview_cards_say_where_numbers_come_from(ro_engine: Engine) -> None:
+def test_overview_cards_say_where_numbers_come_from(ro_engine: Engine,
+                                                   seeded_db_path: Path) -> None:
     cards = queries.overview_cards(ro_engine)
     summary = [(c["card"], c["metric"], c["period"], c["provenance"]) for c in cards]
+    # The two newest reported money bases (2024 scale and output, newest metric code first),
+    # the newest reported growth, then the sample cards.
     assert summary == [
+        ("output", "ai_industry_scale", "2024", "reported"),
         ("output", "ai_industry_output", "2024", "reported"),
-        ("output", "ai_industry_scale_above_designated_size", "2022", "reported"),
         ("growth", "ai_industry_output_growth_yoy", "2025Q1", "reported"),
         ("firms", "enterprise_count", "2025Q2", "sample"),
         ("models", "zone_registered_foundation_models", "2025Q2", "sample"),
         ("computing", "zone_computing_pflops", "2025Q2", "sample"),
     ]
-    output = cards[0]
-    assert (output["value_bn"], output["delta_base_period"]) == (400.0, "2023")
-    assert output["delta_pct"] == pytest.approx((400 / 370 - 1) * 100)
-    assert output["source_title"] == "Shanghai accelerates AI innovation (People's Daily)"
+    scale, output = cards[0], cards[1]
+    assert (scale["value_bn"], scale["lower_bound"], scale["delta_pct"]) == (450.0, True, None)
+    assert scale["source_title"] == SCALE_2024["source_title"]
+    assert (output["value_bn"], output["lower_bound"]) == (400.0, False)
+    assert output["source_title"] == OUTPUT_2024["source_title"]
+    # A card's change is against the same period a year before, from the stored figures.
+    [(now,), (before,)] = _sql(seeded_db_path, "SELECT value FROM observations WHERE metric = "
+                               "'enterprise_count' AND scope_type = 'city' AND period IN "
+                               "('2025Q2', '2024Q2') ORDER BY period DESC")
+    firms = cards[3]
+    assert (firms["value"], firms["delta_base_period"]) == (now, "2024Q2")
+    assert firms["delta_pct"] == pytest.approx((now / before - 1) * 100)
 
 
 def test_zones_glance_has_every_zone(ro_engine: Engine) -> None:
@@ -264,16 +291,16 @@ def test_conflicts_side_by_side_record_first(ro_engine: Engine) -> None:
     df = queries.conflicts(ro_engine)
     assert df[["group", "metric", "period", "value", "is_record", "confidence"]].to_dict(
         "records") == [
-        {"group": 1, "metric": "ai_industry_output", "period": "2024", "value": 400.0,
-         "is_record": True, "confidence": "high"},
-        {"group": 1, "metric": "ai_industry_output", "period": "2024", "value": 450.0,
-         "is_record": False, "confidence": "medium"},
+        {"group": 1, "metric": "ai_industry_scale", "period": "2024", "value": 450.0,
+         "is_record": True, "confidence": SCALE_2024["confidence"]},
+        {"group": 1, "metric": "ai_industry_scale", "period": "2024", "value": 450.0,
+         "is_record": False, "confidence": SCALE_2024_AGAIN["confidence"]},
     ]
 
 
 def test_reported_facts_and_history(ro_engine: Engine) -> None:
     facts = queries.reported_facts(ro_engine)
-    assert len(facts) == 11 and facts["quote"].notna().all()
+    assert len(facts) == len(REPORTED_FACTS) and facts["quote"].notna().all()
     history = queries.etl_history(ro_engine)
     assert history["id"].tolist() == [3, 2, 1]
     assert queries.provenance_counts(ro_engine)["provenance"].tolist() == ["reported", "sample"]

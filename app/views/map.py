@@ -77,6 +77,10 @@ fig = maps.district_map(districts_df, values[["adcode", "y", "provenance", "prov
 event = st.plotly_chart(fig, key="district_map", on_select="rerun", selection_mode="points",
                         config=maps.MAP_CONFIG)
 st.caption(tr("map.legend_note"))
+unplaced = zones_df[zones_df["lon"].isna() | zones_df["lat"].isna()]
+if not unplaced.empty:
+    st.caption(tr("map.unplaced", names=tr("map.unplaced_separator").join(
+        tr.name(e, z) for e, z in zip(unplaced["name_en"], unplaced["name_zh"]))))
 if (values["provenance"] == "sample").any():
     st.badge(tr("common.sample_badge"), color="orange", icon=":material/science:")
 
