@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,9 +30,11 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from etl.drops import load_drop
+from etl.errors import DropRejected
 from etl.problems import Problem
 from etl.read import REASON_UNTERMINATED
 from etl.text_rules import CELL_LIMIT, NAME_LIMIT
+from models import db as db_module
 
 CONTROL = "holds a control character ({}): delete it; a cell holds one line of printable text"
 
@@ -229,3 +231,87 @@ def test_legitimate_names_load_verbatim(base: Engine, tmp_path: Path) -> None:
             "SELECT credit_code, name_zh, name_en FROM enterprises WHERE credit_code IN (?, ?)",
             (C1, C2))}
     assert stored == names
+
+
+# ------------------------------------------------------------ a database another writer holds
+
+
+def _busy(db: Path, undone: str, retry: str) -> str:
+    return (f"Error: another writer holds the database {db} (a load, rollback or forecast "
+            f"refresh that is still running) and did not release it within 0.05 s; {undone}. "
+            f"Wait for the other job to finish, then {retry}.")
+
+
+@pytest.fixture
+def other_writer(base: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[sqlite3.Connection]:
+    """A second connection holding the database's write lock (BEGIN IMMEDIATE), and a busy
+    timeout of 50 ms for every connection opened from now on (the default waits 30 s)."""
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 50)
+    base.dispose()  # the fixture's pooled connections keep the long timeout
+    other = sqlite3.connect(_db(base), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield other
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+
+
+@pytest.mark.parametrize(("args", "undone", "retry"), [
+    (["etl", "load", str(GOOD / "2025Q1_revised"), "--no-forecast"], "nothing was loaded",
+     "run the load again"),
+    # The files of run 2 again: the "already loaded" run row cannot be written either.
+    (["etl", "load", str(GOOD / "2025Q1")], "nothing was loaded", "run the load again"),
+    (["etl", "rollback", "2"], "nothing was rolled back", "run `aidash etl rollback 2` again"),
+    (["forecast", "refresh"], "no forecast was stored", "run `aidash forecast refresh` again"),
+])
+def test_a_locked_database_is_one_line_and_changes_nothing(
+        base: Engine, other_writer: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch,
+        args: list[str], undone: str, retry: str) -> None:
+    db = _db(base)
+    before = dump_tables(db)
+    runs_before = dump_tables(db, ("etl_runs", "etl_run_files"))
+    result = _cli([*args, "--db", str(db)], monkeypatch)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.stderr.strip() == _busy(db, undone, retry)
+    assert dump_tables(db) == before
+    assert dump_tables(db, ("etl_runs", "etl_run_files")) == runs_before
+    # Once the other writer is done, the same command runs.
+    other_writer.execute("ROLLBACK")
+    again = _cli([*args, "--db", str(db)], monkeypatch)
+    assert again.exit_code == 0, again.output
+
+
+def test_a_rejection_still_shows_its_problems_when_the_run_cannot_be_recorded(
+        base: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Another writer takes the lock after the drop was checked, before its 'rejected' run is
+    recorded: the problems are still reported, and the summary says the run is missing."""
+    from etl import drops
+
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 50)
+    base.dispose()
+    other = sqlite3.connect(_db(base), isolation_level=None)
+    summary = drops.rejection_summary
+
+    def lock_then_summarise(*args: object) -> str:
+        other.execute("BEGIN IMMEDIATE")
+        return summary(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(drops, "rejection_summary", lock_then_summarise)
+    files, expected = REJECTED["unit_separator_in_name"]
+    drop = _write_drop(tmp_path / "2025Q2", files)
+    runs_before = dump_tables(_db(base), ("etl_runs",))
+    try:
+        with pytest.raises(DropRejected) as info:
+            load_drop(base, drop, today=TODAY, report_path=tmp_path / "r.csv")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert info.value.problems == expected
+    assert info.value.summary.splitlines()[-2:] == [
+        (f"Nothing was loaded. Fix the rows listed in {tmp_path / 'r.csv'} and run the load "
+         "again."),
+        "The attempt is not in `aidash etl history`: another writer holds the database."]
+    assert dump_tables(_db(base), ("etl_runs",)) == runs_before
