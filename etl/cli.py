@@ -117,8 +117,11 @@ def etl_load(
     if result.changed and not dry_run and not no_forecast:
         from models.forecast_store import refresh_forecasts
 
-        out.print(refresh_forecasts(engine, vintage_run_id=result.run_id).summary_line(),
-                  markup=False, soft_wrap=True)
+        try:
+            refreshed = refresh_forecasts(engine, vintage_run_id=result.run_id)
+        except AidashError as exc:
+            _fail(str(exc))
+        out.print(refreshed.summary_line(), markup=False, soft_wrap=True)
 
 
 @etl_app.command("history")

@@ -48,7 +48,7 @@ import pyarrow as pa
 from sqlalchemy.engine import Engine
 
 from etl import bulk, derive, merge
-from etl.errors import AidashError, DropRejected
+from etl.errors import AidashError, DropRejected, busy_as_error, is_busy
 from etl.periods import parse_period
 from etl.problems import REPORT_COLUMNS
 from etl.read import (
@@ -494,6 +494,8 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
     :returns: counts, per-file details and the run id.
     :raises DatabaseMissing: the database has no tables.
     :raises DropRejected: any problem; the report lists every one, nothing was loaded.
+    :raises DatabaseBusy: another writer held the database past the busy timeout; nothing was
+        loaded.
     """
     start = time.perf_counter()
     started = _now()
@@ -506,11 +508,14 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
     if not drop_dir.is_dir():
         raise AidashError(f"drop folder {drop_label} does not exist")
     require_database(engine)
+    database = engine.url.database or str(engine.url)
     # A database built by an earlier version may have tables or indexes laid out differently.
-    upgrade(engine)
+    with busy_as_error(database, "nothing was loaded", "run the load again"):
+        upgrade(engine)
     column_map = load_column_map()
 
-    with (_Steps(progress) as steps, _load_connection(engine) as conn,
+    with (busy_as_error(database, "nothing was loaded", "run the load again"),
+          _Steps(progress) as steps, _load_connection(engine) as conn,
           bulk.Stage(conn, sqlite_path(str(engine.url))) as stage,
           _Background(stage) as background):
         files, problems = discover(drop_dir, ignore=(report,))
@@ -623,9 +628,17 @@ def _reject(conn: sqlite3.Connection, valid: ValidDrop, report: Path, *, drop_na
     rejected_rows = valid.problems.dropna(subset=["row"]).drop_duplicates(
         ["file", "sheet", "row"])
     if not dry_run:
-        _record_run(conn, status="rejected", drop_path=drop_label,
-                    data_period=valid.data_period, started=started, message=summary,
-                    rows_read=rows_read, rows_rejected=len(rejected_rows))
+        try:
+            _record_run(conn, status="rejected", drop_path=drop_label,
+                        data_period=valid.data_period, started=started, message=summary,
+                        rows_read=rows_read, rows_rejected=len(rejected_rows))
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            # The problems matter more than the history row: show them, and say why the
+            # attempt is missing from the history.
+            summary += ("\nThe attempt is not in `aidash etl history`: another writer holds "
+                        "the database.")
     raise DropRejected(summary, problems_as_list(valid.problems), display_path(report))
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from etl.problems import Problem
 
 
@@ -48,3 +52,45 @@ class DropRejected(AidashError):
 class RunNotFound(AidashError):
     """No ETL run has the given id."""
 
+
+
+class DatabaseBusy(AidashError):
+    """Another connection held the database's write lock for longer than the busy timeout
+    (another load, rollback or forecast refresh); this command wrote nothing."""
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" (SQLITE_BUSY), raised by sqlite3 or
+    wrapped by SQLAlchemy."""
+    orig = getattr(exc, "orig", None) or exc
+    if not isinstance(orig, sqlite3.OperationalError):
+        return False
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_BUSY
+    return "database is locked" in str(orig)
+
+
+@contextmanager
+def busy_as_error(database: str, undone: str, retry: str) -> Iterator[None]:
+    """Turn SQLite's "database is locked" inside the block into :class:`DatabaseBusy`.
+
+    :param database: the database as the user named it.
+    :param undone: what therefore did not happen ("nothing was loaded").
+    :param retry: what to run again once the other writer is done ("run the load again").
+    :raises DatabaseBusy: "another writer holds the database …; nothing was loaded. Wait …".
+    """
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        yield
+    except (sqlite3.OperationalError, OperationalError) as exc:
+        if not is_busy(exc):
+            raise
+        from models.db import BUSY_TIMEOUT_MS
+
+        raise DatabaseBusy(
+            f"another writer holds the database {database} (a load, rollback or forecast "
+            f"refresh that is still running) and did not release it within "
+            f"{BUSY_TIMEOUT_MS / 1000:g} s; {undone}. Wait for the other job to finish, then "
+            f"{retry}.") from exc

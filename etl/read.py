@@ -32,7 +32,8 @@ import re
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -459,9 +460,26 @@ def _parse_csv_fast(file: DropFile) -> tuple[tuple[list[str], pd.DataFrame, np.n
 def _header_width(file: DropFile) -> int:
     """Number of fields of the header record, read with the csv module."""
     assert file.encoding is not None
-    with file.path.open("r", encoding=file.encoding, newline="") as fh:
+    with (file.path.open("r", encoding=file.encoding, newline="") as fh,
+          _csv_field_limit(file.size)):
         first = next(csv.reader(fh), [])
     return max(len(first), 1)
+
+
+@contextmanager
+def _csv_field_limit(chars: int) -> Iterator[None]:
+    """Let the csv module read a field of up to ``chars`` characters while the block runs.
+
+    Its default limit (131,072) ends in ``_csv.Error`` when a stray quote makes the rest of a
+    large file one field; that field must be read to report the quote at the row where it
+    opened (and an over-long value is refused by the validator, with its length).
+    """
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, chars + 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
 
 
 def _parse_csv_exact(file: DropFile) -> tuple[tuple[list[str], pd.DataFrame, np.ndarray],
@@ -476,25 +494,26 @@ def _parse_csv_exact(file: DropFile) -> tuple[tuple[list[str], pd.DataFrame, np.
     rows: list[int] = []
     problems: dict[int, Problem] = {}
     record_no = 0  # the header is record (and row) 1
-    for record in reader:
-        record_no += 1
-        if record_no == 1:
-            header = record
-            continue
-        if not record or all(not v.strip() for v in record):
-            continue
-        if len(record) != len(header):
-            if len(record) < len(header):
-                reason = (f"row has too few fields: {len(record)}, the header has "
-                          f"{len(header)} (the file may be truncated)")
-            else:
-                reason = (f"row has too many fields: {len(record)}, the header has "
-                          f"{len(header)}: a value holds an unquoted comma, or the row has "
-                          "extra cells")
-            problems[record_no] = Problem(file.name, None, record_no, None, None, reason)
-            continue
-        body.append([v.strip() for v in record])
-        rows.append(record_no)
+    with _csv_field_limit(len(text)):
+        for record in reader:
+            record_no += 1
+            if record_no == 1:
+                header = record
+                continue
+            if not record or all(not v.strip() for v in record):
+                continue
+            if len(record) != len(header):
+                if len(record) < len(header):
+                    reason = (f"row has too few fields: {len(record)}, the header has "
+                              f"{len(header)} (the file may be truncated)")
+                else:
+                    reason = (f"row has too many fields: {len(record)}, the header has "
+                              f"{len(header)}: a value holds an unquoted comma, or the row has "
+                              "extra cells")
+                problems[record_no] = Problem(file.name, None, record_no, None, None, reason)
+                continue
+            body.append([v.strip() for v in record])
+            rows.append(record_no)
     if _ends_inside_quotes(text):
         problems[record_no] = Problem(file.name, None, record_no, None, None, REASON_UNTERMINATED)
         if rows and rows[-1] == record_no:

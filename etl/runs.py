@@ -19,7 +19,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from etl.errors import AidashError, DatabaseMissing, RunNotFound
+from etl.errors import AidashError, DatabaseMissing, RunNotFound, busy_as_error
 from models.db import upgrade
 from models.tables import REVENUE_COLUMNS, EtlRun
 
@@ -71,8 +71,17 @@ def rollback(engine: Engine, run_id: int) -> list[int]:
     :raises DatabaseMissing: the database has no tables.
     :raises RunNotFound: no run has this id.
     :raises AidashError: the run was already rolled back, wrote nothing, or is a geography run.
+    :raises DatabaseBusy: another writer held the database past the busy timeout; nothing was
+        rolled back.
     """
     require_database(engine)
+    with busy_as_error(engine.url.database or str(engine.url), "nothing was rolled back",
+                       f"run `aidash etl rollback {run_id}` again"):
+        return _rollback(engine, run_id)
+
+
+def _rollback(engine: Engine, run_id: int) -> list[int]:
+    """:func:`rollback` once the database is known to exist."""
     upgrade(engine)  # the undo below expects the current layout
     raw = engine.raw_connection()
     conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]

@@ -29,7 +29,7 @@ import pandera.pandas as pa_schema
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl import credit_code
+from etl import credit_code, text_rules
 from etl.periods import QUARTER_HINT, parse_period
 from etl.problems import REPORT_COLUMNS, Problem
 from etl.read import ColumnMap, ReadResult, Table
@@ -157,12 +157,16 @@ class Collector:
         return not self.parts and not self.loose
 
     def rows(self, frame: pd.DataFrame, mask: pd.Series | np.ndarray, column: str | None,
-             reason: str | pd.Series, value: pd.Series | None = None) -> None:
+             reason: str | pd.Series, value: pd.Series | None = None, *,
+             claim: bool = False) -> None:
         """One problem per row of ``frame`` where ``mask`` holds.
 
         :param column: the canonical column (reported under the file's own header) or None.
         :param reason: one text for all, or a Series aligned with ``frame``.
         :param value: the values to report; default the raw values of ``column``.
+        :param claim: these cells' problems are the only ones reported for them: the later
+            checks' problems of the same cells are dropped (a cell refused for a control
+            character or its length is not also "not a number", quoting it in full).
         """
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
@@ -180,13 +184,31 @@ class Collector:
                       else [None] * len(sub)),
             "reason": (reason[mask].to_numpy() if isinstance(reason, pd.Series) else reason),
         })
+        if claim:
+            part["_claim"] = True
         self.parts.append(part)
+
+    def _unclaimed(self) -> list[pd.DataFrame]:
+        """The parts without the problems of claimed cells (see :meth:`rows`)."""
+        claimed = [p for p in self.parts if "_claim" in p]
+        if not claimed:
+            return self.parts
+        keys = pd.concat([p[["_t", "row", "_column"]] for p in claimed]).drop_duplicates()
+        keys["_claimed"] = True
+        out = []
+        for part in self.parts:
+            if "_claim" in part:
+                out.append(part.drop(columns="_claim"))
+                continue
+            hit = part.merge(keys, on=["_t", "row", "_column"], how="left")["_claimed"]
+            out.append(part.loc[~hit.fillna(False).astype(bool).to_numpy()])
+        return out
 
     def frame(self, file_order: list[str]) -> pd.DataFrame:
         """Every problem, sorted by file, sheet, row and column position, as report columns."""
         frames = []
         tables = self.tables
-        for part in self.parts:
+        for part in self._unclaimed():
             ts = part["_t"].to_numpy()
             headers = [(tables[t].headers.get(c, c) if isinstance(c, str) else None)
                        for t, c in zip(ts, part["_column"])]
@@ -562,6 +584,24 @@ class Validator:
             self.problems.add(p)
 
     # -- shared column checks ------------------------------------------------------------
+
+    def text_cells(self) -> None:
+        """Control characters and over-long values, in every cell of every table
+        (:mod:`etl.text_rules`); these cells get no other problem."""
+        for ti, table in enumerate(self.tables):
+            specs = self.map.specs[table.kind]
+            for column in table.data.columns:
+                limit = text_rules.limit_for(specs[column].dtype)
+                found = text_rules.check_column(table.data[column], limit)
+                if not found:
+                    continue
+                positions = np.array([p.position for p in found], dtype=np.int64)
+                cells = pd.DataFrame({"_t": np.full(len(found), ti, dtype=np.int32),
+                                      "_row": table.rows[positions].astype(np.int32)})
+                self.problems.rows(cells, np.ones(len(found), dtype=bool), column,
+                                   pd.Series([p.reason for p in found], dtype=object),
+                                   pd.Series([p.value for p in found], dtype=object),
+                                   claim=True)
 
     def required(self, frame: pd.DataFrame, kind: str) -> None:
         for name, spec in self.map.specs[kind].items():
@@ -1019,6 +1059,7 @@ def validate_drop(read: ReadResult, column_map: ColumnMap, conn: sqlite3.Connect
     source = read.source or {}
     default_provenance = PROVENANCE_VALUES.get(_key(source.get("provenance", "")), "reported")
     v = Validator(read, column_map, Reference.load(conn), conn, today, default_provenance)
+    v.text_cells()
     out = ValidDrop()
     out.enterprises = v.enterprises()
     if (on_register is not None and out.enterprises is not None and len(out.enterprises)

@@ -24,7 +24,7 @@ from scipy.stats import norm
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from etl.errors import AidashError
+from etl.errors import AidashError, busy_as_error
 from models.forecast import forecast
 
 # Eight quarters ahead covers the rest of the current plan period from any quarter of 2025.
@@ -212,9 +212,13 @@ def refresh_forecasts(engine: Engine, vintage_run_id: int | None = None, *,
         A second refresh for the same vintage replaces that vintage's forecasts.
     :param target_map_path: the data file saying which series tracks which policy target.
     :raises AidashError: if the database holds no successful run yet.
+    :raises DatabaseBusy: another writer held the database past the busy timeout; no forecast
+        was stored.
     """
     start = time.perf_counter()
-    with engine.begin() as conn:
+    with (busy_as_error(engine.url.database or str(engine.url), "no forecast was stored",
+                        "run `aidash forecast refresh` again"),
+          engine.begin() as conn):
         vintage = vintage_run_id or latest_run_id(conn)
         if vintage is None:
             raise AidashError("the database has no loaded data yet; run `aidash init` first")
