@@ -309,6 +309,26 @@ def targets(engine: Engine, scope_type: str = "city",
     return _finish_series(df)
 
 
+def target_tracking(engine: Engine) -> pd.DataFrame:
+    """For each target with a stored probability, the probability of the latest vintage (as
+    :func:`targets` picks it) and what it was computed from: the method, the forecast's model
+    and provenance, and the series that tracks the target with its names. The overview uses it
+    to say whose chance this is (sample or not) and on which basis."""
+    return _read(engine, """
+        SELECT tp.target_observation_id AS target_id, tp.probability, tp.method,
+               fr.vintage_run_id, fr.provenance AS forecast_provenance, fr.model,
+               fr.metric AS series_metric, fr.scope_type AS series_scope_type,
+               fr.scope_id AS series_scope_id, fr.basis AS series_basis,
+               fr.freq AS series_freq, m.name_en AS series_name_en, m.name_zh AS series_name_zh
+        FROM target_probabilities tp JOIN forecast_runs fr ON fr.id = tp.forecast_id
+             LEFT JOIN metrics m ON m.code = fr.metric
+        WHERE tp.id = (SELECT tp2.id FROM target_probabilities tp2
+                         JOIN forecast_runs fr2 ON fr2.id = tp2.forecast_id
+                        WHERE tp2.target_observation_id = tp.target_observation_id
+                        ORDER BY fr2.vintage_run_id DESC, tp2.id DESC LIMIT 1)
+        ORDER BY tp.target_observation_id""")
+
+
 # -- forecasts -------------------------------------------------------------------------------
 ACCURACY_COLUMNS = ("backtest_mase", "backtest_cov80", "backtest_cov95")
 
