@@ -133,7 +133,8 @@ def _kind_name(name: str, kind: dict[str, object], tr: Translator, qualify: bool
     if qualify:
         parts += [str(kind["unit"])] if kind.get("unit") else []
         parts += [tr.label("basis", str(kind["basis"]))] if kind.get("basis") else []
-    return f"{name} ({', '.join(parts)})"
+    return tr("series_provenance.kind_name", name=name,
+              kinds=tr("series_provenance.kind_join").join(parts))
 
 
 def _kind_trace(rows: pd.DataFrame, kind: dict[str, object], tr: Translator, *, name: str,
@@ -230,8 +231,10 @@ def headline_chart(sample: pd.DataFrame, reported: pd.DataFrame, fc: pd.DataFram
         if kind.get("provenance") != "sample":
             # A published or derived quarter is never joined to the sample line.
             label = tr.label("provenance", str(kind.get("provenance")))
-            fig.add_trace(_kind_trace(rows, kind, tr, name=f"{tr('series_provenance.revenue_quarterly')}"
-                                      f" ({label})", scope_id="headline", color=PALETTE[1],
+            name = tr("series_provenance.kind_name",
+                      name=tr("series_provenance.revenue_quarterly"), kinds=label)
+            fig.add_trace(_kind_trace(rows, kind, tr, name=name, scope_id="headline",
+                                      color=PALETTE[1],
                                       value_format=",.1f", y_suffix=" " + unit))
             continue
         fig.add_trace(go.Scatter(
@@ -307,18 +310,21 @@ def vintage_chart(actuals: pd.DataFrame, vintages: pd.DataFrame, tr: Translator,
         provenance = str(kind.get("provenance") or "")
         if provenance and provenance not in LINE_PROVENANCES:
             # Published figures among the actuals: markers of their own, never on the line.
-            fig.add_trace(_kind_trace(rows, kind, tr, name=f"{tr('charts.actual')} ("
-                                      f"{tr.label('provenance', provenance)})",
+            fig.add_trace(_kind_trace(rows, kind, tr, name=tr(
+                "series_provenance.kind_name", name=tr("charts.actual"),
+                kinds=tr.label("provenance", provenance)),
                                       scope_id="actual", color="#1F2A33", value_format=",.1f",
                                       y_suffix=""))
             continue
-        name = tr("charts.actual") + (f" ({tr.label('provenance', provenance)})"
-                                      if provenance else "")
+        name = tr("series_provenance.kind_name", name=tr("charts.actual"), kinds=tr.label(
+            "provenance", provenance)) if provenance else tr("charts.actual")
         fig.add_trace(go.Scatter(
             x=rows["period_end"], y=rows["y"], mode="lines+markers", name=name,
             line={"color": "#1F2A33", "width": 2.6}, marker={"size": 6},
             customdata=rows[["period"]].to_numpy(),
-            hovertemplate="%{customdata[0]}: %{y:,.1f}<extra></extra>",
+            hovertemplate=("%{customdata[0]}: %{y:,.1f}"
+                           + (f"<br>{tr.label('provenance', provenance)}" if provenance else "")
+                           + "<extra></extra>"),
             meta={"role": "actual", "provenance": provenance or None,
                   "basis": kind.get("basis"), "unit": kind.get("unit")}))
     runs = list(dict.fromkeys(vintages["vintage_run_id"])) if not vintages.empty else []
