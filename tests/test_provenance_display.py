@@ -43,8 +43,8 @@ def hover_texts(trace: go.Scatter) -> list[str]:
     out = []
     custom = trace.customdata if trace.customdata is not None else [[]] * len(trace.y)
     for row, y in zip(custom, trace.y):
-        text_ = re.sub(r"%\{customdata\[(\d+)\]\}", lambda m: str(row[int(m.group(1))]),
-                       trace.hovertemplate)
+        text_ = re.sub(r"%\{customdata\[(\d+)\]\}",
+                       lambda m, row=row: str(row[int(m.group(1))]), trace.hovertemplate)
         out.append(re.sub(r"%\{y[^}]*\}", str(y), text_))
     return out
 
