@@ -159,6 +159,25 @@ def test_headline_chart_draws_only_sample_quarters_as_its_line(ro_engine: Engine
     assert_kept_apart(fig, data, EN)
 
 
+def test_headline_reported_figures_name_source_date_and_scope(ro_engine: Engine) -> None:
+    sample = queries.series(ro_engine, queries.REVENUE, "city", ["310000"], basis="quarterly")
+    sample = sample.assign(y=sample["value_bn"])
+    reported = pd.DataFrame([{
+        "period": "2024", "period_end": pd.Timestamp("2024-12-31"), "y": 400.0,
+        "label": "Output (test)", "source_title": PUBLISHED["title"],
+        "source_published": PUBLISHED["published"], "scope_label": PUBLISHED["scope_label"],
+        "lower_bound": True, "approximate": False, "bound": "≥ ", "provenance": "reported"}])
+    empty = pd.DataFrame(columns=["period", "period_end", "y", "label", "source_title"])
+    for tr in (EN, ZH):
+        fig = charts.headline_chart(sample, reported, pd.DataFrame(), empty, tr)
+        [trace] = [t for t in fig.data if t.meta["role"] == "reported"]
+        assert trace.mode == "markers"
+        [hover] = hover_texts(trace)
+        for part in (PUBLISHED["title"], tr.date(PUBLISHED["published"]),
+                     PUBLISHED["scope_label"], "≥ 400.0"):
+            assert part in hover, (part, hover)
+
+
 def test_vintage_chart_actuals_keep_published_figures_off_the_line(ro_engine: Engine) -> None:
     actuals = with_published_point(zone_series(ro_engine))
     vintages = pd.DataFrame(columns=["vintage_run_id", "last_period", "period", "period_end",
