@@ -1,6 +1,5 @@
 """Numbers a reader could misread: charts never join points of different provenance or basis,
-and the target probability says it is sample, on which basis and by which method (issue 10,
-items 12 and 13).
+and the target probability says it is sample, on which basis and by which method.
 
 Expectations come from the rows each test inserts or queries, not from the seed's numbers.
 """
