@@ -36,7 +36,7 @@ PUBLISHED = {"title": "Test publication on zone firms", "published": "2025-05-07
 LINE_ROLES_PREFIX = "line-"
 
 
-# -- helpers ---------------------------------------------------------------------------------
+# -- shared checks ---------------------------------------------------------------------------------
 def hover_texts(trace: go.Scatter) -> list[str]:
     """The hover text of each point: the template with its customdata and y filled in."""
     out = []
@@ -109,7 +109,7 @@ def zone_series(engine: Engine, scope_id: str = "westbund_ai_tower") -> pd.DataF
     return df.assign(y=df["value"])
 
 
-# -- item 12: the chart functions --------------------------------------------------------------
+# -- the chart functions --------------------------------------------------------------
 @pytest.mark.parametrize("tr", [EN, ZH], ids=["en", "zh"])
 def test_trend_chart_never_joins_a_published_figure_to_sample_points(
         ro_engine: Engine, tr: object) -> None:
@@ -185,7 +185,7 @@ def test_vintage_chart_actuals_keep_published_figures_off_the_line(ro_engine: En
     assert_kept_apart(fig, actuals, ZH)
 
 
-# -- item 12: the transforms behind annual, growth and share views -----------------------------
+# -- the transforms behind annual, growth and share views -----------------------------
 def _rows(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["scope_id", "period", "value", "provenance"])
     df["period_end"] = [pd.Period(p.replace("Q", "-Q"), freq="Q").end_time.normalize()
@@ -219,7 +219,7 @@ def test_share_of_a_published_figure_is_not_taken_of_a_sample_total() -> None:
     assert out.at["b", "share"] == pytest.approx(10.0)
 
 
-# -- item 12 on the pages: a published figure added to a copy of the seeded database -------------
+# -- on the pages: a published figure added to a copy of the seeded database -------------
 def _clear_caches() -> None:
     import streamlit as st
 
@@ -283,7 +283,7 @@ def test_trends_export_names_provenance_source_and_date(
     assert set(trend.loc[trend["Period"] != PUBLISHED["period"], "Provenance"]) == {"sample"}
 
 
-# -- item 13: the target probability -----------------------------------------------------------
+# -- the target probability -----------------------------------------------------------
 def _tracked_target(engine: Engine) -> tuple[dict, dict]:
     """The first target with a probability, and that probability's row."""
     tracking = queries.target_tracking(engine)
