@@ -1,18 +1,24 @@
 """Plotly figures: a DataFrame (already in display units) in, a Figure out.
 
 One template (``aidash``) gives every chart the same fonts, colours and grid; zones keep one
-colour everywhere (:func:`scope_colors`). Reported points are diamonds and sample points
-circles, each with a legend entry, so nobody mistakes generated data for published figures.
+colour everywhere (:func:`scope_colors`). Sample series are lines of circles, derived series
+dotted lines of squares and reported figures diamonds on their own, never joined to the rest;
+every trace names its provenance in the legend and the hover, so nobody mistakes generated data
+for published figures.
 All text comes from the translator.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
 from app.i18n import Translator
+from app.series_lines import LINE_PROVENANCES, kinds
 
 TEMPLATE_NAME = "aidash"
 # Shanghai red first, then calm, print-friendly colours (distinct in greyscale too).
@@ -20,6 +26,7 @@ PALETTE = ("#C8102E", "#1F4E79", "#2A9D8F", "#E9A23B", "#6D597A", "#3A7CA5", "#B
            "#577590", "#7CA982", "#F3722C", "#8D99AE", "#A44A3F")
 REPORTED_SYMBOL = "diamond"
 SAMPLE_SYMBOL = "circle"
+DERIVED_SYMBOL = "square"
 TARGET_COLOR = "#7A1F2B"
 NEUTRAL = "#5B6770"
 GRID = "#E6E9EC"
@@ -100,64 +107,101 @@ def fan_traces(fc: pd.DataFrame, color: str, name: str, tr: Translator, *,
     return traces
 
 
-def _legend_marker(symbol: str, label: str, group: str) -> go.Scatter:
-    """A legend-only entry (grey marker) explaining a marker symbol."""
-    return go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup=group,
-                      marker={"symbol": symbol, "size": 10, "color": NEUTRAL},
-                      showlegend=True, hoverinfo="skip", meta={"role": f"legend-{group}"})
+def _hover_fields(rows: pd.DataFrame, tr: Translator) -> np.ndarray:
+    """Per point: period, bound prefix, source title, publication date, published scope."""
+    n = len(rows)
+
+    def col(name: str) -> pd.Series:
+        if name in rows.columns:
+            return rows[name].astype("object").where(rows[name].notna(), "")
+        return pd.Series([""] * n, index=rows.index, dtype="object")
+
+    lower, approx = col("lower_bound"), col("approximate")
+    bounds = ["≥ " if lb != "" and bool(lb) else ("≈ " if ap != "" and bool(ap) else "")
+              for lb, ap in zip(lower, approx)]
+    published = [tr.date(d) if d else "" for d in col("source_published")]
+    scope = ["<br>" + tr("series_provenance.published_scope", scope=s) if s else ""
+             for s in col("scope_label")]
+    return np.column_stack([col("period").astype(str), bounds, col("source_title").astype(str),
+                            published, scope]) if n else np.empty((0, 5), dtype=object)
+
+
+def _kind_name(name: str, kind: dict[str, object], tr: Translator, qualify: bool) -> str:
+    """``Zone A (sample)``; with ``qualify`` also the unit and basis, for a scope that has
+    several kinds of one provenance (points that must not share a line)."""
+    parts = [tr.label("provenance", str(kind.get("provenance") or ""))]
+    if qualify:
+        parts += [str(kind["unit"])] if kind.get("unit") else []
+        parts += [tr.label("basis", str(kind["basis"]))] if kind.get("basis") else []
+    return tr("series_provenance.kind_name", name=name,
+              kinds=tr("series_provenance.kind_join").join(parts))
+
+
+def _kind_trace(rows: pd.DataFrame, kind: dict[str, object], tr: Translator, *, name: str,
+                scope_id: str, color: str, value_format: str, y_suffix: str) -> go.Scatter:
+    """One kind of one scope: a line (sample, derived) or markers only (reported)."""
+    provenance = str(kind.get("provenance") or "")
+    label = tr.label("provenance", provenance)
+    value = f"%{{customdata[1]}}%{{y:{value_format}}}{y_suffix}"
+    head = f"<b>{name}</b><br>%{{customdata[0]}}: {value}<br>"
+    custom = _hover_fields(rows, tr)
+    if provenance in LINE_PROVENANCES:
+        return go.Scatter(
+            x=rows["period_end"], y=rows["y"], mode="lines+markers", name=name,
+            legendgroup=scope_id, line={"color": color, "width": 2.4,
+                                        "dash": "solid" if provenance == "sample" else "dot"},
+            marker={"symbol": SAMPLE_SYMBOL if provenance == "sample" else DERIVED_SYMBOL,
+                    "size": 7, "color": color},
+            customdata=custom, hovertemplate=head + label + "<extra></extra>",
+            meta={"role": f"line-{provenance}", "provenance": provenance,
+                  "basis": kind.get("basis"), "unit": kind.get("unit")})
+    return go.Scatter(
+        x=rows["period_end"], y=rows["y"], mode="markers", name=name, legendgroup=scope_id,
+        marker={"symbol": REPORTED_SYMBOL, "size": 12, "color": color,
+                "line": {"width": 1, "color": "white"}},
+        customdata=custom,
+        hovertemplate=(head + tr("series_provenance.reported_from", source="%{customdata[2]}",
+                                 date="%{customdata[3]}") + "%{customdata[4]}<extra></extra>"),
+        meta={"role": "points-reported", "provenance": provenance, "basis": kind.get("basis"),
+              "unit": kind.get("unit")})
 
 
 def trend_chart(df: pd.DataFrame, tr: Translator, *, names: dict[str, str],
                 colors: dict[str, str], y_title: str, title: str | None = None,
                 forecasts: pd.DataFrame | None = None, value_format: str = ",.1f",
                 y_suffix: str = "") -> go.Figure:
-    """Lines per scope over time; reported points as diamonds, sample points as circles.
+    """Per scope, one line per kind of sample or derived points and reported figures as
+    markers of their own (:mod:`app.series_lines`): no line joins a published figure to sample
+    data, or points on another unit or basis. Every trace says its provenance in the legend and
+    the hover; a reported point's hover names its source, publication date and published scope.
 
-    :param df: ``scope_id``, ``period``, ``period_end``, ``y`` (display units), ``provenance``,
-        optional ``source_title``.
+    :param df: ``scope_id``, ``period``, ``period_end``, ``y`` (display units), ``provenance``;
+        optional ``basis``, ``unit``, ``source_title``, ``source_published``, ``scope_label``,
+        ``lower_bound``, ``approximate``.
     :param names: scope id → display name (legend).
     :param colors: scope id → colour.
     :param forecasts: optional fans: ``scope_id`` plus the columns of :func:`fan_traces`.
     """
     fig = go.Figure()
-    if "source_title" not in df.columns:
-        df = df.assign(source_title="")
     # Legend and drawing order follow the canonical scope order (the colours' order).
     order = [s for s in colors if s in set(df["scope_id"])] + [
         s for s in dict.fromkeys(df["scope_id"]) if s not in colors]
     for scope_id in order:
-        g = df[df["scope_id"] == scope_id].sort_values("period_end")
         color = colors.get(scope_id, NEUTRAL)
         name = str(names.get(scope_id, scope_id))
-        fig.add_trace(go.Scatter(
-            x=g["period_end"], y=g["y"], mode="lines", name=name, legendgroup=scope_id,
-            line={"color": color, "width": 2.4}, hoverinfo="skip", meta={"role": "line"}))
-        for provenance, symbol in (("sample", SAMPLE_SYMBOL), ("reported", REPORTED_SYMBOL)):
-            pts = g[g["provenance"] == provenance] if provenance == "reported" else g[
-                g["provenance"] != "reported"]
-            if pts.empty:
-                continue
-            fig.add_trace(go.Scatter(
-                x=pts["period_end"], y=pts["y"], mode="markers", name=name,
-                legendgroup=scope_id, showlegend=False,
-                marker={"symbol": symbol, "size": 11 if provenance == "reported" else 7,
-                            "color": color, "line": {"width": 1, "color": "white"}},
-                customdata=pts[["period", "source_title"]].fillna("").to_numpy(),
-                hovertemplate=(f"<b>{name}</b><br>%{{customdata[0]}}: %{{y:{value_format}}}"
-                               f"{y_suffix}<br>{tr('provenance.' + provenance)}"
-                               + ("<br>%{customdata[1]}" if provenance == "reported" else "")
-                               + "<extra></extra>"),
-                meta={"role": f"points-{provenance}"}))
+        groups = kinds(df[df["scope_id"] == scope_id])
+        per_provenance = Counter(str(k.get("provenance")) for k, _ in groups)
+        for kind, rows in groups:
+            qualify = per_provenance[str(kind.get("provenance"))] > 1
+            fig.add_trace(_kind_trace(rows, kind, tr, name=_kind_name(name, kind, tr, qualify),
+                                      scope_id=scope_id, color=color,
+                                      value_format=value_format, y_suffix=y_suffix))
         if forecasts is not None and not forecasts.empty:
             fc = forecasts[forecasts["scope_id"] == scope_id]
             if not fc.empty:
                 for trace in fan_traces(fc, color, name, tr, legendgroup=scope_id,
                                         show_legend=False):
                     fig.add_trace(trace)
-    if not df.empty:
-        fig.add_trace(_legend_marker(SAMPLE_SYMBOL, tr("provenance.sample"), "sample"))
-        if (df["provenance"] == "reported").any():
-            fig.add_trace(_legend_marker(REPORTED_SYMBOL, tr("provenance.reported"), "reported"))
     if forecasts is not None and not forecasts.empty:
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=tr("charts.forecast"),
                                  line={"color": NEUTRAL, "dash": "dash"},
@@ -174,22 +218,34 @@ def headline_chart(sample: pd.DataFrame, reported: pd.DataFrame, fc: pd.DataFram
     output figures and the policy target (right axis, four times the left so a quarter lines up
     with a year's run rate). All money in display units.
 
-    :param sample: ``period``, ``period_end``, ``y``.
+    :param sample: the city's quarterly series: ``scope_id``, ``period``, ``period_end``, ``y``,
+        ``provenance`` (and ``basis``, ``unit``); only its sample points form the line.
     :param reported: ``period``, ``period_end``, ``y``, ``label`` (metric name), ``source_title``,
-        ``bound`` ("≥", "≈" or "").
+        ``source_published``, optional ``scope_label``, ``lower_bound``, ``approximate``.
     :param fc: forecast rows (display units) or empty.
     :param target_rows: ``period``, ``period_end``, ``y``, ``label``, ``source_title``.
     """
     fig = go.Figure()
     unit = tr.money_unit
-    fig.add_trace(go.Scatter(
-        x=sample["period_end"], y=sample["y"], mode="lines+markers",
-        name=tr("overview.headline_sample"), line={"color": PALETTE[1], "width": 2.6},
-        marker={"symbol": SAMPLE_SYMBOL, "size": 7},
-        customdata=sample[["period"]].to_numpy(),
-        hovertemplate=("<b>" + tr("overview.headline_sample") + "</b><br>%{customdata[0]}: "
-                       "%{y:,.1f} " + unit + "<extra></extra>"),
-        meta={"role": "sample"}))
+    for kind, rows in kinds(sample):
+        if kind.get("provenance") != "sample":
+            # A published or derived quarter is never joined to the sample line.
+            label = tr.label("provenance", str(kind.get("provenance")))
+            name = tr("series_provenance.kind_name",
+                      name=tr("series_provenance.revenue_quarterly"), kinds=label)
+            fig.add_trace(_kind_trace(rows, kind, tr, name=name, scope_id="headline",
+                                      color=PALETTE[1],
+                                      value_format=",.1f", y_suffix=" " + unit))
+            continue
+        fig.add_trace(go.Scatter(
+            x=rows["period_end"], y=rows["y"], mode="lines+markers",
+            name=tr("overview.headline_sample"), line={"color": PALETTE[1], "width": 2.6},
+            marker={"symbol": SAMPLE_SYMBOL, "size": 7},
+            customdata=rows[["period"]].to_numpy(),
+            hovertemplate=("<b>" + tr("overview.headline_sample") + "</b><br>%{customdata[0]}: "
+                           "%{y:,.1f} " + unit + "<extra></extra>"),
+            meta={"role": "sample", "provenance": "sample", "basis": kind.get("basis"),
+                  "unit": kind.get("unit")}))
     if not fc.empty:
         for trace in fan_traces(fc, PALETTE[1], tr("overview.headline_sample_short"), tr):
             fig.add_trace(trace)
@@ -201,11 +257,13 @@ def headline_chart(sample: pd.DataFrame, reported: pd.DataFrame, fc: pd.DataFram
                 name=f"{label} ({tr('provenance.reported')})",
                 marker={"symbol": REPORTED_SYMBOL, "size": 13, "color": next(palette),
                             "line": {"width": 1, "color": "white"}},
-                customdata=g[["period", "source_title", "bound"]].fillna("").to_numpy(),
-                hovertemplate=(f"<b>{label}</b><br>%{{customdata[0]}}: %{{customdata[2]}}"
-                               f"%{{y:,.1f}} {unit}<br>{tr('provenance.reported')}: "
-                               "%{customdata[1]}<extra></extra>"),
-                meta={"role": "reported"}))
+                customdata=_hover_fields(g, tr),
+                hovertemplate=(f"<b>{label}</b><br>%{{customdata[0]}}: %{{customdata[1]}}"
+                               f"%{{y:,.1f}} {unit}<br>"
+                               + tr("series_provenance.reported_from", source="%{customdata[2]}",
+                                    date="%{customdata[3]}")
+                               + "%{customdata[4]}<extra></extra>"),
+                meta={"role": "reported", "provenance": "reported"}))
     x_start = sample["period_end"].min() if not sample.empty else None
     for row in target_rows.itertuples(index=False):
         start = x_start if x_start is not None and x_start < row.period_end else row.period_end
@@ -240,16 +298,35 @@ def vintage_chart(actuals: pd.DataFrame, vintages: pd.DataFrame, tr: Translator,
     """Past forecasts against what happened: the actual series (solid) and each vintage's mean
     with its 80 % band, labelled by the run it was made from.
 
-    :param actuals: ``period``, ``period_end``, ``y``.
+    :param actuals: ``period``, ``period_end``, ``y`` and, from a series query, ``scope_id``,
+        ``provenance``, ``basis``, ``unit``: one line per sample or derived kind, reported
+        figures as markers of their own.
     :param vintages: ``vintage_run_id``, ``last_period``, ``period``, ``period_end``, ``mean``,
         ``lo_80``, ``hi_80`` (display units).
     """
     fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=actuals["period_end"], y=actuals["y"], mode="lines+markers", name=tr("charts.actual"),
-        line={"color": "#1F2A33", "width": 2.6}, marker={"size": 6},
-        customdata=actuals[["period"]].to_numpy(),
-        hovertemplate="%{customdata[0]}: %{y:,.1f}<extra></extra>", meta={"role": "actual"}))
+    groups = kinds(actuals) if "provenance" in actuals.columns else [({}, actuals)]
+    for kind, rows in groups:
+        provenance = str(kind.get("provenance") or "")
+        if provenance and provenance not in LINE_PROVENANCES:
+            # Published figures among the actuals: markers of their own, never on the line.
+            fig.add_trace(_kind_trace(rows, kind, tr, name=tr(
+                "series_provenance.kind_name", name=tr("charts.actual"),
+                kinds=tr.label("provenance", provenance)),
+                                      scope_id="actual", color="#1F2A33", value_format=",.1f",
+                                      y_suffix=""))
+            continue
+        name = tr("series_provenance.kind_name", name=tr("charts.actual"), kinds=tr.label(
+            "provenance", provenance)) if provenance else tr("charts.actual")
+        fig.add_trace(go.Scatter(
+            x=rows["period_end"], y=rows["y"], mode="lines+markers", name=name,
+            line={"color": "#1F2A33", "width": 2.6}, marker={"size": 6},
+            customdata=rows[["period"]].to_numpy(),
+            hovertemplate=("%{customdata[0]}: %{y:,.1f}"
+                           + (f"<br>{tr.label('provenance', provenance)}" if provenance else "")
+                           + "<extra></extra>"),
+            meta={"role": "actual", "provenance": provenance or None,
+                  "basis": kind.get("basis"), "unit": kind.get("unit")}))
     runs = list(dict.fromkeys(vintages["vintage_run_id"])) if not vintages.empty else []
     for i, run in enumerate(runs):
         g = vintages[vintages["vintage_run_id"] == run].sort_values("period_end")

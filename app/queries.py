@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from app import search
 from app.filters import MIN_SEARCH_CHARS, EnterpriseFilters, build_where, in_clause
+from app.series_lines import computed_provenance, kind_columns, kinds
 from etl.errors import DatabaseMissing
 from models.db import sqlite_path
 from models.tables import CITY_SCOPE_ID
@@ -221,7 +222,7 @@ def metric_periods(engine: Engine, metric: str, scope_type: str, basis: str) -> 
 _SERIES_COLUMNS = """o.id, o.metric, o.scope_type, o.scope_id, o.period, o.period_end,
     o.value, o.unit, o.basis, o.kind, o.provenance, o.lower_bound, o.approximate,
     o.source_id, s.title AS source_title, s.published AS source_published,
-    s.confidence AS source_confidence, o.etl_run_id"""
+    s.confidence AS source_confidence, o.etl_run_id, o.scope_label"""
 
 
 def _finish_series(df: pd.DataFrame) -> pd.DataFrame:
@@ -308,6 +309,26 @@ def targets(engine: Engine, scope_type: str = "city",
     return _finish_series(df)
 
 
+def target_tracking(engine: Engine) -> pd.DataFrame:
+    """For each target with a stored probability, the probability of the latest vintage (as
+    :func:`targets` picks it) and what it was computed from: the method, the forecast's model
+    and provenance, and the series that tracks the target with its names. The overview uses it
+    to say whose chance this is (sample or not) and on which basis."""
+    return _read(engine, """
+        SELECT tp.target_observation_id AS target_id, tp.probability, tp.method,
+               fr.vintage_run_id, fr.provenance AS forecast_provenance, fr.model,
+               fr.metric AS series_metric, fr.scope_type AS series_scope_type,
+               fr.scope_id AS series_scope_id, fr.basis AS series_basis,
+               fr.freq AS series_freq, m.name_en AS series_name_en, m.name_zh AS series_name_zh
+        FROM target_probabilities tp JOIN forecast_runs fr ON fr.id = tp.forecast_id
+             LEFT JOIN metrics m ON m.code = fr.metric
+        WHERE tp.id = (SELECT tp2.id FROM target_probabilities tp2
+                         JOIN forecast_runs fr2 ON fr2.id = tp2.forecast_id
+                        WHERE tp2.target_observation_id = tp.target_observation_id
+                        ORDER BY fr2.vintage_run_id DESC, tp2.id DESC LIMIT 1)
+        ORDER BY tp.target_observation_id""")
+
+
 # -- forecasts -------------------------------------------------------------------------------
 ACCURACY_COLUMNS = ("backtest_mase", "backtest_cov80", "backtest_cov95")
 
@@ -387,11 +408,13 @@ def forecast_accuracy(engine: Engine) -> pd.DataFrame:
 
 # -- transforms (pure) -----------------------------------------------------------------------
 def to_annual(df: pd.DataFrame, *, flow: bool) -> pd.DataFrame:
-    """Quarterly rows → one row per scope and year.
+    """Quarterly rows → one row per kind of each scope and year.
 
     Flows (revenue) are summed over complete years only (four quarters); stocks (firms, PFLOPS)
-    take the last value of the year (a quarter, month or day). Provenance becomes ``reported``
-    only if every input was reported. Rows that already are annual pass through.
+    take the last value of the year (a quarter, month or day). Rows of different provenance,
+    basis or unit are never combined (:mod:`app.series_lines`): a year's sample value comes from
+    sample rows only, and a reported figure stays a reported figure with its source. Rows that
+    already are annual pass through and replace a computed year of the same kind.
     """
     if df.empty:
         return df
@@ -402,35 +425,40 @@ def to_annual(df: pd.DataFrame, *, flow: bool) -> pd.DataFrame:
         return annual.reset_index(drop=True)
     quarterly["year"] = quarterly["period"].str[:4]
     rows = []
-    for (scope_id, year), g in quarterly.sort_values("period_end").groupby(
-            ["scope_id", "year"], sort=True):
-        if flow and g["period"].nunique() < 4:
-            continue
-        last = g.iloc[-1].copy()
-        if flow:
-            last["value"] = g["value"].sum()
-            last["value_bn"] = g["value_bn"].sum(min_count=1)
-        last["period"] = year
-        last["period_end"] = pd.Timestamp(date(int(year), 12, 31)) if flow else last["period_end"]
-        last["provenance"] = "reported" if (g["provenance"] == "reported").all() else (
-            "sample" if (g["provenance"] == "sample").any() else "derived")
-        rows.append(last)
+    for _, kind_rows in kinds(quarterly):
+        for _, g in kind_rows.groupby("year", sort=True):
+            if flow and g["period"].nunique() < 4:
+                continue
+            last = g.iloc[-1].copy()
+            if flow:
+                last["value"] = g["value"].sum()
+                last["value_bn"] = g["value_bn"].sum(min_count=1)
+                last["provenance"] = computed_provenance(g["provenance"])
+            year = str(last["year"])
+            last["period"] = year
+            last["period_end"] = (pd.Timestamp(date(int(year), 12, 31)) if flow
+                                  else last["period_end"])
+            rows.append(last)
     out = pd.DataFrame(rows).drop(columns=["year"]) if rows else quarterly.iloc[0:0].drop(
         columns=["year"])
-    annual_keys = set(zip(annual["scope_id"], annual["period"])) if not annual.empty else set()
-    if annual_keys:
-        out = out[[k not in annual_keys for k in zip(out["scope_id"], out["period"])]]
+    key_cols = ["period", *kind_columns(df)]
+    annual_keys = set(annual[key_cols].astype(str).itertuples(index=False, name=None))
+    if annual_keys and not out.empty:
+        out = out[[k not in annual_keys for k in
+                   out[key_cols].astype(str).itertuples(index=False, name=None)]]
     return pd.concat([out, annual], ignore_index=True).sort_values(
         ["scope_id", "period_end"]).reset_index(drop=True)
 
 
 def add_growth(df: pd.DataFrame) -> pd.DataFrame:
-    """Add ``growth`` (percent, year on year) per scope: four quarters back, or a year back."""
+    """Add ``growth`` (percent, year on year) per kind of each scope: four quarters back, or a
+    year back. A published figure is compared with the published figure a year before only,
+    never with a sample value, and its growth, computed here, is ``derived``."""
     out = df.copy()
     out["growth"] = float("nan")
     if out.empty:
         return out
-    for scope_id, g in out.groupby("scope_id"):
+    for _, g in kinds(out):
         by_period = dict(zip(g["period"], g["value"]))
         for idx, row in g.iterrows():
             freq = period_freq(row["period"])
@@ -442,21 +470,41 @@ def add_growth(df: pd.DataFrame) -> pd.DataFrame:
                 prev = None
             if prev is not None and prev not in (0, 0.0) and not math.isnan(prev):
                 out.at[idx, "growth"] = (row["value"] / prev - 1.0) * 100.0
-    return out
+    return _computed_from_reported_is_derived(out, "growth")
 
 
 def add_share(df: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
-    """Add ``share`` (percent of the total of the same period).
+    """Add ``share`` (percent of the total of the same period and provenance).
 
-    :param totals: rows with ``period`` and ``value`` (the city series); where a period has no
-        total, the sum of all scopes in ``df`` for that period is used.
+    :param totals: rows with ``period`` and ``value`` (the city series) and, if known,
+        ``provenance``; where a period has no total of the same provenance, the sum of the
+        sample or derived scopes in ``df`` for that period is used. A published figure gets a
+        share only against a published total: a zone's reported count over a sample city total
+        would mix the two.
     """
     out = df.copy()
-    by_period = dict(zip(totals["period"], totals["value"])) if not totals.empty else {}
-    sums = out.groupby("period")["value"].sum().to_dict()
-    denominators = out["period"].map(lambda p: by_period.get(p, sums.get(p)))
-    out["share"] = out["value"] / denominators.astype("float64") * 100.0
-    return out
+    if "provenance" not in out.columns:
+        out["provenance"] = "sample"
+    totals = totals if "provenance" in totals.columns else totals.assign(provenance="sample")
+    by_key = (dict(zip(zip(totals["period"], totals["provenance"]), totals["value"]))
+              if not totals.empty else {})
+    sums = out.groupby(["period", "provenance"])["value"].sum().to_dict()
+
+    def denominator(period: str, provenance: str) -> float | None:
+        if (period, provenance) in by_key:
+            return by_key[(period, provenance)]
+        return sums.get((period, provenance)) if provenance != "reported" else None
+
+    denominators = [denominator(p, v) for p, v in zip(out["period"], out["provenance"])]
+    out["share"] = out["value"] / pd.Series(denominators, index=out.index, dtype="float64") * 100.0
+    return _computed_from_reported_is_derived(out, "share")
+
+
+def _computed_from_reported_is_derived(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A growth rate or share computed from published figures was not itself published."""
+    computed = (df["provenance"] == "reported") & df[column].notna()
+    df.loc[computed, "provenance"] = "derived"
+    return df
 
 
 # -- overview --------------------------------------------------------------------------------

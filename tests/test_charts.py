@@ -49,22 +49,23 @@ def test_trend_chart_marks_reported_and_sample_points_and_fans() -> None:
                              colors=charts.scope_colors(["b", "a"]), y_title="y",
                              forecasts=pd.concat([_fan("a"), _fan("b")]))
     assert roles(fig) == [
-        "line", "points-sample", "fan95", "fan80", "forecast",          # b first: colour order
-        "line", "points-sample", "points-reported", "fan95", "fan80", "forecast",
-        "legend-sample", "legend-reported", "legend-forecast"]
-    reported = fig.data[7]
-    assert (reported.marker.symbol, list(reported.y)) == ("diamond", [3])
-    assert fig.data[6].marker.symbol == "circle"
+        "line-sample", "fan95", "fan80", "forecast",          # b first: colour order
+        "line-sample", "points-reported", "fan95", "fan80", "forecast",
+        "legend-forecast"]
+    reported = fig.data[5]
+    assert (reported.mode, reported.marker.symbol, list(reported.y)) == ("markers", "diamond",
+                                                                         [3])
+    assert (fig.data[4].marker.symbol, list(fig.data[4].y)) == ("circle", [1, 2, 4])
     legend = [t.name for t in fig.data if t.showlegend is not False]
-    assert legend == ["Zone B", "Zone A", "sample", "reported", "Forecast"]
+    assert legend == ["Zone B (sample)", "Zone A (sample)", "Zone A (reported)", "Forecast"]
     assert fig.data[0].line.color == charts.PALETTE[0]  # "b" is first in the colour order
 
 
-def test_trend_chart_without_reported_points_has_no_reported_legend() -> None:
+def test_trend_chart_without_reported_points_has_no_reported_trace() -> None:
     fig = charts.trend_chart(_series("a", [1, 2]), ZH, names={"a": "甲"}, colors={"a": "#000000"},
                              y_title="y")
-    assert roles(fig) == ["line", "points-sample", "legend-sample"]
-    assert fig.data[-1].name == "样例"
+    assert roles(fig) == ["line-sample"]
+    assert fig.data[0].name == "甲（样例）"
     assert "Microsoft YaHei" in fig.layout.font.family
     assert "Noto Sans CJK SC" in fig.layout.font.family
 

@@ -74,7 +74,7 @@ def _trends(at: AppTest, lang: str) -> None:
     assert at.multiselect[0].label == {"en": "Places or segments", "zh": "地点或领域"}[lang]
     fig = figures(at)[0]
     names = [t["name"] for t in fig["data"] if t.get("showlegend") is not False]
-    assert names[0] == {"en": "Zhangjiang AI Island", "zh": "张江人工智能岛"}[lang]
+    assert names[0] == {"en": "Zhangjiang AI Island (sample)", "zh": "张江人工智能岛（样例）"}[lang]
     assert fig["layout"]["yaxis"]["title"]["text"] == {
         "en": "Enterprise revenue (billion CNY)", "zh": "企业营业收入（亿元）"}[lang]
 
@@ -206,10 +206,9 @@ def test_shared_trends_link_restores_the_view(seeded_db: Path) -> None:
         "district", ["310115", "310104"], "growth", False)
     fig = figures(at)[0]
     assert fig["layout"]["yaxis"]["title"]["text"] == "企业营业收入：同比增速（%）"
-    assert {t["meta"]["role"] for t in fig["data"]} == {"line", "points-sample",
-                                                         "legend-sample"}
-    lines = [t["name"] for t in fig["data"] if t["meta"]["role"] == "line"]
-    assert lines == ["浦东新区", "徐汇区"]  # districts in the order chosen
+    assert {t["meta"]["role"] for t in fig["data"]} == {"line-sample"}
+    lines = [t["name"] for t in fig["data"] if t["meta"]["role"] == "line-sample"]
+    assert lines == ["浦东新区（样例）", "徐汇区（样例）"]  # districts in the order chosen
 
 
 def test_trends_view_switches_and_bad_url_values_fall_back(seeded_db: Path) -> None:
@@ -227,9 +226,10 @@ def test_trends_view_switches_and_bad_url_values_fall_back(seeded_db: Path) -> N
 
 def test_annual_levels_sum_complete_years(seeded_db: Path) -> None:
     at = open_page("trends", stype="city", freq="Y")
-    [trace] = [t for t in figures(at)[0]["data"] if t["meta"]["role"] == "line"]
+    [trace] = [t for t in figures(at)[0]["data"] if t["meta"]["role"] == "line-sample"]
     # Only 2024 has four quarters (y is a base64 typed array in the spec; x is a list).
-    assert (trace["name"], trace["x"]) == ("Shanghai (city)", ["2024-12-31T00:00:00.000000"])
+    assert (trace["name"], trace["x"]) == ("Shanghai (city) (sample)",
+                                           ["2024-12-31T00:00:00.000000"])
     assert at.dataframe[0].value["Period"].tolist() == ["2024"]
     assert at.query_params["freq"] == "Y" and at.query_params["stype"] == "city"
 
@@ -238,8 +238,8 @@ def test_map_selection_shows_the_trend_and_links_to_trends(seeded_db: Path) -> N
     at = open_page("map", sel="district:310115")
     assert at.subheader[0].value == "Trend: Pudong New Area"
     trend = figures(at)[1]
-    assert [t["name"] for t in trend["data"] if t["meta"]["role"] == "line"] == [
-        "Pudong New Area"]
+    assert [t["name"] for t in trend["data"] if t["meta"]["role"] == "line-sample"] == [
+        "Pudong New Area (sample)"]
     [link] = at.get("page_link")
     assert link.proto.label == "Compare Pudong New Area in Trends"
     assert at.query_params["sel"] == "district:310115"

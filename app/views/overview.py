@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, export, queries, state
+from app import charts, export, queries, state, target_probability
 from app.cached import q
 from models.tables import CITY_SCOPE_ID
 
@@ -104,17 +104,22 @@ else:
                       model=run["model"], mase=tr.number(run["backtest_mase"], 2),
                       cov80=tr.percent((run["backtest_cov80"] or 0) * 100, 0),
                       cov95=tr.percent((run["backtest_cov95"] or 0) * 100, 0)))
-    for t in target_rows.itertuples(index=False):
-        bound = "≥ " if t.lower_bound else ""
-        text = tr("overview.target_text", label=t.label, period=tr.period(t.period),
-                  value=bound + tr.money(t.value_bn), source=t.source_title)
-        if pd.notna(t.probability):
-            st.success(text + " " + tr("overview.target_probability",
-                                       pct=tr.percent(t.probability * 100, 0),
-                                       run=int(t.probability_vintage)),
-                       icon=":material/flag:")
-        else:
+    tracking = q(queries.target_tracking)
+    odds_by_target = {int(r["target_id"]): r for r in tracking.to_dict("records")}
+    for t in target_rows.to_dict("records"):
+        bound = "≥ " if t["lower_bound"] else ""
+        text = tr("overview.target_text", label=t["label"], period=tr.period(t["period"]),
+                  value=bound + tr.money(t["value_bn"]), source=t["source_title"])
+        odds = odds_by_target.get(int(t["id"]))
+        if odds is None:
             st.info(text + " " + tr("overview.target_no_probability"), icon=":material/flag:")
+            continue
+        # The chance is of a forecast (sample data, another basis): say so beside the number.
+        note = target_probability.describe(t, odds, tr)
+        st.info(text + " " + note.chance, icon=":material/flag:")
+        st.badge(note.label, color="orange" if note.provenance == "sample" else "gray",
+                 icon=":material/science:")
+        st.caption(note.details())
     st.badge(tr("common.sample_badge"), color="orange", icon=":material/science:")
     unit = tr.money_unit
     parts = [pd.DataFrame({
@@ -134,7 +139,7 @@ else:
     for frame, series_label in ((reported, None), (target_rows, tr("overview.target"))):
         if frame.empty:
             continue
-        parts.append(pd.DataFrame({
+        part = pd.DataFrame({
             tr("columns.series"): frame["label"] if series_label is None else
             frame["label"] + " (" + series_label + ")",
             tr("columns.period"): frame["period"],
@@ -142,7 +147,10 @@ else:
             tr("columns.bound"): frame.get("bound", ""),
             tr("columns.provenance"): frame["provenance"].map(
                 lambda p: tr.label("provenance", p)),
-            tr("columns.source"): frame["source_title"]}))
+            tr("columns.source"): frame["source_title"]})
+        if series_label is not None:  # targets: the chance, its provenance, basis and method
+            part = part.join(target_probability.export_columns(frame, tracking, tr))
+        parts.append(part)
     headline_data = pd.concat(parts, ignore_index=True)
     with st.expander(tr("common.data_behind_chart")):
         st.dataframe(headline_data, hide_index=True, key="headline_table")

@@ -175,7 +175,8 @@ table = pd.DataFrame({
     tr("columns.period"): data["period"],
     value_header: data["y"].round(2),
     tr("columns.provenance"): data["provenance"].map(lambda p: tr.label("provenance", p)),
-    tr("columns.source"): data["source_title"]})
+    tr("columns.source"): data["source_title"],
+    tr("columns.published"): data["source_published"].map(tr.date, na_action="ignore")})
 if show_fc:
     table = pd.concat([table, pd.DataFrame({
         tr("columns.scope"): fc_scaled["scope_id"].map(lambda s: names.get(s, s)) + " ("
