@@ -218,7 +218,8 @@ def metric_periods(engine: Engine, metric: str, scope_type: str, basis: str) -> 
 
 
 # -- series ----------------------------------------------------------------------------------
-_SERIES_COLUMNS = """o.id, o.metric, o.scope_type, o.scope_id, o.period, o.period_end,
+_SERIES_COLUMNS = """o.id, o.metric, o.scope_type, o.scope_id, o.scope_label, o.scope_relation,
+    o.period, o.period_end,
     o.value, o.unit, o.basis, o.kind, o.provenance, o.lower_bound, o.approximate,
     o.source_id, s.title AS source_title, s.published AS source_published,
     s.confidence AS source_confidence, o.etl_run_id"""
@@ -514,12 +515,15 @@ def zone_totals(engine: Engine, metric: str) -> pd.DataFrame:
 
 def zones_glance(engine: Engine, as_of_end: date | None = None) -> pd.DataFrame:
     """One row per zone: firms (latest zone_enterprises, else enterprise_count), revenue growth
-    year on year, and where the firm figure comes from. ``as_of_end`` caps the period."""
+    year on year, and where the firm figure comes from, with the scope it was published for
+    (``firms_scope_label``, ``firms_scope_relation``: a wider area is not the zone). ``as_of_end``
+    caps the period."""
     cap = {"cap": (as_of_end or date(9999, 12, 31)).isoformat()}
     z = zones(engine)
     firms = _read(engine, """
         SELECT o.scope_id AS zone_id, o.metric, o.period, o.period_end, o.value, o.provenance,
-               s.title AS source_title, s.published AS source_published
+               s.title AS source_title, s.published AS source_published, o.scope_label,
+               o.scope_relation
         FROM series_of_record o JOIN sources s ON s.id = o.source_id
         WHERE o.scope_type = 'zone' AND o.kind = 'actual' AND o.metric IN (:m1, :m2)
           AND o.period_end <= :cap""", {"m1": ZONE_FIRMS, "m2": COUNT, **cap})
@@ -554,13 +558,16 @@ def zones_glance(engine: Engine, as_of_end: date | None = None) -> pd.DataFrame:
     rows = []
     for zone_id in z["zone_id"]:
         rec = {"zone_id": zone_id, "firms": float("nan"), "firms_period": None,
-               "firms_provenance": None, "firms_source": None, "growth": float("nan"),
+               "firms_provenance": None, "firms_source": None, "firms_scope_label": None,
+               "firms_scope_relation": None, "growth": float("nan"),
                "growth_period": None, "revenue_bn": float("nan")}
         for metric in (ZONE_FIRMS, COUNT):
             last = latest_firms.get((zone_id, metric))
             if last is not None:
                 rec.update(firms=float(last["value"]), firms_period=last["period"],
-                           firms_provenance=last["provenance"], firms_source=last["source_title"])
+                           firms_provenance=last["provenance"], firms_source=last["source_title"],
+                           firms_scope_label=last["scope_label"],
+                           firms_scope_relation=last["scope_relation"])
                 break
         if zone_id in latest_revenue:
             last, growth = latest_revenue[zone_id]
@@ -776,7 +783,8 @@ def reported_facts(engine: Engine) -> pd.DataFrame:
     """Every current reported observation with its source, quote and confidence, and whether
     it is the series of record."""
     df = _read(engine, """
-        SELECT o.id, o.metric, m.name_en, m.name_zh, o.scope_type, o.scope_id, o.period,
+        SELECT o.id, o.metric, m.name_en, m.name_zh, o.scope_type, o.scope_id, o.scope_label,
+               o.scope_relation, o.period,
                o.period_end, o.value, o.unit, m.unit_en, m.unit_zh, o.basis, o.kind,
                o.lower_bound, o.approximate, s.title AS source_title, s.publisher, s.url_or_publication, s.published,
                s.quote, s.confidence, s.caveat,
