@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from app import conflicts, queries
+from app import queries
 from app.pages import VIEWS
 from etl.facts import load_facts
 from etl.geography import InvalidRow, load_geography
@@ -66,6 +66,12 @@ def facts_app(facts_db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     st.cache_resource.clear()
 
 
+def _comparable(engine: Engine):  # type: ignore[no-untyped-def]
+    from app.conflicts import comparable_figures
+
+    return comparable_figures(engine)
+
+
 def _pairs(df, period: str) -> list[list[tuple]]:  # type: ignore[no-untyped-def]
     city = df[(df["scope_id"] == "310000") & (df["period"] == period)]
     return [[(r.metric, r.value, r.lower_bound, r.basis_note_en, r.basis_note_zh)
@@ -74,7 +80,7 @@ def _pairs(df, period: str) -> list[list[tuple]]:  # type: ignore[no-untyped-def
 
 # -- the query, on the real facts -----------------------------------------------------------
 def test_2024_output_and_scale_and_their_growth_are_set_side_by_side(facts_ro: Engine) -> None:
-    figures = conflicts.comparable_figures(facts_ro)
+    figures = _comparable(facts_ro)
     assert _pairs(figures, "2024") == [
         [("ai_industry_growth_yoy", 7.8, True, *SCALE_GROWTH_NOTE),
          ("ai_industry_output_growth_yoy", 7.0, True, *OUTPUT_GROWTH_NOTE)],
@@ -92,7 +98,7 @@ def test_the_same_metric_from_two_sources_stays_with_the_conflicts_of_one_metric
         facts_ro: Engine) -> None:
     """≥ 450 bn comes from two sources; the comparison sets only the figure of record beside
     the output, and the plain conflicts query keeps showing the two sources."""
-    figures = conflicts.comparable_figures(facts_ro)
+    figures = _comparable(facts_ro)
     assert len(figures[(figures["metric"] == "ai_industry_scale")
                        & (figures["period"] == "2024")]) == 1
     same = queries.conflicts(facts_ro)
@@ -110,7 +116,7 @@ def test_comparable_figures_are_never_spliced_into_one_series(facts_ro: Engine) 
 
 
 def test_groups_need_two_metrics_of_one_period_scope_basis_and_kind(facts_ro: Engine) -> None:
-    figures = conflicts.comparable_figures(facts_ro)
+    figures = _comparable(facts_ro)
     sizes = figures.groupby("group").agg(
         n=("metric", "nunique"), periods=("period", "nunique"), scopes=("scope_id", "nunique"),
         bases=("basis", "nunique"), kinds=("kind", "nunique"),
@@ -210,7 +216,7 @@ def test_an_older_database_gets_the_new_columns(tmp_path: Path) -> None:
             conn.execute(f"ALTER TABLE metrics DROP COLUMN {column}")
         conn.execute("ALTER TABLE observations DROP COLUMN scope_relation")
     old = make_engine(path, read_only=True)
-    assert conflicts.comparable_figures(old).empty
+    assert _comparable(old).empty
     old.dispose()
     engine = make_engine(path)
     assert upgrade(engine) == ["metrics.comparable_group", "metrics.basis_note_en",
@@ -218,7 +224,7 @@ def test_an_older_database_gets_the_new_columns(tmp_path: Path) -> None:
     assert upgrade(engine) == []
     load_geography(engine, DATA_DIR)
     load_facts(engine, FACTS)
-    assert _pairs(conflicts.comparable_figures(engine), "2024")[1] == [
+    assert _pairs(_comparable(engine), "2024")[1] == [
         ("ai_industry_scale", 450.0, True, *SCALE_NOTE),
         ("ai_industry_output", 400.0, False, *OUTPUT_NOTE)]
 
