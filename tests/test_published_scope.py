@@ -237,3 +237,33 @@ def test_map_hover_names_the_scope_of_an_area_firm_count(
     firms = {row[0]: row[2] for row in zones["customdata"]}
     assert firms["westbund_ai_tower"] == f"300 (published for {AREA})"
     assert firms["mosu_space"] == "200"  # Mosu Space's own count: no scope added
+
+
+# -- the scope map -------------------------------------------------------------------------
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("Maqiao Town (Minhang),zone,maqiao_ai_pilot_zone,wider,",
+     "Maqiao Town (Minhang),zone,maqiao_ai_pilot_zone,bigger,",
+     ("scope_map.csv, row 11, column relation: unknown relation 'bigger'; use wider or part, or "
+     "leave it blank when the text names the scope itself")),
+    (("Maqiao Town (Minhang),zone,maqiao_ai_pilot_zone,wider,A town-wide count; the pilot zone "
+     "lies in Maqiao Town and its surroundings."),
+     "Maqiao Town (Minhang),zone,maqiao_ai_pilot_zone,wider,",
+     ("scope_map.csv, row 11, column note: a wider scope needs a note saying how it relates to "
+     "maqiao_ai_pilot_zone")),
+])
+def test_the_scope_map_refuses_an_unknown_or_unexplained_relation(
+        tmp_path: Path, old: str, new: str, message: str) -> None:
+    from etl.facts import InvalidFact
+
+    shutil.copy(REFERENCE / "shanghai_ai_facts.csv", tmp_path)
+    text = (REFERENCE / "scope_map.csv").read_text(encoding="utf-8")
+    assert old in text
+    (tmp_path / "scope_map.csv").write_text(text.replace(old, new, 1), encoding="utf-8")
+    engine = make_engine(tmp_path / "t.db")
+    create_db_and_tables(engine)
+    load_geography(engine, DATA_DIR)
+    with pytest.raises(InvalidFact) as info:
+        load_facts(engine, tmp_path / "shanghai_ai_facts.csv")
+    assert str(info.value) == message
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM observations").scalar_one() == 0
