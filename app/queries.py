@@ -490,7 +490,9 @@ def latest_with_delta(df: pd.DataFrame) -> dict | None:
 
 def zone_totals(engine: Engine, metric: str) -> pd.DataFrame:
     """A zone metric summed over top-level zones (sub-sites would count twice) per period,
-    for periods every reporting top-level zone covers; provenance ``sample`` if any input is."""
+    for periods every reporting top-level zone covers; provenance ``sample`` if any input is.
+    Figures published for another area than the zone (``scope_relation``: the West Bund
+    area's 34 models on the AI Tower) are not the zone's and are left out of the sum."""
     df = _read(engine, """
         SELECT o.period, MAX(o.period_end) AS period_end, SUM(o.value) AS value,
                MIN(o.unit) AS unit, COUNT(*) AS zones,
@@ -498,7 +500,7 @@ def zone_totals(engine: Engine, metric: str) -> pd.DataFrame:
                SUM(CASE WHEN o.provenance = 'reported' THEN 1 ELSE 0 END) AS reported_rows
         FROM series_of_record o JOIN zones z ON z.zone_id = o.scope_id
         WHERE o.metric = :metric AND o.scope_type = 'zone' AND o.kind = 'actual'
-          AND z.parent_zone_id IS NULL AND o.basis = 'point'
+          AND z.parent_zone_id IS NULL AND o.basis = 'point' AND o.scope_relation IS NULL
         GROUP BY o.period ORDER BY MAX(o.period_end)""", {"metric": metric})
     if df.empty:
         return df

@@ -267,3 +267,15 @@ def test_the_scope_map_refuses_an_unknown_or_unexplained_relation(
     assert str(info.value) == message
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM observations").scalar_one() == 0
+
+
+def test_area_figures_are_not_added_up_as_zone_totals(facts_ro: Engine) -> None:
+    """The overview's firms / models cards sum the zones' own figures: the West Bund area's
+    34 registered models are not a total of the zones."""
+    assert queries.zone_totals(facts_ro, queries.ZONE_MODELS).empty
+    firms = queries.zone_totals(facts_ro, queries.ZONE_FIRMS)
+    assert firms[["period", "value", "provenance"]].values.tolist() == [
+        ["2020Q2", 90.0, "reported"], ["2023-07", 100.0, "reported"]]
+    cards = {c["card"]: c for c in queries.overview_cards(facts_ro)}
+    assert "models" not in cards
+    assert (cards["firms"]["period"], cards["firms"]["value"]) == ("2023-07", 100.0)
