@@ -279,3 +279,12 @@ def test_area_figures_are_not_added_up_as_zone_totals(facts_ro: Engine) -> None:
     cards = {c["card"]: c for c in queries.overview_cards(facts_ro)}
     assert "models" not in cards
     assert (cards["firms"]["period"], cards["firms"]["value"]) == ("2023-07", 100.0)
+
+
+def test_map_panel_of_a_zone_says_which_figures_are_area_figures(
+        area_db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _point_app_at(area_db_path, monkeypatch)
+    at = open_page("map", sel="zone:westbund_ai_tower")
+    assert (f"Some figures here were published for another area than {TOWER['en']}: {AREA}. "
+            "They are labelled with that published scope, not as the zone's own figures."
+            ) in [c.value for c in at.caption]
