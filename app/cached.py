@@ -8,6 +8,7 @@ without a restart, and tests pointing at different databases never share results
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -56,20 +57,22 @@ def _freeze(value: Any) -> Any:
 
 
 @st.cache_data(show_spinner=False, max_entries=MAX_ENTRIES)
-def _call(url: str, token: str, name: str, args: tuple, kwargs: tuple) -> Any:
-    fn = getattr(queries, name)
+def _call(url: str, token: str, name: str, args: tuple, kwargs: tuple,
+          module: str = "app.queries") -> Any:
+    fn = getattr(importlib.import_module(module), name)
     return fn(_engine(url), *args, **dict(kwargs))
 
 
 def q(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call ``queries.<fn>`` through the cache: ``q(queries.series, "enterprise_revenue", ...)``.
 
-    :param fn: a function of :mod:`app.queries` taking the engine first.
+    :param fn: a module-level function of :mod:`app.queries` (or another query module of
+        ``app``, e.g. :mod:`app.conflicts`) taking the engine first.
     """
     url = database_url()
     token = st.session_state.get("_run_token") or queries.run_info(_engine(url)).token
     return _call(url, token, fn.__name__, tuple(_freeze(a) for a in args),
-                 tuple(sorted((k, _freeze(v)) for k, v in kwargs.items())))
+                 tuple(sorted((k, _freeze(v)) for k, v in kwargs.items())), fn.__module__)
 
 
 def remember_token(info: queries.RunInfo) -> None:

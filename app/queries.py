@@ -219,10 +219,11 @@ def metric_periods(engine: Engine, metric: str, scope_type: str, basis: str) -> 
 
 
 # -- series ----------------------------------------------------------------------------------
-_SERIES_COLUMNS = """o.id, o.metric, o.scope_type, o.scope_id, o.period, o.period_end,
+_SERIES_COLUMNS = """o.id, o.metric, o.scope_type, o.scope_id, o.scope_label, o.scope_relation,
+    o.period, o.period_end,
     o.value, o.unit, o.basis, o.kind, o.provenance, o.lower_bound, o.approximate,
     o.source_id, s.title AS source_title, s.published AS source_published,
-    s.confidence AS source_confidence, o.etl_run_id, o.scope_label"""
+    s.confidence AS source_confidence, o.etl_run_id"""
 
 
 def _finish_series(df: pd.DataFrame) -> pd.DataFrame:
@@ -537,7 +538,9 @@ def latest_with_delta(df: pd.DataFrame) -> dict | None:
 
 def zone_totals(engine: Engine, metric: str) -> pd.DataFrame:
     """A zone metric summed over top-level zones (sub-sites would count twice) per period,
-    for periods every reporting top-level zone covers; provenance ``sample`` if any input is."""
+    for periods every reporting top-level zone covers; provenance ``sample`` if any input is.
+    Figures published for another area than the zone (``scope_relation``: the West Bund
+    area's 34 models on the AI Tower) are not the zone's and are left out of the sum."""
     df = _read(engine, """
         SELECT o.period, MAX(o.period_end) AS period_end, SUM(o.value) AS value,
                MIN(o.unit) AS unit, COUNT(*) AS zones,
@@ -545,7 +548,7 @@ def zone_totals(engine: Engine, metric: str) -> pd.DataFrame:
                SUM(CASE WHEN o.provenance = 'reported' THEN 1 ELSE 0 END) AS reported_rows
         FROM series_of_record o JOIN zones z ON z.zone_id = o.scope_id
         WHERE o.metric = :metric AND o.scope_type = 'zone' AND o.kind = 'actual'
-          AND z.parent_zone_id IS NULL AND o.basis = 'point'
+          AND z.parent_zone_id IS NULL AND o.basis = 'point' AND o.scope_relation IS NULL
         GROUP BY o.period ORDER BY MAX(o.period_end)""", {"metric": metric})
     if df.empty:
         return df
@@ -562,12 +565,15 @@ def zone_totals(engine: Engine, metric: str) -> pd.DataFrame:
 
 def zones_glance(engine: Engine, as_of_end: date | None = None) -> pd.DataFrame:
     """One row per zone: firms (latest zone_enterprises, else enterprise_count), revenue growth
-    year on year, and where the firm figure comes from. ``as_of_end`` caps the period."""
+    year on year, and where the firm figure comes from, with the scope it was published for
+    (``firms_scope_label``, ``firms_scope_relation``: a wider area is not the zone). ``as_of_end``
+    caps the period."""
     cap = {"cap": (as_of_end or date(9999, 12, 31)).isoformat()}
     z = zones(engine)
     firms = _read(engine, """
         SELECT o.scope_id AS zone_id, o.metric, o.period, o.period_end, o.value, o.provenance,
-               s.title AS source_title, s.published AS source_published
+               s.title AS source_title, s.published AS source_published, o.scope_label,
+               o.scope_relation
         FROM series_of_record o JOIN sources s ON s.id = o.source_id
         WHERE o.scope_type = 'zone' AND o.kind = 'actual' AND o.metric IN (:m1, :m2)
           AND o.period_end <= :cap""", {"m1": ZONE_FIRMS, "m2": COUNT, **cap})
@@ -602,13 +608,16 @@ def zones_glance(engine: Engine, as_of_end: date | None = None) -> pd.DataFrame:
     rows = []
     for zone_id in z["zone_id"]:
         rec = {"zone_id": zone_id, "firms": float("nan"), "firms_period": None,
-               "firms_provenance": None, "firms_source": None, "growth": float("nan"),
+               "firms_provenance": None, "firms_source": None, "firms_scope_label": None,
+               "firms_scope_relation": None, "growth": float("nan"),
                "growth_period": None, "revenue_bn": float("nan")}
         for metric in (ZONE_FIRMS, COUNT):
             last = latest_firms.get((zone_id, metric))
             if last is not None:
                 rec.update(firms=float(last["value"]), firms_period=last["period"],
-                           firms_provenance=last["provenance"], firms_source=last["source_title"])
+                           firms_provenance=last["provenance"], firms_source=last["source_title"],
+                           firms_scope_label=last["scope_label"],
+                           firms_scope_relation=last["scope_relation"])
                 break
         if zone_id in latest_revenue:
             last, growth = latest_revenue[zone_id]
@@ -824,7 +833,8 @@ def reported_facts(engine: Engine) -> pd.DataFrame:
     """Every current reported observation with its source, quote and confidence, and whether
     it is the series of record."""
     df = _read(engine, """
-        SELECT o.id, o.metric, m.name_en, m.name_zh, o.scope_type, o.scope_id, o.period,
+        SELECT o.id, o.metric, m.name_en, m.name_zh, o.scope_type, o.scope_id, o.scope_label,
+               o.scope_relation, o.period,
                o.period_end, o.value, o.unit, m.unit_en, m.unit_zh, o.basis, o.kind,
                o.lower_bound, o.approximate, s.title AS source_title, s.publisher, s.url_or_publication, s.published,
                s.quote, s.confidence, s.caveat,

@@ -36,7 +36,7 @@ from etl.csv_rows import CsvRow, read_rows
 from etl.errors import AidashError, CellError
 from etl.geography import ETL_RUNS, UpsertCounts, start_run, upsert_rows, utcnow
 from etl.periods import ParsedPeriod, parse_fact_period
-from models.tables import CONFIDENCES, SCOPE_TYPES, Observation, Source
+from models.tables import CONFIDENCES, SCOPE_RELATIONS, SCOPE_TYPES, Observation, Source
 
 OBSERVATIONS: Table = Observation.__table__  # type: ignore[attr-defined]
 SOURCES: Table = Source.__table__  # type: ignore[attr-defined]
@@ -89,8 +89,8 @@ SKIP_CATEGORIES = {"date": "a date as value", "scope": "not an area",
 # What a fact contributes to its observation's identity (the natural key) …
 NATURAL_KEY = ("metric", "scope_type", "scope_id", "period", "basis", "kind", "source_id")
 # … and what, when changed, makes a new vintage of it.
-VALUE_FIELDS = ("period_end", "period_label", "scope_label", "value", "unit", "lower_bound",
-                "approximate", "method")
+VALUE_FIELDS = ("period_end", "period_label", "scope_label", "scope_relation", "value", "unit",
+                "lower_bound", "approximate", "method")
 
 
 class FactsError(AidashError):
@@ -159,7 +159,8 @@ def read_scope_map(path: Path) -> dict[str, tuple[int, dict[str, str]]]:
     """Read ``scope_map.csv``: scope text as the facts write it → (row number, row).
 
     :raises FactsFileMissing: no such file.
-    :raises InvalidFact: a scope text appears twice or has an unknown scope_type.
+    :raises InvalidFact: a scope text appears twice, has an unknown scope_type or relation
+        (``wider``, ``part`` or blank: how the text relates to the scope it is shown on).
     """
     out: dict[str, tuple[int, dict[str, str]]] = {}
     for n, row in _read(path, SCOPE_MAP_COLUMNS):
@@ -175,6 +176,15 @@ def read_scope_map(path: Path) -> dict[str, tuple[int, dict[str, str]]]:
             raise InvalidFact(path.name, n, "note", "a skipped scope needs the reason as its note")
         if row["scope_type"] != SKIP_SCOPE and not row["scope_id"]:
             raise InvalidFact(path.name, n, "scope_id", "required, but empty")
+        relation = row.setdefault("relation", "")
+        if relation and relation not in SCOPE_RELATIONS:
+            raise InvalidFact(path.name, n, "relation",
+                              f"unknown relation '{relation}'; use {' or '.join(SCOPE_RELATIONS)}"
+                              f", or leave it blank when the text names the scope itself")
+        if relation and not row["note"]:
+            raise InvalidFact(path.name, n, "note",
+                              f"a {relation} scope needs a note saying how it relates to "
+                              f"{row['scope_id']}")
         out[text] = (n, row)
     return out
 
@@ -374,6 +384,7 @@ def clean_facts(rows: Sequence[tuple[int, dict[str, str]]],
             "scope_type": scope["scope_type"],
             "scope_id": scope["scope_id"],
             "scope_label": scope_text,
+            "scope_relation": scope.get("relation") or None,
             "period": period.period,
             "period_end": period.period_end,
             "period_label": row["period"],

@@ -18,6 +18,7 @@ still point at them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -32,6 +33,7 @@ from etl.csv_rows import CsvRow, read_rows
 from etl.datum import gcj02_to_wgs84
 from etl.district_check import DistrictLocator
 from etl.errors import AidashError, CellError
+from models.db import upgrade
 from models.tables import ZONE_KINDS, District, EtlRun, Metric, Segment, Zone
 
 DISTRICTS_FILE = Path("geo") / "shanghai_districts.geojson"
@@ -51,6 +53,10 @@ ZONE_COLUMNS = ("zone_id", "name_en", "name_zh", "kind", "parent_zone_id", "dist
                 "coord_note", "source", "notes")
 SEGMENT_COLUMNS = ("code", "name_en", "name_zh", "sort_order")
 METRIC_COLUMNS = ("code", "name_en", "name_zh", "unit_en", "unit_zh", "description")
+# Optional columns of metrics.csv: metrics of one comparable group measure the same thing on
+# different bases, each saying its basis in both languages (see data/reference/README.md).
+METRIC_GROUP_COLUMNS = ("comparable_group", "basis_note_en", "basis_note_zh")
+_GROUP_CODE = re.compile(r"[a-z][a-z0-9_]*")
 DISTRICT_PROPERTIES = ("adcode", "name_zh", "name_en", "area_km2")
 
 # Core tables of the models (SQLModel's class attribute is untyped for mypy).
@@ -211,9 +217,48 @@ def clean_metrics(rows: list[CsvRow], file: str) -> list[dict[str, Any]]:
         row: dict[str, Any] = {c: _required(r, c, file) for c in METRIC_COLUMNS
                                if c != "description"}
         row["description"] = r.values.get("description") or None
+        row.update({c: r.values.get(c) or None for c in METRIC_GROUP_COLUMNS})
+        if row["comparable_group"] is not None:
+            if not _GROUP_CODE.fullmatch(row["comparable_group"]):
+                raise InvalidRow(file, r.row, "comparable_group",
+                                 f"'{row['comparable_group']}' is not a group code; use "
+                                 f"lowercase letters, digits and underscores")
+            for column in ("basis_note_en", "basis_note_zh"):
+                _required_note(r, column, file)
         out.append(row)
     _unique(rows, "code", file)
+    _check_groups(rows, out, file)
     return out
+
+
+def _required_note(r: CsvRow, column: str, file: str) -> None:
+    if not r.values.get(column):
+        raise InvalidRow(file, r.row, column,
+                         "required when comparable_group is set: say in a sentence what "
+                         "basis the metric is published on")
+
+
+def _check_groups(rows: list[CsvRow], metrics: list[dict[str, Any]], file: str) -> None:
+    """Every comparable group holds at least two metrics, all in one unit: a figure is only
+    set beside another that a reader could take for it."""
+    first: dict[str, tuple[int, dict[str, Any]]] = {}
+    members: dict[str, int] = {}
+    for r, m in zip(rows, metrics):
+        group = m["comparable_group"]
+        if group is None:
+            continue
+        members[group] = members.get(group, 0) + 1
+        row, lead = first.setdefault(group, (r.row, m))
+        if m["unit_en"] != lead["unit_en"]:
+            raise InvalidRow(file, r.row, "comparable_group",
+                             f"group '{group}' is in '{lead['unit_en']}' ({lead['code']}, row "
+                             f"{row}), but {m['code']} is in '{m['unit_en']}'; only metrics "
+                             f"of one unit are comparable")
+    for group, count in members.items():
+        if count == 1:
+            raise InvalidRow(file, first[group][0], "comparable_group",
+                             f"group '{group}' has no other metric; give at least two metrics "
+                             f"the same group, or leave it blank")
 
 
 def _float(r: CsvRow, column: str, file: str) -> float | None:
@@ -410,6 +455,7 @@ def load_geography(engine: Engine, data_dir: Path) -> int:
                         {d["adcode"]: d for d in districts}, ZONES_FILE.name)
     metrics = clean_metrics(read_csv(data_dir / METRICS_FILE, METRIC_COLUMNS), METRICS_FILE.name)
 
+    upgrade(engine)  # a database built before metrics.comparable_group gets the column first
     started = utcnow()
     with engine.begin() as conn:
         run_id = start_run(conn, "geography", started)

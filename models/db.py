@@ -101,14 +101,42 @@ def create_db_and_tables(engine: Engine) -> None:
 
 def upgrade(engine: Engine) -> list[str]:
     """Bring a database built by an earlier version in line with ``models/tables.py``: the
-    revenue table's layout (:func:`split_revenue_versions`), then the indexes
-    (:func:`sync_indexes`). Loads and rollbacks call it first; it changes nothing on a database
-    that is up to date.
+    revenue table's layout (:func:`split_revenue_versions`), the columns added since
+    (:func:`add_missing_columns`), then the indexes (:func:`sync_indexes`). Loads and rollbacks
+    call it first; it changes nothing on a database that is up to date.
 
-    :returns: what it changed (table and index names).
+    :returns: what it changed (table, ``table.column`` and index names).
     """
     changed = ["enterprise_revenue"] if split_revenue_versions(engine) else []
-    return changed + sync_indexes(engine)
+    return changed + add_missing_columns(engine) + sync_indexes(engine)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add to existing tables the columns ``models/tables.py`` has gained since the database
+    was built (``metrics.comparable_group``, ``observations.scope_relation`` …). Such columns
+    are nullable or have a default, so ``ALTER TABLE … ADD COLUMN`` is enough and existing
+    rows keep their values; the views select ``*`` and pick the columns up.
+
+    :returns: the ``table.column`` names added (none when all are present).
+    """
+    from sqlalchemy.schema import CreateColumn
+
+    added: list[str] = []
+    with engine.begin() as conn:
+        present = {name for (name,) in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name not in present:
+                continue
+            stored = {row[1] for row in conn.exec_driver_sql(
+                f'PRAGMA table_info("{table.name}")')}
+            for column in table.columns:
+                if column.name in stored:
+                    continue
+                ddl = str(CreateColumn(column).compile(dialect=engine.dialect)).strip()
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN {ddl}')
+                added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def split_revenue_versions(engine: Engine) -> bool:

@@ -33,6 +33,9 @@ KINDS = ("actual", "target", "plan", "estimate")
 ZONE_KINDS = ("core4", "core4-subsite", "X", "X_unconfirmed", "compute_site")
 ENTERPRISE_STATUSES = ("active", "suspended", "deregistered", "moved_out")
 RUN_STATUSES = ("running", "succeeded", "rejected", "failed", "rolled_back", "noop")
+# How a published scope (observations.scope_label) relates to the scope a figure is shown on,
+# when it is not that scope itself: a wider area (a town, a special area) or a part of it.
+SCOPE_RELATIONS = ("wider", "part")
 RUN_KINDS = ("geography", "facts", "drop", "forecast")
 CITY_SCOPE_ID = "310000"  # adcode of Shanghai Municipality
 
@@ -122,6 +125,12 @@ class Metric(SQLModel, table=True):
     unit_en: str
     unit_zh: str
     description: str | None = Field(default=None, sa_column=Column(Text))
+    # Metrics that measure the same thing on different bases (output, industry scale, above
+    # designated size …) share a group: their figures for one scope and period are shown side
+    # by side as disagreements, each with its basis note, and never spliced into one series.
+    comparable_group: str | None = None
+    basis_note_en: str | None = Field(default=None, sa_column=Column(Text))
+    basis_note_zh: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class EtlRun(SQLModel, table=True):
@@ -316,6 +325,9 @@ class Observation(SQLModel, table=True):
     source_id: int = Field(foreign_key="sources.id", index=True)
     etl_run_id: int = Field(foreign_key="etl_runs.id", index=True)
     superseded_by: int | None = Field(default=None, foreign_key="etl_runs.id", index=True)
+    scope_relation: str | None = Field(
+        default=None, description="how the published scope (scope_label) relates to the scope "
+        "the figure is shown on: NULL the same, 'wider' a wider area, 'part' a part of it")
 
 
 class ForecastRun(SQLModel, table=True):

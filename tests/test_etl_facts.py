@@ -532,7 +532,7 @@ def test_facts_need_the_geography_first(engine: Engine) -> None:
 def test_scope_map_must_point_at_known_zones(geo_engine: Engine, facts_dir: Path) -> None:
     path = facts_dir / "scope_map.csv"
     path.write_text(path.read_text(encoding="utf-8").replace(
-        "zone,mosu_space,\n", "zone,mosu,\n", 1), encoding="utf-8")
+        "zone,mosu_space,,\n", "zone,mosu,,\n", 1), encoding="utf-8")
     with pytest.raises(InvalidFact) as info:
         load_facts(geo_engine, facts_dir / FACTS.name)
     assert str(info.value) == ("scope_map.csv, row 12, column scope_id: no zone 'mosu' in the "

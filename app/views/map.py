@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, export, maps, queries, state
+from app import charts, export, maps, published_scope, queries, state
 from app.cached import q
 
 tr = state.translator()
@@ -64,12 +64,22 @@ values = values.assign(adcode=values["scope_id"].astype(int), y=values["value"] 
                            lambda p: tr.label("provenance", p)))
 districts_df = districts_df.assign(name=[tr.name(e, z) for e, z in zip(districts_df["name_en"],
                                                                       districts_df["name_zh"])])
+def firms_hover(value: float, label: object, relation: object) -> str:
+    """A zone's firm count for its hover, with the published scope when the count was
+    published for another area (the West Bund area, not the AI Tower)."""
+    text = tr.number(value)
+    if published_scope.differs(relation) and isinstance(label, str):
+        text += f" ({tr('published_scope.hover', label=label)})"
+    return text
+
+
 period_end = values["period_end"].max() if not values.empty else None
 glance = q(queries.zones_glance, period_end.date() if period_end is not None else None)
 glance = glance.assign(
     name=[tr.name(e, z) for e, z in zip(glance["name_en"], glance["name_zh"])],
     kind_label=glance["kind"].map(lambda k: tr.label("zone_kind", k)),
-    firms_text=glance["firms"].map(lambda v: tr.number(v)),
+    firms_text=[firms_hover(v, label, rel) for v, label, rel in zip(
+        glance["firms"], glance["firms_scope_label"], glance["firms_scope_relation"])],
     growth_text=glance["growth"].map(lambda v: tr.percent(v, signed=True)))
 fig = maps.district_map(districts_df, values[["adcode", "y", "provenance", "provenance_label"]],
                         glance, tr, metric_label=tr.name(row["name_en"], row["name_zh"]),
@@ -159,6 +169,9 @@ if sel:
                                    colors=colors,
                                    y_title=tr("charts.axis_unit", name=mname, unit=u))
         st.plotly_chart(trend, key="map_trend", config={"displaylogo": False})
+        labels = sorted(set(published_scope.published_labels(data)) - {""})
+        if labels:
+            st.caption(tr("published_scope.map_note", name=name, labels="; ".join(labels)))
     trends_params = {"lang": tr.lang, "stype": scope_type, "scopes": scope_id,
                      "metric": f"{trend_metric}|{trend_basis}"}
     st.page_link("app/views/trends.py", label=tr("map.open_in_trends", name=name),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, export, queries, state, target_probability
+from app import charts, export, published_scope, queries, state, target_probability
 from app.cached import q
 from models.tables import CITY_SCOPE_ID
 
@@ -174,6 +174,9 @@ else:
         tr("columns.district"): [tr.name(e, z) for e, z in zip(glance["district_en"],
                                                                glance["district_zh"])],
         tr("columns.firms"): glance["firms"],
+        tr("published_scope.firms_column"): published_scope.published_labels(glance.rename(
+            columns={"firms_scope_label": "scope_label",
+                     "firms_scope_relation": "scope_relation"})),
         tr("columns.firms_period"): glance["firms_period"].map(tr.period),
         tr("columns.revenue_growth"): glance["growth"].round(1),
         tr("columns.provenance"): glance["firms_provenance"].map(

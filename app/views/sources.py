@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import export, queries, state
+from app import conflicts as comparable
+from app import export, published_scope, queries, state
 from app.cached import q
 from models.tables import CITY_SCOPE_ID
 
@@ -58,10 +59,12 @@ def unit_labels(df: pd.DataFrame) -> pd.Series:
 
 
 def facts_table(df: pd.DataFrame) -> pd.DataFrame:
+    names = pd.Series([scope_name.get((t, i), i) for t, i in zip(df["scope_type"],
+                                                                  df["scope_id"])], dtype="object")
     return pd.DataFrame({
-        tr("columns.metric"): df["metric"].map(metric_names),
-        tr("columns.scope"): [scope_name.get((t, i), i) for t, i in zip(df["scope_type"],
-                                                                       df["scope_id"])],
+        tr("columns.metric"): df["metric"].map(lambda m: metric_names.get(m, m)),
+        tr("columns.scope"): published_scope.scope_texts(tr, names, df),
+        tr("published_scope.column"): published_scope.published_labels(df),
         tr("columns.period"): df["period"],
         tr("columns.value"): df["value"],
         tr("columns.as_published"): df.apply(value_text, axis=1) if not df.empty else [],
@@ -75,6 +78,53 @@ def facts_table(df: pd.DataFrame) -> pd.DataFrame:
         tr("columns.link"): df["url_or_publication"],
         tr("columns.record"): df["is_record"],
     })
+
+
+def figure_value(row: dict) -> str:
+    """A figure in this language: money in its money unit, else with the catalogue's unit
+    in this language (``≥ 7.8 %``, not ``percent`` on a Chinese page)."""
+    if queries.money_factor(row["unit"]) is not None:
+        return display_value(pd.Series(row))
+    bound = "≥ " if row["lower_bound"] else ("≈ " if row["approximate"] else "")
+    if row["unit"] == "percent":
+        return bound + tr.percent(row["value"])
+    unit = tr.name(row["unit_en"], row["unit_zh"]) if row["unit"] == row["unit_en"] \
+        else row["unit"]
+    return f"{bound}{tr.number(row['value'], 2, trim=True)} {unit}"
+
+
+def show_comparable(figures: pd.DataFrame) -> None:
+    """Figures of different metrics of one comparable group (400 bn output against ≥ 450 bn
+    industry scale), side by side, each with the note on its basis; then their table."""
+    st.subheader(tr("comparable.title"))
+    st.caption(tr("comparable.caption"))
+    if figures.empty:
+        st.info(tr("comparable.none"))
+        return
+    for _, g in figures.groupby("group", sort=True):
+        first = g.iloc[0]
+        versus = tr("comparable.versus").join(metric_names.get(m, tr.name(e, z)) for m, e, z in
+                                              zip(g["metric"], g["name_en"], g["name_zh"]))
+        st.markdown(f"**{versus}** · "
+                    f"{scope_name.get((first['scope_type'], first['scope_id']), first['scope_id'])}"
+                    f" · {tr.period(first['period'], first['basis'])}")
+        for col, r in zip(st.columns(len(g)), g.to_dict("records")):
+            with col, st.container(border=True):
+                st.metric(tr.name(r["name_en"], r["name_zh"]), figure_value(r))
+                st.caption(tr("comparable.basis_note",
+                              note=tr.name(r["basis_note_en"], r["basis_note_zh"])))
+                st.caption(f"{r['source_title']} · " + tr(
+                    "sources.conflict_detail", date=tr.date(r["published"]),
+                    confidence=tr.label("confidence", r["confidence"])))
+    notes = [tr.name(e, z) for e, z in zip(figures["basis_note_en"], figures["basis_note_zh"])]
+    table = facts_table(figures).assign(**{tr("comparable.column"): notes,
+                                           tr("comparable.group_column"): figures["group"]})
+    st.dataframe(table, hide_index=True, key="comparable_table")
+    export.downloads(table, tr, what="different-bases", scope="all",
+                     title=tr("comparable.title"), filters="",
+                     sources="; ".join(sorted(set(figures["source_title"]))),
+                     run_id=info.latest_run_id, data_period=info.data_period,
+                     key="dl_comparable", sample=False)
 
 
 tab = st.segmented_control(tr("sources.section"), TABS, key=tab_param.key, required=True,
@@ -100,6 +150,7 @@ if tab == "facts":
                      sample=False)
 
 elif tab == "conflicts":
+    show_comparable(q(comparable.comparable_figures))
     st.subheader(tr("sources.conflicts_title"))
     st.caption(tr("sources.conflicts_caption"))
     conflicts = q(queries.conflicts)

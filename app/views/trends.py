@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, export, queries, state
+from app import charts, export, published_scope, queries, state
 from app.cached import q
 from models.tables import CITY_SCOPE_ID
 
@@ -171,7 +171,9 @@ if show_fc:
 value_header = (tr("columns.value_unit", unit=unit) if view == "level"
                 else tr(f"columns.{view}_pct"))
 table = pd.DataFrame({
-    tr("columns.scope"): data["scope_id"].map(lambda s: names.get(s, s)),
+    tr("columns.scope"): published_scope.scope_texts(
+        tr, data["scope_id"].map(lambda s: names.get(s, s)), data),
+    tr("published_scope.column"): published_scope.published_labels(data),
     tr("columns.period"): data["period"],
     value_header: data["y"].round(2),
     tr("columns.provenance"): data["provenance"].map(lambda p: tr.label("provenance", p)),
