@@ -14,9 +14,12 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from app import export, queries
-from models.db import make_engine, resolve_url
+from etl.errors import DatabaseDamaged, DatabaseMissing
+from models.db import make_engine, resolve_url, sqlite_path
+from models.health import damage_reason, diagnose, file_stamp
 
 T = TypeVar("T")
 # Results are small (pages, aggregates); a bound keeps memory flat on a long-running server.
@@ -39,12 +42,39 @@ def engine() -> Engine:
 
 
 def check() -> queries.RunInfo:
-    """Raise :class:`etl.errors.DatabaseMissing` unless the database is built; else the latest
-    run info (uncached: this is what the caches key on)."""
+    """Raise :class:`etl.errors.DatabaseMissing` unless the database is built, or
+    :class:`etl.errors.DatabaseDamaged` if it cannot be read whole; else the latest run info
+    (uncached: this is what the caches key on). The quick check reads every page, so it runs
+    once per data version and file, not on every script run."""
     url = database_url()
     eng = _engine(url)
+    path = sqlite_path(url)
     queries.check_database(eng, url)
-    return queries.run_info(eng)
+    try:
+        info = queries.run_info(eng)
+    except DBAPIError as exc:
+        reason = damage_reason(exc, path)
+        if reason is None:
+            raise
+        raise DatabaseDamaged(str(path or url), reason) from exc
+    if path is not None:
+        try:
+            stamp = file_stamp(path)
+        except FileNotFoundError as exc:  # removed since check_database looked
+            raise DatabaseMissing("missing") from exc
+        reason = _quick_check(url, info.token, stamp)
+        if reason is not None:
+            raise DatabaseDamaged(str(path), reason)
+    return info
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _quick_check(url: str, token: str, stamp: tuple[int, int, int]) -> str | None:
+    raw = _engine(url).raw_connection()
+    try:
+        return diagnose(raw.driver_connection, sqlite_path(url), quick_check=True)  # type: ignore[arg-type]
+    finally:
+        raw.close()
 
 
 def _freeze(value: Any) -> Any:

@@ -333,3 +333,97 @@ def test_chinese_export_names_both_sheets_in_chinese(seeded_db: Path,
     open_page("enterprises", lang="zh")
     book = openpyxl.load_workbook(io.BytesIO(made[-1]))
     assert book.sheetnames == ["数据", "说明"]
+
+
+# Regression (issue 10): a damaged database was reported as "not built yet".
+NOT_BUILT = {
+    "en": ("The database has not been built yet",
+           ("The database at `{path}` has no data yet. Build it with `make run` or `aidash init` "
+            "(add `--force` to rebuild), then reload this page.")),
+    "zh": ("数据库尚未建立",
+           ("`{path}` 的数据库还没有数据。请用 `make run` 或 `aidash init` 建库（加 `--force` 可重建），"
+            "然后刷新本页。")),
+}
+DAMAGED = {
+    "en": ("The database is damaged",
+           ("The database at `{path}` is damaged: {reason}. Restore it from a backup, or rebuild "
+            "it from the bundled data with `aidash init --force` (this discards every drop loaded "
+            "into it), then reload this page.")),
+    "zh": ("数据库已损坏",
+           ("`{path}` 的数据库已损坏：{reason}。请从备份恢复，或用 `aidash init --force` 由随附数据重建"
+            "（已加载的数据批次将全部丢弃），然后刷新本页。")),
+}
+REASONS = {
+    "truncated": {"en": "the file is shorter than its header says, so it was cut off",
+                  "zh": "文件比其文件头记录的短，已被截断"},
+    "random_bytes": {"en": "the file is not an SQLite database", "zh": "该文件不是 SQLite 数据库"},
+    "overwritten_schema": {"en": "SQLite reports that the database disk image is malformed",
+                           "zh": "SQLite 报告数据库映像格式错误"},
+    "overwritten_page": {"en": "SQLite's quick check found errors", "zh": "SQLite 快速检查发现错误"},
+}
+
+
+def _open_database_file(path: Path, lang: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    import streamlit as st
+
+    monkeypatch.setenv("AIDASH_DATABASE_URL", str(path))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["lang"] = lang
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("kind", list(REASONS))
+def test_a_damaged_database_says_restore_or_rebuild(seeded_db_path: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    kind: str, lang: str) -> None:
+    from dashboard_fixtures import damaged_copy
+
+    path = damaged_copy(seeded_db_path, tmp_path / "ai_industry.db", kind)
+    before = path.read_bytes()
+    at = _open_database_file(path, lang, monkeypatch)
+    title, text = DAMAGED[lang]
+    assert at.title[0].value == title
+    assert at.error[0].value == text.format(path=path, reason=REASONS[kind][lang])
+    assert [c.value for c in at.code] == ["aidash init --force"]
+    assert len(at.info) == 0
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_zero_byte_database_is_not_built_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               lang: str) -> None:
+    path = tmp_path / "ai_industry.db"
+    path.touch()
+    at = _open_database_file(path, lang, monkeypatch)
+    title, text = NOT_BUILT[lang]
+    assert at.title[0].value == title
+    assert at.info[0].value == text.format(path=path)
+    assert len(at.error) == 0
+
+
+def test_the_quick_check_runs_once_per_data_version(seeded_db_path: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from app import cached
+
+    path = tmp_path / "ai_industry.db"
+    shutil.copy(seeded_db_path, path)
+    checks: list[bool] = []
+    real = cached.diagnose
+
+    def counting(conn, where, *, quick_check):  # type: ignore[no-untyped-def]
+        checks.append(quick_check)
+        return real(conn, where, quick_check=quick_check)
+
+    monkeypatch.setattr(cached, "diagnose", counting)
+    at = _open_database_file(path, "en", monkeypatch)
+    at.switch_page(PAGES["trends"]).run()
+    at.switch_page(PAGES["sources"]).run()
+    assert not at.exception and at.title[0].value == "Sources and data"
+    assert checks == [True]
