@@ -427,3 +427,43 @@ def test_the_quick_check_runs_once_per_data_version(seeded_db_path: Path, tmp_pa
     at.switch_page(PAGES["sources"]).run()
     assert not at.exception and at.title[0].value == "Sources and data"
     assert checks == [True]
+
+
+def test_enterprises_export_survives_control_characters_in_an_older_database(
+        seeded_db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (issue 10): a name holding U+0007 (loaded before loads refused it) made the
+    XLSX export raise IllegalCharacterError, so the page crashed whenever that firm showed."""
+    import io
+    import shutil
+    import sqlite3
+
+    import streamlit as st
+    from python_calamine import CalamineWorkbook
+
+    path = tmp_path / "old.db"
+    shutil.copy(seeded_db_path, path)
+    with sqlite3.connect(path) as conn:
+        code, name = conn.execute("SELECT credit_code, name_zh FROM enterprises "
+                                  "ORDER BY credit_code LIMIT 1").fetchone()
+        conn.execute("UPDATE enterprises SET name_zh = name_zh || char(7) WHERE credit_code = ?",
+                     (code,))
+    conn.close()
+    made: list[bytes] = []
+    real_xlsx = export.to_xlsx_bytes
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(real_xlsx(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(export, "to_xlsx_bytes", recording)
+    monkeypatch.setenv("AIDASH_DATABASE_URL", str(path))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = open_page("enterprises", q=code)
+    assert at.dataframe[0].value["Name (Chinese)"].tolist() == [name + "\x07"]
+    book = CalamineWorkbook.from_filelike(io.BytesIO(made[-1]))
+    data = book.get_sheet_by_name("Data").to_python()
+    assert [row[1] for row in data] == ["Name (Chinese)", name + "\\x07"]
+    note = ("1 cell(s) held control characters a workbook cannot store; they are written as "
+            "\\xNN (for example \\x07 for U+0007).")
+    assert book.get_sheet_by_name("About").to_python()[-1] == ["Control characters", note]
