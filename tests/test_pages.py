@@ -467,3 +467,32 @@ def test_enterprises_export_survives_control_characters_in_an_older_database(
     note = ("1 cell(s) held control characters a workbook cannot store; they are written as "
             "\\xNN (for example \\x07 for U+0007).")
     assert book.get_sheet_by_name("About").to_python()[-1] == ["Control characters", note]
+
+
+def test_damage_met_while_drawing_a_page_shows_the_damaged_screen(
+        seeded_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Damage the checks did not reach (a page read after the quick check) is still reported as
+    damage, not as a passing read error."""
+    import sqlite3
+
+    from dashboard_fixtures import damaged_copy
+    from sqlalchemy.exc import DatabaseError
+
+    from app import cached
+
+    broken = damaged_copy(seeded_db, tmp_path / "broken.db", "overwritten_page")
+    conn = sqlite3.connect(broken)
+    with pytest.raises(sqlite3.DatabaseError) as corrupt:
+        conn.execute("SELECT * FROM enterprise_revenue_versions INDEXED BY "
+                     "ix_revenue_versions_run WHERE etl_run_id > 0").fetchall()
+    conn.close()
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise DatabaseError("SELECT …", {}, corrupt.value)
+
+    monkeypatch.setattr(cached, "_call", failing)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.title[-1].value == "The database is damaged"
+    assert at.error[-1].value == DAMAGED["en"][1].format(
+        path=seeded_db, reason="SQLite reports that the database disk image is malformed")
