@@ -45,7 +45,6 @@ with st.sidebar:
                          format_func=LANG_NAMES.get, required=True)
 
 
-
 def database_screen(exc: DatabaseMissing | DatabaseDamaged) -> None:
     """Say why no page can be shown: a database not built yet, or a damaged one (restore or
     rebuild; rebuilding discards loaded drops, so it is not offered as the only way)."""

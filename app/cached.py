@@ -8,7 +8,9 @@ without a restart, and tests pointing at different databases never share results
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -62,17 +64,18 @@ def check() -> queries.RunInfo:
             stamp = file_stamp(path)
         except FileNotFoundError as exc:  # removed since check_database looked
             raise DatabaseMissing("missing") from exc
-        reason = _quick_check(url, info.token, stamp)
+        reason = _quick_check(url, str(path), info.token, stamp)
         if reason is not None:
             raise DatabaseDamaged(str(path), reason)
     return info
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _quick_check(url: str, token: str, stamp: tuple[int, int, int]) -> str | None:
+def _quick_check(url: str, path: str, token: str, stamp: tuple[int, int, int]) -> str | None:
     raw = _engine(url).raw_connection()
+    conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
     try:
-        return diagnose(raw.driver_connection, sqlite_path(url), quick_check=True)  # type: ignore[arg-type]
+        return diagnose(conn, Path(path), quick_check=True)
     finally:
         raw.close()
 

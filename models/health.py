@@ -17,7 +17,7 @@ import sqlite3
 from pathlib import Path
 
 from etl.errors import DatabaseDamaged
-from models.db import read_only_uri
+from models.db import BUSY_TIMEOUT_MS, read_only_uri
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER_BYTES = 100
@@ -90,7 +90,7 @@ def require_intact(path: Path) -> None:
 
     :raises DatabaseDamaged: with the reason.
     """
-    conn = sqlite3.connect(read_only_uri(path), uri=True)
+    conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
         reason = diagnose(conn, path, quick_check=True)
     finally:
