@@ -8,8 +8,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import cached, state
 from app.i18n import LANGS, get_translator
 from app.pages import VIEWS
-from etl.errors import DatabaseMissing
+from etl.errors import DatabaseDamaged, DatabaseMissing
 from models.db import sqlite_path
+from models.health import damage_reason
 
 LANG_NAMES = {"en": "English", "zh": "中文"}
 
@@ -43,17 +44,31 @@ with st.sidebar:
     st.segmented_control(tr("common.language"), options=list(LANGS), key=state.LANG_KEY,
                          format_func=LANG_NAMES.get, required=True)
 
-try:
-    info = cached.check()
-except DatabaseMissing as exc:
+
+def database_screen(exc: DatabaseMissing | DatabaseDamaged) -> None:
+    """Say why no page can be shown: a database not built yet, or a damaged one (restore or
+    rebuild; rebuilding discards loaded drops, so it is not offered as the only way)."""
     url = cached.database_url()
     path = sqlite_path(url)
-    st.title(tr("errors.no_db_title"))
-    st.info(tr(f"errors.db_{exc}", path=str(path) if path else url), icon=":material/database:")
-    st.code("make run\n# or\naidash init", language="bash")
+    where = str(path) if path else url
+    if isinstance(exc, DatabaseDamaged):
+        st.title(tr("errors.damaged_title"))
+        st.error(tr("errors.db_damaged", path=where, reason=tr(f"errors.damaged_{exc.reason}")),
+                 icon=":material/database:")
+        st.code("aidash init --force", language="bash")
+    else:
+        st.title(tr("errors.no_db_title"))
+        st.info(tr(f"errors.db_{exc}", path=where), icon=":material/database:")
+        st.code("make run\n# or\naidash init", language="bash")
     st.caption(tr("errors.no_db_hint"))
     state.sync([])
     st.stop()
+
+
+try:
+    info = cached.check()
+except (DatabaseMissing, DatabaseDamaged) as exc:
+    database_screen(exc)
 
 cached.remember_token(info)
 st.session_state["_run_info"] = info
@@ -65,4 +80,6 @@ with st.sidebar:
 try:
     page.run()
 except SQLAlchemyError as exc:
+    if (reason := damage_reason(exc, sqlite_path(cached.database_url()))) is not None:
+        database_screen(DatabaseDamaged(str(cached.database_url()), reason))
     st.error(tr("errors.db_read", error=str(exc.orig) if getattr(exc, "orig", None) else str(exc)))

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from app import export, queries
-from models.db import make_engine, resolve_url
+from etl.errors import DatabaseDamaged, DatabaseMissing
+from models.db import make_engine, resolve_url, sqlite_path
+from models.health import damage_reason, diagnose, file_stamp
 
 T = TypeVar("T")
 # Results are small (pages, aggregates); a bound keeps memory flat on a long-running server.
@@ -40,12 +45,40 @@ def engine() -> Engine:
 
 
 def check() -> queries.RunInfo:
-    """Raise :class:`etl.errors.DatabaseMissing` unless the database is built; else the latest
-    run info (uncached: this is what the caches key on)."""
+    """Raise :class:`etl.errors.DatabaseMissing` unless the database is built, or
+    :class:`etl.errors.DatabaseDamaged` if it cannot be read whole; else the latest run info
+    (uncached: this is what the caches key on). The quick check reads every page, so it runs
+    once per data version and file, not on every script run."""
     url = database_url()
     eng = _engine(url)
+    path = sqlite_path(url)
     queries.check_database(eng, url)
-    return queries.run_info(eng)
+    try:
+        info = queries.run_info(eng)
+    except DBAPIError as exc:
+        reason = damage_reason(exc, path)
+        if reason is None:
+            raise
+        raise DatabaseDamaged(str(path or url), reason) from exc
+    if path is not None:
+        try:
+            stamp = file_stamp(path)
+        except FileNotFoundError as exc:  # removed since check_database looked
+            raise DatabaseMissing("missing") from exc
+        reason = _quick_check(url, str(path), info.token, stamp)
+        if reason is not None:
+            raise DatabaseDamaged(str(path), reason)
+    return info
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _quick_check(url: str, path: str, token: str, stamp: tuple[int, int, int]) -> str | None:
+    raw = _engine(url).raw_connection()
+    conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
+    try:
+        return diagnose(conn, Path(path), quick_check=True)
+    finally:
+        raw.close()
 
 
 def _freeze(value: Any) -> Any:

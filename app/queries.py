@@ -23,8 +23,9 @@ from sqlalchemy.engine import Engine
 from app import search
 from app.filters import MIN_SEARCH_CHARS, EnterpriseFilters, build_where, in_clause
 from app.series_lines import computed_provenance, kind_columns, kinds
-from etl.errors import DatabaseMissing
+from etl.errors import DatabaseDamaged, DatabaseMissing
 from models.db import sqlite_path
+from models.health import damage_reason
 from models.tables import CITY_SCOPE_ID
 
 # Tables the pages cannot do without; a database lacking one is "not built yet".
@@ -85,6 +86,7 @@ def check_database(engine: Engine, url: str) -> None:
     :param url: the SQLAlchemy URL, for the file check.
     :raises DatabaseMissing: ``missing`` (no file) or ``empty`` (no tables or no districts);
         the message is the reason code, pages translate it.
+    :raises DatabaseDamaged: the file is not an SQLite database or is truncated.
     """
     path = sqlite_path(url)
     if path is not None and not path.exists():
@@ -92,6 +94,9 @@ def check_database(engine: Engine, url: str) -> None:
     try:
         names = set(inspect(engine).get_table_names())
     except Exception as exc:
+        reason = damage_reason(exc, path)
+        if reason is not None:
+            raise DatabaseDamaged(str(path or url), reason) from exc
         raise DatabaseMissing("missing") from exc
     if not set(REQUIRED_TABLES) <= names:
         raise DatabaseMissing("empty")

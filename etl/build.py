@@ -49,7 +49,7 @@ def build_database(db: str | None, *, data_dir: Path = Path("data"), force: bool
     final = sqlite_path(url)
     if final is None:
         raise AidashError(f"`aidash init` builds SQLite files only; {url} is not one")
-    if final.exists() and not force:
+    if final.exists() and final.stat().st_size > 0 and not force:  # an empty file holds nothing
         raise AidashError(f"database {final} already exists; pass --force to rebuild it "
                           "from the bundled data")
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -49,11 +49,21 @@ err = Console(stderr=True, highlight=False)
 
 
 def _engine(db: str | None):  # type: ignore[no-untyped-def]
+    """The engine of an existing database; a missing or damaged one is a one-line error (a
+    damaged one is checked read-only first: writing to it would spread the damage)."""
     from models.db import make_engine, resolve_url, sqlite_path
+    from models.health import require_intact
 
     path = sqlite_path(resolve_url(db))
     if path is not None and not path.exists():
         _fail(f"database {path} does not exist; build it with `aidash init`")
+    if path is not None and path.stat().st_size == 0:  # left alone: `aidash init` builds it
+        _fail(f"database {path} has no tables; build it with `aidash init`")
+    if path is not None:
+        try:
+            require_intact(path)
+        except AidashError as exc:
+            _fail(str(exc))
     return make_engine(db)
 
 

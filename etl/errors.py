@@ -94,3 +94,29 @@ def busy_as_error(database: str, undone: str, retry: str) -> Iterator[None]:
             f"refresh that is still running) and did not release it within "
             f"{BUSY_TIMEOUT_MS / 1000:g} s; {undone}. Wait for the other job to finish, then "
             f"{retry}.") from exc
+
+
+class DatabaseDamaged(AidashError):
+    """The database file exists but SQLite cannot read it whole: it is not an SQLite database,
+    it was truncated, or its quick check fails. Unlike :class:`DatabaseMissing`, rebuilding is
+    not the only way out (it discards loaded drops), so the message offers a backup first.
+
+    :param path: the database file.
+    :param reason: a key of :data:`DAMAGE_REASONS`; pages translate it (``errors.damaged_<reason>``).
+    """
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"database {path} is damaged ({DAMAGE_REASONS[reason]}); restore it from "
+                         "a backup, or rebuild it with `aidash init --force` (which discards "
+                         "loaded drops)")
+        self.path = path
+        self.reason = reason
+
+
+# Why a database counts as damaged, as the CLI says it.
+DAMAGE_REASONS = {
+    "not_a_database": "the file is not an SQLite database",
+    "truncated": "the file is shorter than its header says: it was cut off",
+    "malformed": "SQLite reports that the database disk image is malformed",
+    "check_failed": "SQLite's quick check found errors",
+}

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import SQLModel, create_engine
 
 from models import tables
@@ -28,6 +28,9 @@ PAGE_SIZE = 16_384
 def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
     """Return an SQLAlchemy URL for ``db`` (a path or URL), ``$AIDASH_DATABASE_URL`` or the default.
 
+    A path becomes an ``sqlite:///`` URL with ``?``, ``#`` and ``%`` percent-quoted, so a file
+    named ``a?b.db`` stays that file instead of ``a`` with a query string.
+
     :param db: a filesystem path to an SQLite file, or any SQLAlchemy URL.
     """
     if db is None or str(db) == "":
@@ -35,18 +38,20 @@ def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
     db = str(db)
     if "://" in db:
         return db
-    return f"sqlite:///{db}"
+    return URL.create("sqlite", database=db).render_as_string(hide_password=False)
 
 
-def sqlite_path(url: str) -> Path | None:
-    """The file path behind an SQLite URL, or None for in-memory and non-SQLite URLs."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix):
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file path behind an SQLite URL, or None for in-memory, ``file:`` URI and non-SQLite
+    URLs. Any driver spelling counts (``sqlite://``, ``sqlite+pysqlite://``); the path is
+    SQLAlchemy's parse of the URL, percent-escapes decoded."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
         return None
-    path = url[len(prefix) :].split("?", 1)[0]
-    if path in ("", ":memory:"):
+    database = parsed.database
+    if database in (None, "", ":memory:") or parsed.query.get("uri") == "true":
         return None
-    return Path(path)
+    return Path(database)
 
 
 def _set_sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -56,12 +61,21 @@ def _set_sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped
     cur.close()
 
 
+def _set_query_only(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    # A second lock besides mode=ro: it also holds for URLs that cannot carry mode=ro (a
+    # ``file:`` URI with ``uri=true``, memory).
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=ON")
+    cur.close()
+
+
 def make_engine(db: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Engine:
     """Create an engine for ``db``; SQLite files get WAL, foreign keys and a busy timeout.
 
     :param db: path or SQLAlchemy URL; ``None`` means ``$AIDASH_DATABASE_URL`` or
         ``data/ai_industry.db``.
-    :param read_only: open an SQLite file with ``mode=ro`` (the dashboard never writes).
+    :param read_only: open an SQLite file with ``mode=ro`` and ``PRAGMA query_only=ON`` on
+        every connection (the dashboard never writes), whatever the URL's driver spelling.
     """
     url = resolve_url(db)
     path = sqlite_path(url)
@@ -76,6 +90,8 @@ def make_engine(db: str | os.PathLike[str] | None = None, *, read_only: bool = F
         engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
+        if read_only:
+            event.listen(engine, "connect", _set_query_only)
         if path is not None and not read_only:
             with engine.connect() as conn:
                 conn.exec_driver_sql(f"PRAGMA page_size={PAGE_SIZE}")  # new files only
@@ -83,12 +99,15 @@ def make_engine(db: str | os.PathLike[str] | None = None, *, read_only: bool = F
     return engine
 
 
-def _connect_ro(path: Path):  # type: ignore[no-untyped-def]
-    import sqlite3
+def read_only_uri(path: Path) -> str:
+    """The ``file:`` URI that opens ``path`` read-only: the absolute path percent-quoted
+    (``Path.as_uri`` quotes with :func:`urllib.parse.quote`), so ``#``, ``?`` and ``%`` in a
+    file name are part of the name, never a fragment or a second query."""
+    return f"{path.resolve().as_uri()}?mode=ro"
 
-    return sqlite3.connect(
-        f"file:{path.resolve().as_posix()}?mode=ro", uri=True, check_same_thread=False
-    )
+
+def _connect_ro(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(read_only_uri(path), uri=True, check_same_thread=False)
 
 
 def create_db_and_tables(engine: Engine) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from models.db import ENV_VAR, make_engine
+from models.db import ENV_VAR, make_engine, read_only_uri
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
@@ -59,3 +59,48 @@ def missing_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     _clear_streamlit_caches()
     yield path
     _clear_streamlit_caches()
+
+
+# Ways a database file can be unusable, each made from a copy of a built database (see
+# damaged_copy). The first two are "not built yet", the others "damaged".
+DAMAGE_KINDS = ("missing", "zero_bytes", "truncated", "random_bytes", "overwritten_schema",
+                "overwritten_page")
+
+
+def damaged_copy(built: Path, dest: Path, kind: str) -> Path:
+    """``dest`` made from the built database ``built`` as ``kind`` says: absent, empty, cut to
+    half its size, 64 KiB of random bytes, or whole but with the schema (page 1 past its header)
+    or the root page of an index of the revenue versions overwritten (no page reads that one
+    before a query needs it; a quick check does).
+    """
+    import random
+    import shutil
+    import sqlite3
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(20250630)
+    if kind == "zero_bytes":
+        dest.touch()
+    elif kind == "random_bytes":
+        dest.write_bytes(rng.randbytes(65_536))
+    elif kind in ("truncated", "overwritten_schema", "overwritten_page"):
+        shutil.copy(built, dest)
+        if kind == "truncated":
+            with dest.open("r+b") as fh:
+                fh.truncate(built.stat().st_size // 2)
+        elif kind == "overwritten_schema":
+            with dest.open("r+b") as fh:
+                fh.seek(100)
+                fh.write(rng.randbytes(4000))
+        else:
+            conn = sqlite3.connect(read_only_uri(built), uri=True)
+            page_size, = conn.execute("PRAGMA page_size").fetchone()
+            root, = conn.execute("SELECT rootpage FROM sqlite_master "
+                                 "WHERE name = 'ix_revenue_versions_run'").fetchone()
+            conn.close()
+            with dest.open("r+b") as fh:
+                fh.seek((root - 1) * page_size)
+                fh.write(rng.randbytes(page_size))
+    elif kind != "missing":
+        raise ValueError(kind)
+    return dest

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.i18n import Translator, get_translator, load_strings
+from etl.errors import DAMAGE_REASONS
 from models import tables
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,7 @@ FAMILIES = {
     "enterprises.sort": ("name_zh", "name_en", "founded", "employees", "registered_capital",
                          "credit_code"),
     "errors.db": ("missing", "empty"),
+    "errors.damaged": tuple(DAMAGE_REASONS),
     "charts.interval": ("80", "95"),
     "columns": ("growth_pct", "share_pct"),
     "methodology": ("bases", "provenance", "sample", "conflicts", "forecasts", "accuracy"),

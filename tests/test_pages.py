@@ -345,3 +345,166 @@ def test_chinese_export_names_both_sheets_in_chinese(seeded_db: Path,
     open_page("enterprises", lang="zh")
     book = openpyxl.load_workbook(io.BytesIO(made[-1]))
     assert book.sheetnames == ["数据", "说明"]
+
+
+# Regression (issue 10): a damaged database was reported as "not built yet".
+NOT_BUILT = {
+    "en": ("The database has not been built yet",
+           ("The database at `{path}` has no data yet. Build it with `make run` or `aidash init` "
+            "(add `--force` to rebuild), then reload this page.")),
+    "zh": ("数据库尚未建立",
+           ("`{path}` 的数据库还没有数据。请用 `make run` 或 `aidash init` 建库（加 `--force` 可重建），"
+            "然后刷新本页。")),
+}
+DAMAGED = {
+    "en": ("The database is damaged",
+           ("The database at `{path}` is damaged: {reason}. Restore it from a backup, or rebuild "
+            "it from the bundled data with `aidash init --force` (this discards every drop loaded "
+            "into it), then reload this page.")),
+    "zh": ("数据库已损坏",
+           ("`{path}` 的数据库已损坏：{reason}。请从备份恢复，或用 `aidash init --force` 由随附数据重建"
+            "（已加载的数据批次将全部丢弃），然后刷新本页。")),
+}
+REASONS = {
+    "truncated": {"en": "the file is shorter than its header says, so it was cut off",
+                  "zh": "文件比其文件头记录的短，已被截断"},
+    "random_bytes": {"en": "the file is not an SQLite database", "zh": "该文件不是 SQLite 数据库"},
+    "overwritten_schema": {"en": "SQLite reports that the database disk image is malformed",
+                           "zh": "SQLite 报告数据库映像格式错误"},
+    "overwritten_page": {"en": "SQLite's quick check found errors", "zh": "SQLite 快速检查发现错误"},
+}
+
+
+def _open_database_file(path: Path, lang: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    import streamlit as st
+
+    monkeypatch.setenv("AIDASH_DATABASE_URL", str(path))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["lang"] = lang
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("kind", list(REASONS))
+def test_a_damaged_database_says_restore_or_rebuild(seeded_db_path: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    kind: str, lang: str) -> None:
+    from dashboard_fixtures import damaged_copy
+
+    path = damaged_copy(seeded_db_path, tmp_path / "ai_industry.db", kind)
+    before = path.read_bytes()
+    at = _open_database_file(path, lang, monkeypatch)
+    title, text = DAMAGED[lang]
+    assert at.title[0].value == title
+    assert at.error[0].value == text.format(path=path, reason=REASONS[kind][lang])
+    assert [c.value for c in at.code] == ["aidash init --force"]
+    assert len(at.info) == 0
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_zero_byte_database_is_not_built_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               lang: str) -> None:
+    path = tmp_path / "ai_industry.db"
+    path.touch()
+    at = _open_database_file(path, lang, monkeypatch)
+    title, text = NOT_BUILT[lang]
+    assert at.title[0].value == title
+    assert at.info[0].value == text.format(path=path)
+    assert len(at.error) == 0
+
+
+def test_the_quick_check_runs_once_per_data_version(seeded_db_path: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from app import cached
+
+    path = tmp_path / "ai_industry.db"
+    shutil.copy(seeded_db_path, path)
+    checks: list[bool] = []
+    real = cached.diagnose
+
+    def counting(conn, where, *, quick_check):  # type: ignore[no-untyped-def]
+        checks.append(quick_check)
+        return real(conn, where, quick_check=quick_check)
+
+    monkeypatch.setattr(cached, "diagnose", counting)
+    at = _open_database_file(path, "en", monkeypatch)
+    at.switch_page(PAGES["trends"]).run()
+    at.switch_page(PAGES["sources"]).run()
+    assert not at.exception and at.title[0].value == "Sources and data"
+    assert checks == [True]
+
+
+def test_enterprises_export_survives_control_characters_in_an_older_database(
+        seeded_db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (issue 10): a name holding U+0007 (loaded before loads refused it) made the
+    XLSX export raise IllegalCharacterError, so the page crashed whenever that firm showed."""
+    import io
+    import shutil
+    import sqlite3
+
+    import streamlit as st
+    from python_calamine import CalamineWorkbook
+
+    path = tmp_path / "old.db"
+    shutil.copy(seeded_db_path, path)
+    with sqlite3.connect(path) as conn:
+        code, name = conn.execute("SELECT credit_code, name_zh FROM enterprises "
+                                  "ORDER BY credit_code LIMIT 1").fetchone()
+        conn.execute("UPDATE enterprises SET name_zh = name_zh || char(7) WHERE credit_code = ?",
+                     (code,))
+    conn.close()
+    made: list[bytes] = []
+    real_xlsx = export.to_xlsx_bytes
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(real_xlsx(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(export, "to_xlsx_bytes", recording)
+    monkeypatch.setenv("AIDASH_DATABASE_URL", str(path))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = open_page("enterprises", q=code)
+    assert at.dataframe[0].value["Name (Chinese)"].tolist() == [name + "\x07"]
+    book = CalamineWorkbook.from_filelike(io.BytesIO(made[-1]))
+    data = book.get_sheet_by_name("Data").to_python()
+    assert [row[1] for row in data] == ["Name (Chinese)", name + "\\x07"]
+    note = ("1 cell(s) held control characters a workbook cannot store; they are written as "
+            "\\xNN (for example \\x07 for U+0007).")
+    assert book.get_sheet_by_name("About").to_python()[-1] == ["Control characters", note]
+
+
+def test_damage_met_while_drawing_a_page_shows_the_damaged_screen(
+        seeded_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Damage the checks did not reach (a page read after the quick check) is still reported as
+    damage, not as a passing read error."""
+    import sqlite3
+
+    from dashboard_fixtures import damaged_copy
+    from sqlalchemy.exc import DatabaseError
+
+    from app import cached
+
+    broken = damaged_copy(seeded_db, tmp_path / "broken.db", "overwritten_page")
+    conn = sqlite3.connect(broken)
+    with pytest.raises(sqlite3.DatabaseError) as corrupt:
+        conn.execute("SELECT * FROM enterprise_revenue_versions INDEXED BY "
+                     "ix_revenue_versions_run WHERE etl_run_id > 0").fetchall()
+    conn.close()
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise DatabaseError("SELECT …", {}, corrupt.value)
+
+    monkeypatch.setattr(cached, "_call", failing)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.title[-1].value == "The database is damaged"
+    assert at.error[-1].value == DAMAGED["en"][1].format(
+        path=seeded_db, reason="SQLite reports that the database disk image is malformed")
