@@ -25,6 +25,10 @@ from typing import BinaryIO
 # twice that size would not fit in the memory of the machines the loader runs on. The cap also
 # refuses a sparse or runaway file (gigabytes of NUL bytes) from its size alone, unread.
 MAX_CSV_BYTES = 1 << 30
+# Columns a data file (or sheet) may have: the widest kind has 11, and 256 (Excel 2003's last
+# column, IV) leaves room for notes columns while refusing a header of 100,000 columns, each
+# of which would otherwise be reported as an unknown column.
+MAX_COLUMNS = 256
 
 _NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
                 (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
@@ -82,6 +86,14 @@ def csv_size_problem(size: int) -> str | None:
         return None
     return (f"file is {size_text(size)}, more than the {size_text(MAX_CSV_BYTES)} a CSV file "
             "may hold: split the drop into smaller drops (one quarter each)")
+
+
+def columns_problem(n_columns: int) -> str | None:
+    """Why a header of ``n_columns`` columns is refused (see :data:`MAX_COLUMNS`), or None."""
+    if n_columns <= MAX_COLUMNS:
+        return None
+    return (f"header has {n_columns:,} columns, more than the {MAX_COLUMNS} a drop file may "
+            "have: keep only the columns of docs/drop-format.md")
 
 
 def open_entry(path: Path, identity: tuple[int, int] | None = None) -> BinaryIO:

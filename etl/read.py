@@ -51,6 +51,7 @@ from etl import workbook_limits
 from etl.drop_files import (
     REASON_FOLDER,
     UnsafeEntry,
+    columns_problem,
     csv_size_problem,
     entry_problem,
     open_entry,
@@ -459,6 +460,9 @@ def read_csv_file(file: DropFile, column_map: ColumnMap) -> tuple[list[Table], l
     assert file.kind is not None and file.encoding is not None
     if file.size == 0 or _only_blank(file):
         return [], [Problem(file.name, None, None, None, None, REASON_EMPTY)]
+    too_wide = columns_problem(_header_fields(file))
+    if too_wide is not None:
+        return [], [Problem(file.name, None, 1, None, None, too_wide)]
     records, problems = _parse_csv_fast(file)
     if records is None:
         records, problems = _parse_csv_exact(file)
@@ -467,6 +471,15 @@ def read_csv_file(file: DropFile, column_map: ColumnMap) -> tuple[list[Table], l
                                          header_row=1, had_bad_rows=bool(problems))
     problems.extend(header_problems)
     return ([table] if table is not None else []), problems
+
+
+def _header_fields(file: DropFile) -> int:
+    """Fields of the header line, counted on its first :data:`READ_CHUNK` bytes at most (a
+    quote left open in the header does not make this read the whole file)."""
+    with file.open() as fh:
+        head = fh.read(READ_CHUNK)
+    line = head.split(b"\n", 1)[0].decode(file.encoding or "utf-8", errors="replace")
+    return len(next(csv.reader([line.rstrip("\r")]), []))
 
 
 def _only_blank(file: DropFile) -> bool:
@@ -619,13 +632,10 @@ def read_xlsx_file(file: DropFile, column_map: ColumnMap) -> tuple[list[Table], 
         return [], [Problem(file.name, None, None, None, None, exc.reason)]
     except workbook_limits.WorkbookTooLarge as exc:
         return [], [Problem(file.name, exc.sheet, exc.row, None, None, exc.reason)]
-    except DefusedXmlException:
-        return [], [Problem(file.name, None, None, None, None,
-                            workbook_limits.REASON_XML_ENTITIES)]
     except _SheetUnreadable as exc:
-        return [], [Problem(file.name, exc.sheet, None, None, None, REASON_BAD_XLSX)]
-    except XLSX_ERRORS:
-        return [], [Problem(file.name, None, None, None, None, REASON_BAD_XLSX)]
+        return [], [Problem(file.name, exc.sheet, None, None, None, _xlsx_reason(exc))]
+    except XLSX_ERRORS as exc:
+        return [], [Problem(file.name, None, None, None, None, _xlsx_reason(exc))]
     required = [c for c, s in column_map.specs[file.kind].items() if s.required]
     chosen = [s for s in sheets if s[2] and _has_required(file.kind, s[2], required, column_map)]
     if not chosen:
@@ -648,6 +658,17 @@ def read_xlsx_file(file: DropFile, column_map: ColumnMap) -> tuple[list[Table], 
         if table is not None:
             tables.append(table)
     return tables, problems
+
+
+def _xlsx_reason(exc: BaseException) -> str:
+    """Why a workbook could not be read: entity declarations (refused by defusedxml, which
+    openpyxl re-raises as a ValueError of its own), or damage."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DefusedXmlException):
+            return workbook_limits.REASON_XML_ENTITIES
+        seen = seen.__cause__ or seen.__context__
+    return REASON_BAD_XLSX
 
 
 class _SheetUnreadable(Exception):
@@ -675,10 +696,10 @@ def _workbook_sheets(fh: BinaryIO) -> list[tuple[str, int, list[str], list[list[
         for ws in wb.worksheets:
             try:
                 sheets.append((ws.title, *_sheet_rows(ws)))
-            except (workbook_limits.WorkbookTooLarge, DefusedXmlException):
+            except workbook_limits.WorkbookTooLarge:
                 raise
-            except XLSX_ERRORS:
-                raise _SheetUnreadable(ws.title) from None
+            except XLSX_ERRORS as exc:
+                raise _SheetUnreadable(ws.title) from exc
         return sheets
     finally:
         wb.close()

@@ -30,7 +30,7 @@ from __future__ import annotations
 import zipfile
 from typing import BinaryIO
 
-from etl.drop_files import size_text
+from etl.drop_files import MAX_COLUMNS, size_text
 
 MAX_XLSX_BYTES = 50 << 20
 MAX_XLSX_UNPACKED = 200 << 20
@@ -39,7 +39,7 @@ MAX_INFLATE_RATIO = 100
 # an empty sheet) deflates far better than data, and costs nothing to read.
 RATIO_GRACE_BYTES = 1 << 20
 MAX_SHEET_ROWS = 200_000
-MAX_SHEET_COLUMNS = 256
+MAX_SHEET_COLUMNS = MAX_COLUMNS
 EXTERNAL_LINKS = "xl/externalLinks/"
 
 EXPORT_CSV = "export the sheet as CSV (UTF-8)"
