@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shutil
 import sqlite3
 import struct
@@ -164,6 +165,14 @@ def edit_sheet(data: bytes, edit: Callable[[str], str]) -> bytes:
     """A copy of a workbook with the text of its first sheet's XML edited."""
     return rewrite_zip(data, lambda name, body: edit(body.decode("utf-8")).encode("utf-8")
                        if name == "xl/worksheets/sheet1.xml" else None)
+
+
+def set_dimension(xml: str, ref: str) -> str:
+    """Sheet XML with its ``<dimension ref>`` set to ``ref`` (the size a sheet declares)."""
+    edited, n = re.subn(r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="{ref}"/>', xml)
+    if n != 1:
+        raise ValueError("the sheet has no <dimension ref> to edit")
+    return edited
 
 
 def declare_size(data: bytes, member: str, size: int) -> bytes:

@@ -27,6 +27,7 @@ from hostile import (
     read_report,
     rewrite_zip,
     run_load,
+    set_dimension,
     write_csv,
     xlsx_bytes,
 )
@@ -75,9 +76,8 @@ def huge_dimension(tmp: Path) -> Drop:
     """5 KB: declares A1:XFD1048576, holds one cell there."""
     folder = _drop(tmp)
     cell = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
-    data = edit_sheet(xlsx_bytes(REVENUE), lambda xml: xml.replace(
-        '<dimension ref="A1:C3"/>', '<dimension ref="A1:XFD1048576"/>').replace(
-        "</sheetData>", cell + "</sheetData>"))
+    data = edit_sheet(xlsx_bytes(REVENUE), lambda xml: set_dimension(
+        xml, "A1:XFD1048576").replace("</sheetData>", cell + "</sheetData>"))
     (folder / "revenue.xlsx").write_bytes(data)
     return Drop(folder)
 
@@ -289,8 +289,7 @@ def test_understated_dimension_loads_every_row_like_its_csv_twin(template: Path,
                                                                  tmp_path: Path) -> None:
     """An 11-row zone_metrics.xlsx that declares A1:G2 (issue 10: it loaded one row)."""
     rows = _zone_rows()
-    data = edit_sheet(xlsx_bytes(rows), lambda xml: xml.replace(
-        '<dimension ref="A1:G11"/>', '<dimension ref="A1:G2"/>'))
+    data = edit_sheet(xlsx_bytes(rows), lambda xml: set_dimension(xml, "A1:G2"))
     xlsx_drop = _drop(tmp_path / "xlsx")
     (xlsx_drop / "zone_metrics.xlsx").write_bytes(data)
     csv_drop = _drop(tmp_path / "csv")
