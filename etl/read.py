@@ -49,7 +49,6 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from etl import workbook_limits
 from etl.drop_files import (
-    REASON_FOLDER,
     UnsafeEntry,
     columns_problem,
     csv_size_problem,
@@ -258,8 +257,6 @@ def discover(drop_dir: Path, *, ignore: tuple[Path, ...] = ()) -> tuple[list[Dro
             continue
         st = path.lstat()
         unsafe = entry_problem(st)
-        if unsafe == REASON_FOLDER and suffix == ".xls":
-            continue
         if unsafe is not None:
             problems.append(Problem(name, None, None, None, None, unsafe))
             continue
