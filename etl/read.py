@@ -255,7 +255,10 @@ def discover(drop_dir: Path, *, ignore: tuple[Path, ...] = ()) -> tuple[list[Dro
         suffix = path.suffix.lower()
         if suffix not in (*DATA_SUFFIXES, ".xls"):
             continue
-        st = path.lstat()
+        try:
+            st = path.lstat()
+        except FileNotFoundError:  # removed while the folder was listed
+            continue
         unsafe = entry_problem(st)
         if unsafe is not None:
             problems.append(Problem(name, None, None, None, None, unsafe))
