@@ -312,9 +312,7 @@ def fingerprint(file: DropFile) -> Problem | None:
         with file.open() as fh:
             while chunk := fh.read(READ_CHUNK):
                 at = chunk.find(b"\0") if is_csv else -1
-                if at >= 0 and (utf8.error is None or size + at < utf8.error):
-                    nul = size + at
-                    break
+                start = size
                 sha.update(chunk)
                 size += len(chunk)
                 quotes += chunk.count(b'"')
@@ -323,6 +321,11 @@ def fingerprint(file: DropFile) -> Problem | None:
                     chunk = chunk[len(UTF8_BOM):]
                 first = False
                 utf8.feed(chunk)
+                # Where the bytes stop being UTF-8 first (UTF-16 with its BOM), the encoding
+                # problem below says more than the NUL byte.
+                if at >= 0 and (utf8.error is None or start + at < utf8.error):
+                    nul = start + at
+                    break
     except UnsafeEntry as exc:
         return Problem(file.name, None, None, None, None, exc.reason)
     if nul is not None:
@@ -363,8 +366,8 @@ def _nul_problem(file: DropFile, offset: int) -> Problem:
     line = head.count(b"\n") + 1 if offset <= READ_CHUNK else None
     where = f" (line {line})" if line is not None else ""
     return Problem(file.name, None, line, None, "0x00",
-                   f"holds a NUL byte at byte offset {offset}{where}: a CSV file is text and "
-                   f"never does, so this is a binary file{_encoding_hint(file)}; save the data "
+                   f"holds a NUL byte at byte offset {offset}{where}, which a text CSV never "
+                   f"does (a binary file, or UTF-16 text){_encoding_hint(file)}; save the data "
                    "as CSV in UTF-8 or GB18030")
 
 

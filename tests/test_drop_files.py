@@ -7,6 +7,7 @@ replaced between the listing and the read, and the XML parser openpyxl uses.
 
 from __future__ import annotations
 
+import codecs
 import os
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from etl.drop_files import REASON_REPLACED, REASON_SYMLINK, UnsafeEntry, open_entry, size_text
 from etl.problems import Problem
-from etl.read import discover, fingerprint
+from etl.read import DropFile, discover, fingerprint
 
 CSV = b"credit_code,period,revenue\n"
 
@@ -56,6 +57,25 @@ def test_open_entry_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
         open_entry(tmp_path / "revenue.csv")
     assert info.value.reason == ("is a named pipe (FIFO), not a regular file: only regular files "
                                  "are read; copy the data into a regular file")
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    # A NUL byte where the file is still UTF-8: reading stops there.
+    (codecs.BOM_UTF8 + b"a,b\n\0\0", Problem(
+        "revenue.csv", None, 2, None, "0x00",
+        "holds a NUL byte at byte offset 7 (line 2), which a text CSV never does (a binary "
+        "file, or UTF-16 text); save the data as CSV in UTF-8 or GB18030")),
+    # UTF-16 with its BOM stops being UTF-8 first: the encoding problem, as before.
+    (codecs.BOM_UTF16_LE + "a,b\n".encode("utf-16-le"), Problem(
+        "revenue.csv", None, 1, None, "0xFF",
+        "cannot be read as UTF-8 or GB18030: byte 0xFF at byte offset 0 (line 1) is not valid "
+        "in either (it looks like UTF-16, Excel's \"Unicode Text\"); save the file as UTF-8 or "
+        "GB18030")),
+])
+def test_nul_bytes_in_a_csv(tmp_path: Path, data: bytes, problem: Problem) -> None:
+    path = tmp_path / "revenue.csv"
+    path.write_bytes(data)
+    assert fingerprint(DropFile(path, path.name, "revenue")) == problem
 
 
 @pytest.mark.parametrize(("n", "text"), [

@@ -238,8 +238,8 @@ CASES = [
         "revenue.csv", "file is 3 GiB, more than the 1 GiB a CSV file may hold: split the drop "
         "into smaller drops (one quarter each)")]),
     Refused("nul_csv", nul_csv, [P(
-        "revenue.csv", "holds a NUL byte at byte offset 27 (line 2): a CSV file is text and "
-        "never does, so this is a binary file; save the data as CSV in UTF-8 or GB18030",
+        "revenue.csv", "holds a NUL byte at byte offset 27 (line 2), which a text CSV never "
+        "does (a binary file, or UTF-16 text); save the data as CSV in UTF-8 or GB18030",
         row=2, value="0x00")]),
     Refused("wide_csv", wide_csv, [P(
         "revenue.csv", "header has 100,000 columns, more than the 256 a drop file may have: "
