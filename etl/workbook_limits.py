@@ -13,6 +13,10 @@ in 22 to 47 s on the shared 2-core server, about half as fast as with the bare s
 pyarrow reads a CSV at over a million rows a second, so a large sheet belongs in a CSV, which
 has only its size limit, see :data:`etl.drop_files.MAX_CSV_BYTES`):
 
+* :data:`MAX_XLSX_PARTS` 10,000: a workbook has a few dozen parts (sheets, strings, styles,
+  images); :mod:`zipfile` reads the whole directory into memory before anything can be
+  checked, and a directory of a million empty parts fits in 50 MiB. The count the zip's end
+  record declares is checked first.
 * :data:`MAX_XLSX_BYTES` 50 MiB: a sheet at :data:`MAX_SHEET_ROWS` rows is about 7 MB zipped.
 * :data:`MAX_XLSX_UNPACKED` 200 MiB of XML in all: that sheet is about 90 MB unzipped.
 * :data:`MAX_INFLATE_RATIO` 100 for a part over 1 MiB: sheet XML deflates 10 to 20-fold;
@@ -28,12 +32,15 @@ takes from another file cannot be checked, and that file is on someone else's di
 
 from __future__ import annotations
 
+import os
+import struct
 import zipfile
 from typing import BinaryIO
 
 from etl.drop_files import MAX_COLUMNS, size_text
 
 MAX_XLSX_BYTES = 50 << 20
+MAX_XLSX_PARTS = 10_000
 MAX_XLSX_UNPACKED = 200 << 20
 MAX_INFLATE_RATIO = 100
 # Parts smaller than this are not held to the ratio: a small part of repeated markup (styles,
@@ -81,6 +88,12 @@ def check_archive(fh: BinaryIO) -> None:
         other workbooks.
     :raises zipfile.BadZipFile: not a zip at all (reported as an unreadable workbook).
     """
+    parts = declared_parts(fh)
+    if parts is not None and parts > MAX_XLSX_PARTS:
+        raise WorkbookTooLarge(
+            f"workbook has {parts:,} parts, more than the {MAX_XLSX_PARTS:,} a workbook may "
+            f"hold: open it in Excel and save it again, or {EXPORT_CSV}")
+    fh.seek(0)
     with zipfile.ZipFile(fh) as archive:
         infos = archive.infolist()
     links = sorted(i.filename for i in infos if i.filename.startswith(EXTERNAL_LINKS))
@@ -103,6 +116,25 @@ def check_archive(fh: BinaryIO) -> None:
                 f"({size_text(info.compress_size)} to {size_text(info.file_size)}), more than "
                 f"the {MAX_INFLATE_RATIO}-fold a workbook's data does (a zip bomb?): open it in "
                 f"Excel and save it again, or {EXPORT_CSV}")
+
+
+# The zip's end of central directory record: signature, then the entry count at offset 10.
+_END_RECORD = b"PK\x05\x06"
+_END_RECORD_SIZE = 22
+_MAX_COMMENT = 0xFFFF
+
+
+def declared_parts(fh: BinaryIO) -> int | None:
+    """The number of parts a zip's end record declares (65,535 for a ZIP64 archive, which
+    has more), or None when there is no end record (:mod:`zipfile` then says it is no zip)."""
+    end = fh.seek(0, os.SEEK_END)
+    start = max(0, end - _END_RECORD_SIZE - _MAX_COMMENT)
+    fh.seek(start)
+    tail = fh.read(end - start)
+    at = tail.rfind(_END_RECORD)
+    if at < 0 or at + _END_RECORD_SIZE > len(tail):
+        return None
+    return int(struct.unpack_from("<H", tail, at + 10)[0])
 
 
 def check_sheet_row(sheet: str, number: int, width: int) -> None:

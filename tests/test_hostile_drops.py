@@ -149,6 +149,15 @@ def external_links(tmp: Path) -> Drop:
     return Drop(folder)
 
 
+def many_parts(tmp: Path) -> Drop:
+    """A valid workbook plus 20,000 empty parts (openpyxl would ignore them)."""
+    folder = _drop(tmp)
+    data = rewrite_zip(xlsx_bytes(REVENUE), lambda _n, _b: None,
+                       {f"xl/media/empty{i}.bin": b"" for i in range(20_000)})
+    (folder / "revenue.xlsx").write_bytes(data)
+    return Drop(folder)
+
+
 def oversized_workbook(tmp: Path) -> Drop:
     folder = _drop(tmp)
     with (folder / "revenue.xlsx").open("wb") as fh:
@@ -232,6 +241,9 @@ CASES = [
         "revenue.xlsx", "workbook links to other workbooks (xl/externalLinks/externalLink1.xml):"
         " values taken from another file cannot be checked; break the links in Excel (Data → "
         f"Edit Links → Break Link) and save again, or {EXPORT}")]),
+    Refused("many_parts", many_parts, [P(
+        "revenue.xlsx", "workbook has 20,009 parts, more than the 10,000 a workbook may hold: "
+        f"open it in Excel and save it again, or {EXPORT}")]),
     Refused("oversized_workbook", oversized_workbook, [P(
         "revenue.xlsx", f"workbook is 60 MiB, more than the 50 MiB an XLSX file may be: {EXPORT}")]),
     Refused("sparse_csv", sparse_csv, [P(
