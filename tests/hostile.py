@@ -105,6 +105,28 @@ def assert_refused_cleanly(run: CliRun, db: Path, before: dict[str, list[tuple]]
     assert dump_tables(db) == before
 
 
+def check_refused(case: Refused, db: Path, tmp_path: Path) -> CliRun:
+    """Build ``case`` under ``tmp_path``, load it into ``db`` through the command line, and
+    check the refusal: cleanly (:func:`assert_refused_cleanly`), with exactly the expected
+    problems in the report and the summary's first line counting them.
+
+    :returns: the run, for checks of a case's own.
+    """
+    drop = case.build(tmp_path)
+    before = dump_tables(db)
+    report = tmp_path / "report.csv"
+    run = run_load(db, drop, report=report)
+    assert_refused_cleanly(run, db, before)
+    expected = case.expected(drop)
+    assert read_report(report) == expected
+    n = len(expected)
+    files = len({p.file for p in expected})
+    assert run.stderr.splitlines()[0] == (
+        f"Drop {drop.folder.name} rejected: {n:,} problem{'s' if n != 1 else ''} in {files} "
+        f"file{'s' if files != 1 else ''}.")
+    return run
+
+
 def read_report(path: Path) -> list[Problem]:
     """The rows of a rejection report as problems (empty cells as None, rows as numbers)."""
     with path.open(encoding="utf-8-sig", newline="") as fh:
