@@ -236,7 +236,7 @@ def discover(drop_dir: Path, *, ignore: tuple[Path, ...] = ()) -> tuple[list[Dro
     """The data files of a drop folder, enterprises first, and problems with file names.
 
     ``source.json``, an earlier ``rejections.csv``, hidden files, Excel lock files (``~$…``),
-    sub-folders and files that are neither CSV nor XLSX (a README) are not data and are left
+    other sub-folders and files that are neither CSV nor XLSX (a README) are not data and are left
     alone; a CSV or XLSX whose name is no known kind is a problem (a typo in a file name must
     not silently drop a file). An entry named like a data file must be a regular file of the
     folder (see :mod:`etl.drop_files`): a link, FIFO, device, folder or hard-linked file is a
