@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -172,19 +173,37 @@ def _excel_safe(value: object) -> object:
 
 
 def write_report(path: Path, problems: pd.DataFrame) -> None:
-    """The rejection report: one row per problem, UTF-8 with BOM so Excel opens it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(REPORT_COLUMNS)
-        for rec in problems.itertuples(index=False, name=None):
-            writer.writerow(["" if v is None or v is pd.NA or (isinstance(v, float)
-                                                              and np.isnan(v))
-                             else _excel_safe(v) for v in rec])
+    """The rejection report: one row per problem, UTF-8 with BOM so Excel opens it.
+
+    It is written to a new file in the report's folder, then renamed over ``path``: a
+    ``rejections.csv`` that is a link (left in a drop, perhaps to a file of the host) is
+    replaced, never written through, and a reader never sees half a report.
+
+    :raises OSError: the folder does not exist or cannot be written (nothing is left behind).
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(REPORT_COLUMNS)
+            for rec in problems.itertuples(index=False, name=None):
+                writer.writerow(["" if v is None or v is pd.NA or (isinstance(v, float)
+                                                                  and np.isnan(v))
+                                 else _excel_safe(v) for v in rec])
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
-def rejection_summary(drop_name: str, problems: pd.DataFrame, report: str) -> str:
-    """A few lines: problems by file and reason, the first few, and what to do next."""
+def rejection_summary(drop_name: str, problems: pd.DataFrame, report: str,
+                      report_error: str | None = None) -> str:
+    """A few lines: problems by file and reason, the first few, and what to do next.
+
+    :param report_error: why the report could not be written to ``report``, if it could not.
+    """
     n = len(problems)
     n_files = problems["file"].nunique()
     lines = [(f"Drop {drop_name} rejected: {n:,} problem{'s' if n != 1 else ''} in "
@@ -201,7 +220,13 @@ def rejection_summary(drop_name: str, problems: pd.DataFrame, report: str) -> st
             f", column {p.column}" if p.column else "") + (
             f", value '{p.value}'" if p.value is not None else "")
         lines.append(f"  {where}: {p.reason}")
-    lines.append(f"Nothing was loaded. Fix the rows listed in {report} and run the load again.")
+    if report_error is not None:
+        lines.append(f"Nothing was loaded. The report could not be written to {report} "
+                     f"({report_error}): fix the problems above, or pass --report a file in a "
+                     "folder you can write to for the full list, and run the load again.")
+    else:
+        lines.append(f"Nothing was loaded. Fix the rows listed in {report} and run the load "
+                     "again.")
     return "\n".join(lines)
 
 
@@ -623,8 +648,12 @@ def _record_repeat(conn: sqlite3.Connection, files: list[DropFile], repeat: int,
 
 def _reject(conn: sqlite3.Connection, valid: ValidDrop, report: Path, *, drop_name: str,
             drop_label: str, started: str, rows_read: int, dry_run: bool) -> None:
-    write_report(report, valid.problems)
-    summary = rejection_summary(drop_name, valid.problems, display_path(report))
+    report_error = None
+    try:
+        write_report(report, valid.problems)
+    except OSError as exc:
+        report_error = exc.strerror or str(exc)
+    summary = rejection_summary(drop_name, valid.problems, display_path(report), report_error)
     rejected_rows = valid.problems.dropna(subset=["row"]).drop_duplicates(
         ["file", "sheet", "row"])
     if not dry_run:
@@ -639,7 +668,8 @@ def _reject(conn: sqlite3.Connection, valid: ValidDrop, report: Path, *, drop_na
             # attempt is missing from the history.
             summary += ("\nThe attempt is not in `aidash etl history`: another writer holds "
                         "the database.")
-    raise DropRejected(summary, problems_as_list(valid.problems), display_path(report))
+    raise DropRejected(summary, problems_as_list(valid.problems),
+                       display_path(report) if report_error is None else None)
 
 
 def _write(conn: sqlite3.Connection, stage: bulk.Stage, background: _Background,

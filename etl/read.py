@@ -28,6 +28,7 @@ import codecs
 import csv
 import hashlib
 import io
+import os
 import re
 import unicodedata
 import zipfile
@@ -37,14 +38,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from defusedxml import DefusedXmlException
 from openpyxl.utils.exceptions import InvalidFileException
 
+from etl import workbook_limits
+from etl.drop_files import (
+    UnsafeEntry,
+    columns_problem,
+    csv_size_problem,
+    entry_problem,
+    open_entry,
+    read_entry,
+)
 from etl.problems import Problem
 
 COLUMN_MAP_PATH = Path(__file__).resolve().parent.parent / "data" / "column_map.csv"
@@ -166,6 +178,15 @@ class DropFile:
     sha256: str = ""
     encoding: str | None = None
     quotes: int = 0
+    # (st_dev, st_ino) of the entry when the folder was listed: every open checks it.
+    identity: tuple[int, int] | None = None
+
+    def open(self) -> BinaryIO:
+        """The file for reading, never through a link (see :func:`etl.drop_files.open_entry`)."""
+        return open_entry(self.path, self.identity)
+
+    def read_bytes(self) -> bytes:
+        return read_entry(self.path, self.identity)
 
 
 @dataclass
@@ -216,25 +237,35 @@ def discover(drop_dir: Path, *, ignore: tuple[Path, ...] = ()) -> tuple[list[Dro
     """The data files of a drop folder, enterprises first, and problems with file names.
 
     ``source.json``, an earlier ``rejections.csv``, hidden files, Excel lock files (``~$…``),
-    sub-folders and files that are neither CSV nor XLSX (a README) are not data and are left
+    other sub-folders and files that are neither CSV nor XLSX (a README) are not data and are left
     alone; a CSV or XLSX whose name is no known kind is a problem (a typo in a file name must
-    not silently drop a file).
+    not silently drop a file). An entry named like a data file must be a regular file of the
+    folder (see :mod:`etl.drop_files`): a link, FIFO, device, folder or hard-linked file is a
+    problem, and is never opened.
 
     :param ignore: further paths that are not data (the rejection report about to be written).
     """
-    ignored = {p.resolve() for p in ignore}
+    ignored = {_entry_key(p) for p in ignore}
     files: list[DropFile] = []
     problems: list[Problem] = []
     for path in sorted(drop_dir.iterdir(), key=lambda p: p.name):
         name = path.name
-        if (not path.is_file() or name.startswith((".", "~$")) or name == SOURCE_JSON
-                or name == REPORT_NAME or path.resolve() in ignored):
+        if (name.startswith((".", "~$")) or name == SOURCE_JSON or name == REPORT_NAME
+                or _entry_key(path) in ignored):
             continue
         suffix = path.suffix.lower()
+        if suffix not in (*DATA_SUFFIXES, ".xls"):
+            continue
+        try:
+            st = path.lstat()
+        except FileNotFoundError:  # removed while the folder was listed
+            continue
+        unsafe = entry_problem(st)
+        if unsafe is not None:
+            problems.append(Problem(name, None, None, None, None, unsafe))
+            continue
         if suffix == ".xls":
             problems.append(Problem(name, None, None, None, None, REASON_XLS))
-            continue
-        if suffix not in DATA_SUFFIXES:
             continue
         kind = file_kind(name)
         if kind is None:
@@ -243,7 +274,12 @@ def discover(drop_dir: Path, *, ignore: tuple[Path, ...] = ()) -> tuple[list[Dro
                                     f"file name is not a known kind: name it {names} "
                                     "(.csv or .xlsx)"))
             continue
-        files.append(DropFile(path, name, kind))
+        size = (csv_size_problem(st.st_size) if suffix == ".csv"
+                else workbook_limits.file_size_problem(st.st_size))
+        if size is not None:
+            problems.append(Problem(name, None, None, None, None, size))
+            continue
+        files.append(DropFile(path, name, kind, identity=(st.st_dev, st.st_ino)))
     files.sort(key=lambda f: (KIND_ORDER.index(f.kind or ""), f.name))
     if not files and not problems:
         problems.append(Problem(drop_dir.name, None, None, None, None,
@@ -252,36 +288,58 @@ def discover(drop_dir: Path, *, ignore: tuple[Path, ...] = ()) -> tuple[list[Dro
     return files, problems
 
 
+def _entry_key(path: Path) -> Path:
+    """A folder entry as compared with the paths to ignore: its folder resolved, its own name
+    kept (a link is its own entry, not the file it points to)."""
+    return path.parent.resolve() / path.name
+
+
 def fingerprint(file: DropFile) -> Problem | None:
     """Hash the file and, for a CSV, find its encoding; a problem if the bytes do not decode.
 
     One streaming pass computes the SHA-256 and checks strict UTF-8 (``utf-8-sig`` when the
-    file starts with a BOM); a second pass tries strict GB18030 only if that fails.
+    file starts with a BOM); a second pass tries strict GB18030 only if that fails. A CSV that
+    holds a NUL byte where it still reads as UTF-8 is no text file (binary, UTF-16 without a
+    BOM, or a sparse file of zeros): the pass stops there rather than read the rest.
     """
     sha = hashlib.sha256()
     utf8 = _StrictDecoder("utf-8")
     first = True
     size = 0
     quotes = 0
-    with file.path.open("rb") as fh:
-        while chunk := fh.read(READ_CHUNK):
-            sha.update(chunk)
-            size += len(chunk)
-            quotes += chunk.count(b'"')
-            if first and chunk.startswith(UTF8_BOM):
-                utf8.skip(len(UTF8_BOM))
-                chunk = chunk[len(UTF8_BOM):]
-            first = False
-            utf8.feed(chunk)
+    is_csv = file.path.suffix.lower() == ".csv"
+    nul: int | None = None
+    try:
+        with file.open() as fh:
+            while chunk := fh.read(READ_CHUNK):
+                at = chunk.find(b"\0") if is_csv else -1
+                start = size
+                sha.update(chunk)
+                size += len(chunk)
+                quotes += chunk.count(b'"')
+                if first and chunk.startswith(UTF8_BOM):
+                    utf8.skip(len(UTF8_BOM))
+                    chunk = chunk[len(UTF8_BOM):]
+                first = False
+                utf8.feed(chunk)
+                # Where the bytes stop being UTF-8 first (UTF-16 with its BOM), the encoding
+                # problem below says more than the NUL byte.
+                if at >= 0 and (utf8.error is None or start + at < utf8.error):
+                    nul = start + at
+                    break
+    except UnsafeEntry as exc:
+        return Problem(file.name, None, None, None, None, exc.reason)
+    if nul is not None:
+        return _nul_problem(file, nul)
     utf8.finish()
     file.size, file.sha256, file.quotes = size, sha.hexdigest(), quotes
-    if file.path.suffix.lower() != ".csv":
+    if not is_csv:
         return None
     if utf8.error is None:
         file.encoding = "utf-8-sig" if utf8.skipped else "utf-8"
         return None
     gb = _StrictDecoder("gb18030")
-    with file.path.open("rb") as fh:
+    with file.open() as fh:
         while chunk := fh.read(READ_CHUNK):
             gb.feed(chunk)
             if gb.error is not None:
@@ -291,14 +349,27 @@ def fingerprint(file: DropFile) -> Problem | None:
         file.encoding = "gb18030"
         return None
     offset = max(utf8.error, gb.error)
-    with file.path.open("rb") as fh:
+    with file.open() as fh:
         head = fh.read(offset + 1)
     line = head.count(b"\n", 0, offset) + 1
-    hint = _encoding_hint(file.path)
+    hint = _encoding_hint(file)
     return Problem(file.name, None, line, None, f"0x{head[offset]:02X}",
                    f"cannot be read as UTF-8 or GB18030: byte 0x{head[offset]:02X} at byte offset "
                    f"{offset} (line {line}) is not valid in either{hint}; save the file as UTF-8 "
                    "or GB18030")
+
+
+def _nul_problem(file: DropFile, offset: int) -> Problem:
+    """A CSV holding a NUL byte at ``offset``: text never does (only the bytes before it are
+    read again, to count lines)."""
+    with file.open() as fh:
+        head = fh.read(min(offset, READ_CHUNK))
+    line = head.count(b"\n") + 1 if offset <= READ_CHUNK else None
+    where = f" (line {line})" if line is not None else ""
+    return Problem(file.name, None, line, None, "0x00",
+                   f"holds a NUL byte at byte offset {offset}{where}, which a text CSV never "
+                   f"does (a binary file, or UTF-16 text){_encoding_hint(file)}; save the data "
+                   "as CSV in UTF-8 or GB18030")
 
 
 class _StrictDecoder:
@@ -339,10 +410,10 @@ _HINTS = {"cp1252": "Windows-1252 (Western)", "latin_1": "Latin-1 (Western)",
           "utf_16_be": "UTF-16"}
 
 
-def _encoding_hint(path: Path) -> str:
+def _encoding_hint(file: DropFile) -> str:
     """``' (it looks like UTF-16)'``: a UTF-16 BOM, else charset-normalizer's guess if it is
     a common encoding; otherwise nothing."""
-    with path.open("rb") as fh:
+    with file.open() as fh:
         head = fh.read(1 << 20)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return " (it looks like UTF-16, Excel's \"Unicode Text\")"
@@ -362,10 +433,12 @@ def read_source(drop_dir: Path) -> tuple[dict[str, object] | None, list[Problem]
     import json
 
     path = drop_dir / SOURCE_JSON
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None, []
     try:
-        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+        doc = json.loads(read_entry(path).decode("utf-8-sig"))
+    except UnsafeEntry as exc:
+        return None, [Problem(SOURCE_JSON, None, None, None, None, exc.reason)]
     except UnicodeDecodeError:
         return None, [Problem(SOURCE_JSON, None, None, None, None,
                               "source.json is not UTF-8: save it as UTF-8")]
@@ -391,6 +464,9 @@ def read_csv_file(file: DropFile, column_map: ColumnMap) -> tuple[list[Table], l
     assert file.kind is not None and file.encoding is not None
     if file.size == 0 or _only_blank(file):
         return [], [Problem(file.name, None, None, None, None, REASON_EMPTY)]
+    too_wide = columns_problem(_header_fields(file))
+    if too_wide is not None:
+        return [], [Problem(file.name, None, 1, None, None, too_wide)]
     records, problems = _parse_csv_fast(file)
     if records is None:
         records, problems = _parse_csv_exact(file)
@@ -401,11 +477,20 @@ def read_csv_file(file: DropFile, column_map: ColumnMap) -> tuple[list[Table], l
     return ([table] if table is not None else []), problems
 
 
+def _header_fields(file: DropFile) -> int:
+    """Fields of the header line, counted on its first :data:`READ_CHUNK` bytes at most (a
+    quote left open in the header does not make this read the whole file)."""
+    with file.open() as fh:
+        head = fh.read(READ_CHUNK)
+    line = head.split(b"\n", 1)[0].decode(file.encoding or "utf-8", errors="replace")
+    return len(next(csv.reader([line.rstrip("\r")]), []))
+
+
 def _only_blank(file: DropFile) -> bool:
     """True for a file of nothing but a BOM, spaces and line breaks."""
     if file.size > HEADER_PROBE:
         return False
-    text = file.path.read_bytes().decode(file.encoding or "utf-8", errors="replace")
+    text = file.read_bytes().decode(file.encoding or "utf-8", errors="replace")
     return not text.replace("\ufeff", "").strip()
 
 
@@ -423,7 +508,7 @@ def _parse_csv_fast(file: DropFile) -> tuple[tuple[list[str], pd.DataFrame, np.n
     names = [f"f{i}" for i in range(n_fields)]
     try:
         tbl = pacsv.read_csv(
-            file.path,
+            file.open(),
             read_options=pacsv.ReadOptions(encoding=_arrow_encoding(file.encoding),
                                            column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
@@ -460,7 +545,7 @@ def _parse_csv_fast(file: DropFile) -> tuple[tuple[list[str], pd.DataFrame, np.n
 def _header_width(file: DropFile) -> int:
     """Number of fields of the header record, read with the csv module."""
     assert file.encoding is not None
-    with (file.path.open("r", encoding=file.encoding, newline="") as fh,
+    with (io.TextIOWrapper(file.open(), encoding=file.encoding, newline="") as fh,
           _csv_field_limit(file.size)):
         first = next(csv.reader(fh), [])
     return max(len(first), 1)
@@ -487,7 +572,7 @@ def _parse_csv_exact(file: DropFile) -> tuple[tuple[list[str], pd.DataFrame, np.
     """The csv module, record by record: says which rows have too few or too many fields and
     whether the last one leaves a quote open. Rows of the wrong width are left out."""
     assert file.encoding is not None
-    text = file.path.read_bytes().decode(file.encoding)
+    text = file.read_bytes().decode(file.encoding)
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] = []
     body: list[list[str]] = []
@@ -554,25 +639,25 @@ def _ends_inside_quotes(text: str) -> bool:
 
 def read_xlsx_file(file: DropFile, column_map: ColumnMap) -> tuple[list[Table], list[Problem]]:
     """Every data sheet of a workbook: each sheet whose header row holds the kind's required
-    columns; if none does, the first sheet (so that its problems are reported)."""
-    from openpyxl import load_workbook
+    columns; if none does, the first sheet (so that its problems are reported).
 
+    The workbook is held to the limits of :mod:`etl.workbook_limits` (its zip directory before
+    openpyxl opens it, its sheets as they stream); one over a limit is a problem naming it.
+    """
     assert file.kind is not None
     if file.size == 0:
         return [], [Problem(file.name, None, None, None, None, REASON_EMPTY)]
     try:
-        wb = load_workbook(file.path, read_only=True, data_only=False)
-    except XLSX_ERRORS:
-        return [], [Problem(file.name, None, None, None, None, REASON_BAD_XLSX)]
-    try:
-        sheets: list[tuple[str, int, list[str], list[list[str | None]], list[int]]] = []
-        for ws in wb.worksheets:
-            try:
-                sheets.append((ws.title, *_sheet_rows(ws)))
-            except XLSX_ERRORS:
-                return [], [Problem(file.name, ws.title, None, None, None, REASON_BAD_XLSX)]
-    finally:
-        wb.close()
+        with file.open() as fh:
+            sheets = _workbook_sheets(fh)
+    except UnsafeEntry as exc:
+        return [], [Problem(file.name, None, None, None, None, exc.reason)]
+    except workbook_limits.WorkbookTooLarge as exc:
+        return [], [Problem(file.name, exc.sheet, exc.row, None, None, exc.reason)]
+    except _SheetUnreadable as exc:
+        return [], [Problem(file.name, exc.sheet, None, None, None, _xlsx_reason(exc))]
+    except XLSX_ERRORS as exc:
+        return [], [Problem(file.name, None, None, None, None, _xlsx_reason(exc))]
     required = [c for c, s in column_map.specs[file.kind].items() if s.required]
     chosen = [s for s in sheets if s[2] and _has_required(file.kind, s[2], required, column_map)]
     if not chosen:
@@ -597,14 +682,70 @@ def read_xlsx_file(file: DropFile, column_map: ColumnMap) -> tuple[list[Table], 
     return tables, problems
 
 
+def _xlsx_reason(exc: BaseException) -> str:
+    """Why a workbook could not be read: entity declarations (refused by defusedxml, which
+    openpyxl re-raises as a ValueError of its own), or damage."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DefusedXmlException):
+            return workbook_limits.REASON_XML_ENTITIES
+        seen = seen.__cause__ or seen.__context__
+    return REASON_BAD_XLSX
+
+
+class _SheetUnreadable(Exception):
+    """A sheet's XML is damaged (the workbook's directory and other parts are fine)."""
+
+    def __init__(self, sheet: str) -> None:
+        super().__init__(sheet)
+        self.sheet = sheet
+
+
+def _workbook_sheets(fh: BinaryIO) -> list[tuple[str, int, list[str], list[list[str | None]],
+                                                 list[int]]]:
+    """Every sheet of an open workbook file as :func:`_sheet_rows` reads it.
+
+    :raises WorkbookTooLarge: over a limit of :mod:`etl.workbook_limits`.
+    :raises _SheetUnreadable: a sheet's XML is damaged.
+    """
+    from openpyxl import load_workbook
+
+    workbook_limits.check_archive(fh)
+    fh.seek(0)
+    wb = load_workbook(fh, read_only=True, data_only=False)
+    try:
+        sheets = []
+        for ws in wb.worksheets:
+            try:
+                sheets.append((ws.title, *_sheet_rows(ws)))
+            except workbook_limits.WorkbookTooLarge:
+                raise
+            except XLSX_ERRORS as exc:
+                raise _SheetUnreadable(ws.title) from exc
+        return sheets
+    finally:
+        wb.close()
+
+
 def _sheet_rows(ws) -> tuple[int, list[str], list[list[str | None]], list[int]]:  # type: ignore[no-untyped-def]
-    """(header row number, header, data rows as text, their row numbers) of one sheet."""
+    """(header row number, header, data rows as text, their row numbers) of one sheet.
+
+    The sheet's declared size (its ``<dimension ref>``) is not trusted: a wrong one would cut
+    rows off or, huge, make openpyxl pad every row to it. The rows are read as they are in the
+    sheet, and each row with a value is held to the sheet limits.
+    """
     header: list[str] = []
     header_row = 0
     records: list[list[str | None]] = []
     rows: list[int] = []
+    ws.reset_dimensions()
     for number, values in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
         cells = [cell_text(v) for v in values]
+        width = len(cells)
+        while width and cells[width - 1] is None:
+            width -= 1
+        if width:
+            workbook_limits.check_sheet_row(ws.title, number, width)
         if not header:
             if any(c is not None for c in cells):
                 while cells and cells[-1] is None:
@@ -752,12 +893,15 @@ def read_tables(files: list[DropFile], column_map: ColumnMap, *,
     tables: list[Table] = []
     problems: list[Problem] = []
     for file in files:
-        if file.path.suffix.lower() == ".csv":
-            if file.encoding is None:
-                continue
-            got, found = read_csv_file(file, column_map)
-        else:
-            got, found = read_xlsx_file(file, column_map)
+        try:
+            if file.path.suffix.lower() == ".csv":
+                if file.encoding is None:
+                    continue
+                got, found = read_csv_file(file, column_map)
+            else:
+                got, found = read_xlsx_file(file, column_map)
+        except UnsafeEntry as exc:  # replaced by a link or another file since it was hashed
+            got, found = [], [Problem(file.name, None, None, None, None, exc.reason)]
         tables.extend(got)
         problems.extend(found)
         # pyarrow's allocator keeps freed blocks (the raw text of the file just parsed) for
