@@ -78,7 +78,9 @@ def load_series(conn: Connection) -> dict[str, tuple[pd.Series, str]]:
     """Every forecastable series: key → (values on a PeriodIndex, provenance of the forecast).
 
     Sample aggregates come from ``current_observations``; reported figures from
-    ``series_of_record`` so that conflicting sources are not mixed into one line.
+    ``series_of_record`` so that conflicting sources are not mixed into one line. Points of
+    different provenance are never fitted together: a key that has sample points is fitted on
+    those alone (see :func:`_fitted_provenance`).
     """
     frames = []
     for source, provenances in (("current_observations", ("sample", "derived")),
@@ -93,6 +95,7 @@ def load_series(conn: Connection) -> dict[str, tuple[pd.Series, str]]:
         # A series is either quarterly or annual; where both exist they are different series.
         for is_q, part in grp.groupby(quarterly):
             freq = "Q" if is_q else "Y"
+            part = part[part["provenance"] == _fitted_provenance(part["provenance"])]
             part = part.drop_duplicates("period", keep="last")
             idx = pd.PeriodIndex(part["period"], freq=freq)
             y = pd.Series(part["value"].to_numpy(dtype=float), index=idx).sort_index()
@@ -101,6 +104,18 @@ def load_series(conn: Connection) -> dict[str, tuple[pd.Series, str]]:
             provenance = "sample" if (part["provenance"] == "sample").any() else "derived"
             out[series_key(metric, scope_type, scope_id, basis, freq)] = (y, provenance)
     return out
+
+
+# Which points a series is fitted on when several provenances share its key: the sample
+# series where there is one (a reported figure of another publication is not a quarter of it),
+# else the reported figures, else the derived ones. One provenance per fit, as on the charts.
+_FIT_PRIORITY = ("sample", "reported", "derived")
+
+
+def _fitted_provenance(provenances: pd.Series) -> str:
+    """The one provenance of ``provenances`` a series is fitted on (see ``_FIT_PRIORITY``)."""
+    present = set(provenances)
+    return next(p for p in _FIT_PRIORITY if p in present)
 
 
 def _probability_at_least(target: float, row: pd.Series) -> float:

@@ -105,3 +105,27 @@ def test_missing_target_map_file_is_reported(engine: Engine, tmp_path: Path) -> 
     _seed(engine, target_value=1.0)
     with pytest.raises(FileNotFoundError):
         refresh_forecasts(engine, target_map_path=tmp_path / "nope.csv")
+
+
+def test_a_series_is_fitted_on_one_provenance(engine: Engine) -> None:
+    """A reported figure that shares a sample series' key (same metric, scope, basis and a
+    quarter of it) is not spliced into the fitted series: neither over a sample quarter nor in a
+    quarter the sample lacks."""
+    from models.forecast_store import load_series
+
+    _seed(engine, target_value=1.0)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO observations (metric, scope_type, scope_id, period, period_end, value, "
+            "unit, basis, kind, provenance, source_id, etl_run_id) VALUES "
+            "('enterprise_revenue', 'city', '310000', :p, :e, :v, 'million CNY', 'quarterly', "
+            "'actual', 'reported', 2, 1)"),
+            [{"p": "2025Q2", "e": date(2025, 6, 30), "v": 1.0},
+             {"p": "2025Q4", "e": date(2025, 12, 31), "v": 2.0}])
+        sample = pd.read_sql_query(text(
+            "SELECT period, value FROM observations WHERE provenance = 'sample' "
+            "AND metric = 'enterprise_revenue' ORDER BY period"), conn)
+        y, provenance = load_series(conn)["enterprise_revenue|city|310000|quarterly|Q"]
+    assert provenance == "sample"
+    assert [str(p) for p in y.index] == sample["period"].tolist()
+    assert y.to_numpy().tolist() == sample["value"].tolist()
