@@ -48,7 +48,7 @@ import pyarrow.csv as pacsv
 from defusedxml import DefusedXmlException
 from openpyxl.utils.exceptions import InvalidFileException
 
-from etl import workbook_limits
+from etl import text_rules, workbook_limits
 from etl.drop_files import (
     UnsafeEntry,
     columns_problem,
@@ -827,7 +827,9 @@ def build_table(file: DropFile, sheet: str | None, kind: str, header: list[str],
         found = column_map.match(kind, text)
         if found is None:
             expected = ", ".join(column_map.describe(kind, c) for c in specs)
-            problems.append(Problem(file.name, sheet, header_row, text, None,
+            # The header as a report shows it: cut short and with control characters escaped
+            # (a hostile header must not carry 100,000 characters into the report).
+            problems.append(Problem(file.name, sheet, header_row, text_rules.shown(text), None,
                                     f"unknown column: expected one of {expected}"))
             continue
         column, factor = found

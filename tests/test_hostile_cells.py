@@ -149,6 +149,13 @@ REJECTED: dict[str, tuple[dict[str, bytes], list[Problem]]] = {
         _revenue([LONG_CODE, "2025Q2", "12"]),
         [Problem("revenue.csv", None, 2, "credit_code", "9" * 50 + "…",
                  f"too long: 5,000 characters, this column allows at most {CELL_LIMIT}")]),
+    # A header is text too: an unknown one is shown cut short and escaped in the report.
+    "hostile_header": (
+        {"revenue.csv": _csv([["credit_code", "period", "revenue", "x\x07" + "y" * 60_000],
+                              [C1, "2025Q2", "12", ""]])},
+        [Problem("revenue.csv", None, 1, "x\\x07" + "y" * 48 + "…", None,
+                 "unknown column: expected one of credit_code (统一社会信用代码), period (报告期), "
+                 "revenue (营业收入(万元)), basis (统计口径), provenance (数据性质)")]),
     # 6. A stray quote in a large file: reported at the row where it opened.
     "stray_quote_in_large_file": (
         {"revenue.csv": _stray_quote()},
