@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import cached, state
 from app.i18n import LANGS, get_translator
 from app.pages import VIEWS
-from etl.errors import DatabaseDamaged, DatabaseMissing
+from models.errors import DatabaseDamaged, DatabaseMissing
 from models.db import sqlite_path
 from models.health import damage_reason
 

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from app import export, queries
-from etl.errors import DatabaseDamaged, DatabaseMissing
 from models.db import make_engine, resolve_url, sqlite_path
+from models.errors import DatabaseDamaged, DatabaseMissing
 from models.health import damage_reason, diagnose, file_stamp
 
 T = TypeVar("T")
@@ -45,8 +45,8 @@ def engine() -> Engine:
 
 
 def check() -> queries.RunInfo:
-    """Raise :class:`etl.errors.DatabaseMissing` unless the database is built, or
-    :class:`etl.errors.DatabaseDamaged` if it cannot be read whole; else the latest run info
+    """Raise :class:`models.errors.DatabaseMissing` unless the database is built, or
+    :class:`models.errors.DatabaseDamaged` if it cannot be read whole; else the latest run info
     (uncached: this is what the caches key on). The quick check reads every page, so it runs
     once per data version and file, not on every script run."""
     url = database_url()

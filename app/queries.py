@@ -23,8 +23,8 @@ from sqlalchemy.engine import Engine
 from app import search
 from app.filters import MIN_SEARCH_CHARS, EnterpriseFilters, build_where, in_clause
 from app.series_lines import computed_provenance, kind_columns, kinds
-from etl.errors import DatabaseDamaged, DatabaseMissing
 from models.db import sqlite_path
+from models.errors import DatabaseDamaged, DatabaseMissing
 from models.health import damage_reason
 from models.tables import CITY_SCOPE_ID
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from app.i18n import Translator
 
-# models.forecast_store records the method in English, in this form; it is recognised so that it
+# etl.forecasts records the method in English, in this form; it is recognised so that it
 # can be told in either language. Any other method text is shown as recorded.
 LOGNORMAL_METHOD = re.compile(
     r"^P\(value >= target\) under a log-normal matched to the forecast's 80 % and 95 % "

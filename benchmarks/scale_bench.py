@@ -16,7 +16,7 @@ geography):
   tables of the same columns (WAL, synchronous=NORMAL, the product's page size), in a child
   process.
 * **load end to end** -- ``etl.drops.load_drop`` (read, validate, write, derive) followed by
-  ``models.forecast_store.refresh_forecasts``, in a child process whose ``ru_maxrss`` is the
+  ``etl.forecasts.refresh_forecasts``, in a child process whose ``ru_maxrss`` is the
   load's peak memory; like the bound, the median of three runs. The figure that counts is the
   ratio load / bound.
 * **pages** -- every page of the dashboard run server-side with ``streamlit.testing.v1.AppTest``
@@ -54,8 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.local_server import CHROMIUM, CHROMIUM_ARGS, ServerDidNotStart, streamlit_server
 from app.pages import VIEWS
+from tests.local_server import CHROMIUM, CHROMIUM_ARGS, ServerDidNotStart, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 README = Path(__file__).resolve().parent / "README.md"
@@ -366,8 +366,8 @@ def child_load(db_path: str, drop_dir: str, profile: str | None = None) -> dict:
     import psutil
 
     from etl.drops import load_drop
+    from etl.forecasts import refresh_forecasts
     from models.db import make_engine
-    from models.forecast_store import refresh_forecasts
 
     rss = _PhaseRss() if profile is None else None
     phases = _instrument_load(rss) if profile is None else {}
@@ -1304,7 +1304,7 @@ that already holds the bundled geography.
 | measure | how | target (at 1M) |
 |---|---|---|
 | insert bound | the drop's rows, already in memory as tuples, inserted with sqlite3 `executemany` in one transaction into plain tables of the same columns (WAL, synchronous=NORMAL, the page size `models.db.PAGE_SIZE` the product's databases use), in a child process; the median of three runs | — (the machine's limit) |
-| load end to end | `etl.drops.load_drop` (read, validate, write, derive) + `models.forecast_store.refresh_forecasts`, in a child process, each run onto a fresh copy of the database; the median of three runs (its step timers and memory are that run's) | ≤ 2.5 × bound |
+| load end to end | `etl.drops.load_drop` (read, validate, write, derive) + `etl.forecasts.refresh_forecasts`, in a child process, each run onto a fresh copy of the database; the median of three runs (its step timers and memory are that run's) | ≤ 2.5 × bound |
 | load per-row cost | end to end / rows, at each size; growth = per-row at the largest size / at the smallest | ≤ 1.1 (no faster than linear, 10 % noise allowance) |
 | load peak RSS | `ru_maxrss` of the load's child process (includes the interpreter and imports) | < 2 GB |
 | quarterly refresh | at the largest size, on a copy of the loaded database: the usual next drop (the register resent unchanged, every firm's revenue for 2025Q3), end to end, against its own executemany bound; the register takes the change-detection path and the new quarter is appended to the revenue table | — (info) |

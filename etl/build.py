@@ -14,8 +14,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from etl.errors import AidashError
 from models.db import create_db_and_tables, make_engine, resolve_url, sqlite_path
+from models.errors import AidashError
 
 SAMPLE_DROPS = Path("sample") / "drops"
 FACTS = Path("reference") / "shanghai_ai_facts.csv"
@@ -41,8 +41,8 @@ def build_database(db: str | None, *, data_dir: Path = Path("data"), force: bool
     """
     from etl.drops import load_drop
     from etl.facts import load_facts
+    from etl.forecasts import refresh_forecasts
     from etl.geography import load_geography
-    from models.forecast_store import refresh_forecasts
 
     console = console or Console(quiet=True)
     url = resolve_url(db)

@@ -1,7 +1,7 @@
 """The ``aidash`` command line: build the database, load quarterly drops, forecast, make samples.
 
 Commands are thin: options in, one library call, one summary line out. Known errors
-(:class:`etl.errors.AidashError`) become a one-line message and exit code 1.
+(:class:`models.errors.AidashError`) become a one-line message and exit code 1.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from etl.errors import AidashError, DropRejected
+from models.errors import AidashError, DropRejected
 
 # The forecasts fit hundreds of tiny models; OpenBLAS threads only contend on a 2-core server
 # (measured: smoothing fits ~50x slower). Set before numpy is first imported (the commands
@@ -125,7 +125,7 @@ def etl_load(
         _fail(str(exc))
     out.print(result.summary_line(), markup=False, soft_wrap=True)
     if result.changed and not dry_run and not no_forecast:
-        from models.forecast_store import refresh_forecasts
+        from etl.forecasts import refresh_forecasts
 
         try:
             refreshed = refresh_forecasts(engine, vintage_run_id=result.run_id)
@@ -187,7 +187,7 @@ def forecast_refresh(db: DbOption = None) -> None:
     Example:
         aidash forecast refresh
     """
-    from models.forecast_store import refresh_forecasts
+    from etl.forecasts import refresh_forecasts
 
     try:
         summary = refresh_forecasts(_engine(db))

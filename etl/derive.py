@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from etl.errors import AidashError
+from models.errors import AidashError
 from models.tables import CITY_SCOPE_ID
 
 DERIVED_SOURCE_KEY = "derived:enterprise-aggregates"

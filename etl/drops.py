@@ -8,7 +8,7 @@
 2. **Validate** (``etl.validate``) against the database, in the write transaction (so no other
    writer can change what was checked). Any problem: the transaction is rolled back, the
    report CSV is written, one ``rejected`` row goes into ``etl_runs`` and
-   :class:`~etl.errors.DropRejected` is raised. The data tables are not touched.
+   :class:`~models.errors.DropRejected` is raised. The data tables are not touched.
 3. **Write**: the validated frames go, as Arrow columns, into scratch SQLite files beside
    the database (``etl.bulk.Stage``: the ADBC driver's bulk ingest, no Python tuples), in a
    second thread while this one goes on (the register while revenue is validated, revenue
@@ -49,9 +49,6 @@ import pyarrow as pa
 from sqlalchemy.engine import Engine
 
 from etl import bulk, derive, merge
-from etl.errors import AidashError, DropRejected, busy_as_error, is_busy
-from etl.periods import parse_period
-from etl.problems import REPORT_COLUMNS
 from etl.read import (
     REPORT_NAME,
     DropFile,
@@ -66,6 +63,9 @@ from etl.read import (
 from etl.runs import require_database
 from etl.validate import ValidDrop, problems_as_list, validate_drop
 from models.db import sqlite_path, upgrade
+from models.errors import AidashError, DropRejected, busy_as_error, is_busy
+from models.periods import parse_period
+from models.problems import REPORT_COLUMNS
 from models.tables import CONFIDENCES
 
 # Page cache of the loading connection (KiB): large enough to hold the indexes a big merge

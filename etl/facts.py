@@ -33,9 +33,9 @@ from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from etl.csv_rows import CsvRow, read_rows
-from etl.errors import AidashError, CellError
 from etl.geography import ETL_RUNS, UpsertCounts, start_run, upsert_rows, utcnow
-from etl.periods import ParsedPeriod, parse_fact_period
+from models.errors import AidashError, CellError
+from models.periods import ParsedPeriod, parse_fact_period
 from models.tables import CONFIDENCES, SCOPE_RELATIONS, SCOPE_TYPES, Observation, Source
 
 OBSERVATIONS: Table = Observation.__table__  # type: ignore[attr-defined]

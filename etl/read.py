@@ -5,7 +5,7 @@ data sheet of a workbook, into a :class:`Table`: a DataFrame of stripped strings
 canonical column names of ``data/column_map.csv``, with the spreadsheet row number of each row.
 Nothing here converts types or looks at the database; that is ``etl.validate``. Everything that
 can be wrong with a file as a file (its name, its encoding, a truncated row, an unknown or
-missing column) becomes a :class:`~etl.problems.Problem` instead of an exception, so that one
+missing column) becomes a :class:`~models.problems.Problem` instead of an exception, so that one
 run reports every problem of a drop.
 
 Decisions worth knowing:
@@ -57,7 +57,7 @@ from etl.drop_files import (
     open_entry,
     read_entry,
 )
-from etl.problems import Problem
+from models.problems import Problem
 
 COLUMN_MAP_PATH = Path(__file__).resolve().parent.parent / "data" / "column_map.csv"
 # File stems of each kind, English and Chinese (docs/drop-format.md).

@@ -30,9 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl import credit_code, text_rules
-from etl.periods import QUARTER_HINT, parse_period
-from etl.problems import REPORT_COLUMNS, Problem
 from etl.read import ColumnMap, ReadResult, Table
+from models.periods import QUARTER_HINT, parse_period
+from models.problems import REPORT_COLUMNS, Problem
 
 # Money is stored in million CNY; six decimals are one yuan, finer than any source reports, and
 # rounding there keeps sums and year-to-date differences free of binary noise (so an unchanged

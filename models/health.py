@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from etl.errors import DatabaseDamaged
 from models.db import BUSY_TIMEOUT_MS, read_only_uri
+from models.errors import DatabaseDamaged
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER_BYTES = 100

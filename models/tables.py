@@ -357,6 +357,11 @@ class ForecastRun(SQLModel, table=True):
     provenance: str
 
 
+# A forecast's point and interval columns, in the order tables, charts and exports show them:
+# the one list of the band names (``forecast_points``, ``models.forecast`` results, the pages).
+FORECAST_BANDS = ("mean", "lo_80", "hi_80", "lo_95", "hi_95")
+
+
 class ForecastPoint(SQLModel, table=True):
     """One forecast period with its 80 % and 95 % intervals."""
 

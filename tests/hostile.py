@@ -25,7 +25,7 @@ from pathlib import Path
 
 from fixtures.make_fixtures import GOOD, TODAY, dump_tables
 
-from etl.problems import Problem
+from models.problems import Problem
 
 ROOT = Path(__file__).resolve().parent.parent
 # The refusal deadline: a hostile drop is refused within ten seconds, on the shared

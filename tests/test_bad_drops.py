@@ -17,9 +17,9 @@ from fixtures.make_fixtures import BAD, C1, C2, C4, C6, FORMULA, GOOD, TODAY, UN
 from sqlalchemy.engine import Engine
 
 from etl.drops import load_drop
-from etl.errors import DropRejected
-from etl.problems import Problem
 from etl.read import REASON_BAD_XLSX, REASON_EMPTY, REASON_NO_ROWS, REASON_UNTERMINATED
+from models.errors import DropRejected
+from models.problems import Problem
 
 REVENUE_COLUMNS = ("credit_code (统一社会信用代码), period (报告期), revenue (营业收入(万元)), "
                    "basis (统计口径), provenance (数据性质)")

@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from app.local_server import CHROMIUM, CHROMIUM_ARGS, ServerDidNotStart, streamlit_server
 from tests.conftest import DATA_DIR, ROOT
+from tests.local_server import CHROMIUM, CHROMIUM_ARGS, ServerDidNotStart, streamlit_server
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ import pytest
 from dashboard_fixtures import DAMAGE_KINDS, damaged_copy
 from typer.testing import CliRunner
 
-from etl.errors import DatabaseDamaged
+from models.errors import DatabaseDamaged
 from models.health import require_intact
 
 pytest_plugins = ["dashboard_fixtures"]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from etl.drop_files import REASON_REPLACED, REASON_SYMLINK, UnsafeEntry, open_entry, size_text
-from etl.problems import Problem
 from etl.read import DropFile, discover, fingerprint
+from models.problems import Problem
 
 CSV = b"credit_code,period,revenue\n"
 

@@ -41,9 +41,9 @@ from typer.testing import CliRunner
 
 from etl import credit_code, derive
 from etl.drops import display_path, load_drop
-from etl.errors import DatabaseMissing, DropRejected
 from etl.validate import check_codes, factorize, parse_date, parse_drop_period, to_number
 from models.db import create_db_and_tables, make_engine, upgrade
+from models.errors import DatabaseMissing, DropRejected
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -570,7 +570,7 @@ def test_fixture_codes_are_valid() -> None:
 
 
 def test_missing_drop_folder(geo_engine: Engine, tmp_path: Path) -> None:
-    from etl.errors import AidashError
+    from models.errors import AidashError
 
     with pytest.raises(AidashError) as info:
         load_drop(geo_engine, tmp_path / "2025Q9", today=TODAY)

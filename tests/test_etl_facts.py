@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from etl.errors import AidashError
 from etl.facts import (
     FACT_COLUMNS,
     FactsError,
@@ -29,6 +28,7 @@ from etl.facts import (
     read_scope_map,
     source_key,
 )
+from models.errors import AidashError
 from tests.conftest import DATA_DIR
 
 REFERENCE = DATA_DIR / "reference"

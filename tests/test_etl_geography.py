@@ -15,7 +15,6 @@ from sqlalchemy.engine import Engine
 from etl import geography
 from etl.datum import gcj02_to_wgs84
 from etl.district_check import DistrictLocator
-from etl.errors import AidashError
 from etl.geography import (
     GeographyFileMissing,
     InvalidRow,
@@ -26,6 +25,7 @@ from etl.geography import (
     UnknownZoneKind,
     load_geography,
 )
+from models.errors import AidashError
 from tests.conftest import DATA_DIR
 
 

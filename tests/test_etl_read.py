@@ -10,7 +10,6 @@ import pytest
 from fixtures.make_fixtures import BAD, C1, C2, C5, C6, FORMULA, GOOD
 
 from etl import read
-from etl.problems import Problem
 from etl.read import (
     REASON_BAD_XLSX,
     REASON_EMPTY,
@@ -25,6 +24,7 @@ from etl.read import (
     load_column_map,
     read_drop,
 )
+from models.problems import Problem
 
 COLUMN_MAP = load_column_map()
 

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from etl import runs
 from etl.drops import load_drop
-from etl.errors import AidashError, DatabaseMissing, DropRejected, RunNotFound
 from etl.runs import list_runs, rollback
 from models.db import make_engine
+from models.errors import AidashError, DatabaseMissing, DropRejected, RunNotFound
 
 
 def _db(engine: Engine) -> Path:

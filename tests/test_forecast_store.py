@@ -1,4 +1,4 @@
-"""Stored forecasts: vintages, provenance and target probabilities (models/forecast_store.py)."""
+"""Stored forecasts: vintages, provenance and target probabilities (etl/forecasts.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from etl.errors import AidashError
-from models.forecast_store import _probability_at_least, refresh_forecasts
+from etl.forecasts import _probability_at_least, refresh_forecasts
+from models.errors import AidashError
 
 QUARTERS = pd.period_range("2019Q1", "2025Q2", freq="Q")
 
@@ -111,7 +111,7 @@ def test_a_series_is_fitted_on_one_provenance(engine: Engine) -> None:
     """A reported figure that shares a sample series' key (same metric, scope, basis and a
     quarter of it) is not spliced into the fitted series: neither over a sample quarter nor in a
     quarter the sample lacks."""
-    from models.forecast_store import load_series
+    from etl.forecasts import load_series
 
     _seed(engine, target_value=1.0)
     with engine.begin() as conn:

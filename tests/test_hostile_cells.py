@@ -30,11 +30,11 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from etl.drops import load_drop
-from etl.errors import DropRejected
-from etl.problems import Problem
 from etl.read import REASON_UNTERMINATED
 from etl.text_rules import CELL_LIMIT, NAME_LIMIT
 from models import db as db_module
+from models.errors import DropRejected
+from models.problems import Problem
 
 CONTROL = "holds a control character ({}): delete it; a cell holds one line of printable text"
 

@@ -34,8 +34,8 @@ from hostile import (
 )
 
 from etl.drop_files import REASON_FOLDER, REASON_SYMLINK, size_text
-from etl.problems import Problem
 from etl.workbook_limits import REASON_XML_ENTITIES
+from models.problems import Problem
 
 SECRET = "SECRET-HOST-LINE do not echo"
 REVENUE = [["credit_code", "period", "revenue"], [C1, "2025Q2", "12.5"], [C2, "2025Q2", "260"]]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.i18n import Translator, get_translator, load_strings
-from etl.errors import DAMAGE_REASONS
 from models import tables
+from models.errors import DAMAGE_REASONS
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = [ROOT / "streamlit_app.py", *sorted((ROOT / "app").rglob("*.py"))]

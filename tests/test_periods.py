@@ -1,4 +1,4 @@
-"""etl.periods: drop periods, free-text fact periods, is_future."""
+"""models.periods: drop periods, free-text fact periods, quarter arithmetic."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ from datetime import date
 
 import pytest
 
-from etl.periods import (
+from models.periods import (
     ParsedPeriod,
     fact_kind_hint,
-    is_future,
     month_end,
     parse_fact_period,
     parse_period,
+    quarter_end,
+    quarter_range,
+    quarter_start,
+    shift_quarter,
+    split_quarter,
 )
 from tests.conftest import DATA_DIR
 
@@ -204,29 +208,29 @@ def test_fact_kind_hint(text: str, kind: str) -> None:
     assert fact_kind_hint(text) == kind
 
 
-@pytest.mark.parametrize(("period", "today", "future"), [
-    ("2025Q2", date(2025, 6, 29), True),
-    ("2025Q2", date(2025, 6, 30), False),
-    ("2025Q2", date(2025, 7, 1), False),
-    ("2025", date(2025, 12, 30), True),
-    ("2025", date(2026, 1, 1), False),
-    ("2025-02", date(2025, 2, 28), False),
-    ("2025-06-30", date(2025, 6, 29), True),
-    ("2025年1-6月", date(2025, 6, 1), True),
-    (ParsedPeriod("2030", date(2030, 12, 31), "Y", kind="target"), date(2025, 1, 1), True),
-])
-def test_is_future(period: str | ParsedPeriod, today: date, future: bool) -> None:
-    assert is_future(period, today) is future
-
-
-def test_is_future_rejects_unreadable_periods() -> None:
-    with pytest.raises(ValueError, match="period '2025Q9' is not a quarter"):
-        is_future("2025Q9", date(2025, 1, 1))
-
-
 @pytest.mark.parametrize(("year", "month", "end"), [
     (2024, 2, date(2024, 2, 29)), (2025, 2, date(2025, 2, 28)), (2025, 12, date(2025, 12, 31)),
     (2025, 4, date(2025, 4, 30)),
 ])
 def test_month_end(year: int, month: int, end: date) -> None:
     assert month_end(year, month) == end
+
+
+@pytest.mark.parametrize(("period", "shift", "expected"), [
+    ("2025Q2", 0, "2025Q2"), ("2025Q1", -1, "2024Q4"), ("2024Q4", 1, "2025Q1"),
+    ("2025Q3", -8, "2023Q3"), ("0999Q1", 4, "1000Q1"),
+])
+def test_shift_quarter(period: str, shift: int, expected: str) -> None:
+    assert shift_quarter(period, shift) == expected
+
+
+def test_quarter_bounds_and_range() -> None:
+    assert (quarter_start(2024, 1), quarter_end(2024, 1)) == (date(2024, 1, 1), date(2024, 3, 31))
+    assert quarter_end(2025, 4) == date(2025, 12, 31)
+    assert quarter_range("2024Q3", "2025Q2") == ["2024Q3", "2024Q4", "2025Q1", "2025Q2"]
+    assert quarter_range("2025Q2", "2025Q1") == []
+
+
+def test_split_quarter_refuses_other_periods() -> None:
+    with pytest.raises(ValueError, match=r"^'2025-06' is not a quarter of the form YYYYQn$"):
+        split_quarter("2025-06")

@@ -21,8 +21,8 @@ from streamlit.testing.v1 import AppTest
 
 from app import charts, export, queries, target_probability
 from app.i18n import get_translator
+from etl.forecasts import refresh_forecasts
 from models.db import ENV_VAR, make_engine
-from models.forecast_store import refresh_forecasts
 
 pytest_plugins = ["dashboard_fixtures"]
 
@@ -304,7 +304,7 @@ def test_tracking_is_the_probability_the_overview_shows(ro_engine: Engine) -> No
 
 
 def _store_one_target(engine: Engine) -> None:
-    """A sample revenue series and an above-designated-size target, as models.forecast_store
+    """A sample revenue series and an above-designated-size target, as etl.forecasts
     expects them; its refresh then records the method in its own words."""
     quarters = pd.period_range("2019Q1", "2025Q2", freq="Q")
     with engine.begin() as conn:

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 
 from app import queries
 from app.filters import EnterpriseFilters
-from etl.errors import DatabaseMissing
 from models.db import create_db_and_tables, make_engine
+from models.errors import DatabaseMissing
 from tests.seed import FACTS_CSV, REPORTED_FACTS
 
 pytest_plugins = ["dashboard_fixtures"]

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from etl.facts import published_date
-from etl.periods import parse_fact_period
+from models.periods import parse_fact_period
 from tests.conftest import DATA_DIR
 from tests.seed import SRC_SAMPLE
 

@@ -24,7 +24,7 @@ from scipy.stats import norm
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from etl.errors import AidashError, busy_as_error
+from models.errors import AidashError, busy_as_error
 from models.forecast import forecast
 
 # Eight quarters ahead covers the rest of the current plan period from any quarter of 2025.

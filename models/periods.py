@@ -80,6 +80,49 @@ def quarter_period(year: int, quarter: int, basis: str | None = None,
     return ParsedPeriod(f"{year:04d}Q{quarter}", month_end(year, 3 * quarter), "Q", basis, kind)
 
 
+# ----------------------------------------------------------------------- quarter arithmetic
+# The one place that counts quarters: ``2025Q2`` ↔ (2025, 2) ↔ its first and last day.
+
+
+def split_quarter(period: str) -> tuple[int, int]:
+    """``2025Q2`` → ``(2025, 2)``.
+
+    :raises ValueError: if ``period`` is not a canonical quarter.
+    """
+    if not re.fullmatch(r"\d{4}Q[1-4]", period):
+        raise ValueError(f"{period!r} is not a quarter of the form YYYYQn")
+    return int(period[:4]), int(period[5])
+
+
+def quarter_label(year: int, quarter: int) -> str:
+    """``(2025, 2)`` → ``2025Q2``."""
+    return f"{year:04d}Q{quarter}"
+
+
+def quarter_start(year: int, quarter: int) -> date:
+    """The first day of quarter ``quarter`` of ``year``."""
+    return date(year, 3 * quarter - 2, 1)
+
+
+def quarter_end(year: int, quarter: int) -> date:
+    """The last day of quarter ``quarter`` of ``year``."""
+    return month_end(year, 3 * quarter)
+
+
+def shift_quarter(period: str, quarters: int) -> str:
+    """``2025Q2`` moved by ``quarters`` (negative goes back): ``shift_quarter("2025Q1", -1)``
+    is ``2024Q4``."""
+    year, quarter = split_quarter(period)
+    index = year * 4 + quarter - 1 + quarters
+    return quarter_label(index // 4, index % 4 + 1)
+
+
+def quarter_range(first: str, last: str) -> list[str]:
+    """Every quarter from ``first`` to ``last``, both included (empty if ``last`` is earlier)."""
+    (y0, q0), (y1, q1) = split_quarter(first), split_quarter(last)
+    return [shift_quarter(first, k) for k in range((y1 * 4 + q1) - (y0 * 4 + q0) + 1)]
+
+
 def month_period(year: int, month: int, kind: str = "actual") -> ParsedPeriod:
     """Month ``month`` of ``year``."""
     return ParsedPeriod(f"{year:04d}-{month:02d}", month_end(year, month), "M", None, kind)
@@ -324,17 +367,3 @@ def parse_fact_period(text: str) -> ParsedPeriod | None:
             else:
                 parsed = ParsedPeriod(parsed.period, parsed.period_end, "M", "ytd")
     return ParsedPeriod(parsed.period, parsed.period_end, parsed.freq, parsed.basis, kind)
-
-
-def is_future(period: str | ParsedPeriod, today: date) -> bool:
-    """True when the period has not ended by ``today`` (its last day is after ``today``).
-
-    A quarter still running is future: no complete figure for it can exist yet.
-
-    :param period: a canonical period string (or anything :func:`parse_period` reads) or a
-        :class:`ParsedPeriod`.
-    :param today: the reference date (pass it in; nothing here reads the clock).
-    :raises ValueError: ``period`` is a string :func:`parse_period` cannot read.
-    """
-    parsed = parse_period(period) if isinstance(period, str) else period
-    return parsed.period_end > today

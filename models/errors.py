@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from etl.problems import Problem
+from models.problems import Problem
 
 
 class AidashError(Exception):
