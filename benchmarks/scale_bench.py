@@ -266,10 +266,10 @@ def _instrument_load(rss: _PhaseRss | None) -> dict[str, float]:
     """Wrap the loader's steps (module attributes, looked up at call time) with timers."""
     import functools
 
-    import etl.bulk
-    import etl.derive
-    import etl.drops
-    import etl.merge
+    import etl.drops.derive
+    import etl.drops.load
+    import etl.drops.merge
+    import etl.drops.stage
 
     phases: dict[str, float] = {}
 
@@ -298,18 +298,18 @@ def _instrument_load(rss: _PhaseRss | None) -> dict[str, float]:
 
         setattr(module, name, timed)
 
-    wrap(etl.drops, "fingerprint", "hash files")
-    wrap(etl.drops, "find_repeat", "repeat check")
-    wrap(etl.drops, "read_tables", "read (parse files)")
-    wrap(etl.drops, "validate_drop", "validate")
-    wrap(etl.drops, "stage_frame", "stage: key order, Arrow → scratch file (ADBC)")
-    wrap(etl.bulk, "create_indexes", "index rebuild")
+    wrap(etl.drops.load, "fingerprint", "hash files")
+    wrap(etl.drops.load, "find_repeat", "repeat check")
+    wrap(etl.drops.load, "read_tables", "read (parse files)")
+    wrap(etl.drops.load, "validate_drop", "validate")
+    wrap(etl.drops.load, "stage_frame", "stage: key order, Arrow → scratch file (ADBC)")
+    wrap(etl.drops.stage, "create_indexes", "index rebuild")
     for name in ("merge_enterprises", "merge_revenue", "merge_observations"):
-        wrap(etl.merge, name, "merge SQL (join, insert)")
-    wrap(etl.derive, "refresh_aggregates", "derive aggregates")
-    wrap(etl.derive, "read_register", "derive aggregates")  # the loader reads it before
+        wrap(etl.drops.merge, name, "merge SQL (join, insert)")
+    wrap(etl.drops.derive, "refresh_aggregates", "derive aggregates")
+    wrap(etl.drops.derive, "read_register", "derive aggregates")  # the loader reads it before
     # On the main thread it runs inside refresh_aggregates, timed there already.
-    wrap(etl.derive, "aggregate_rows", "derive aggregates", threads_only=True)
+    wrap(etl.drops.derive, "aggregate_rows", "derive aggregates", threads_only=True)
     return phases
 
 
@@ -365,7 +365,7 @@ def child_load(db_path: str, drop_dir: str, profile: str | None = None) -> dict:
     """
     import psutil
 
-    from etl.drops import load_drop
+    from etl.drops.load import load_drop
     from etl.forecasts import refresh_forecasts
     from models.db import make_engine
 
@@ -1275,7 +1275,7 @@ def finish(report: Report) -> Report:
     report.table = render_table(build_rows(report))
     phases = render_phases(report)
     if phases:
-        report.details = "Where the load's time goes (step timers around etl.drops' functions):" \
+        report.details = "Where the load's time goes (step timers around etl.drops.load' functions):" \
                          "\n\n" + phases + "\n" + report.details
     return report
 

@@ -39,7 +39,7 @@ def build_database(db: str | None, *, data_dir: Path = Path("data"), force: bool
     :raises AidashError: if the database exists and ``force`` is not set, or a bundled file
         does not load.
     """
-    from etl.drops import load_drop
+    from etl.drops.load import load_drop
     from etl.facts import load_facts
     from etl.forecasts import refresh_forecasts
     from etl.geography import load_geography

@@ -112,7 +112,7 @@ def etl_load(
         aidash etl load data/sample/drops/2025Q2
         aidash etl load ~/incoming/2025Q3 --dry-run
     """
-    from etl.drops import load_drop
+    from etl.drops.load import load_drop
 
     engine = _engine(db)
     try:

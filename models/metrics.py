@@ -1,7 +1,7 @@
 """Codes of the metrics the code itself names (the rest live only in ``data/metrics.csv``).
 
 The loader derives these two from the enterprise register and revenue of every drop
-(``etl/derive.py``), and the dashboard reads them by code; both take the code from here.
+(``etl/drops/derive.py``), and the dashboard reads them by code; both take the code from here.
 """
 
 from __future__ import annotations

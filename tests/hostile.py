@@ -70,7 +70,7 @@ class Refused:
 
 def build_base(path: Path) -> Path:
     """A database file holding the geography and the base drop ``good/2025Q1``."""
-    from etl.drops import load_drop
+    from etl.drops.load import load_drop
     from etl.geography import load_geography
     from models.db import create_db_and_tables, make_engine
 

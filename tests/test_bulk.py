@@ -1,4 +1,4 @@
-"""etl.bulk: the staging file and the index rebuild, on their own."""
+"""etl.drops.stage: the staging file and the index rebuild, on their own."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl import bulk
+from etl.drops import stage as bulk
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ def test_stale_scratch_files_are_removed_but_not_the_running_one(
 
 @pytest.mark.parametrize("dtype", ["str", object])
 def test_key_order_is_a_stable_sort_by_the_keys(dtype: object) -> None:
-    from etl import merge
+    from etl.drops import merge
 
     rng = np.random.default_rng(3)
     words = ["b", "ä", "a", "Z", "张江", "zz", "a b", "9"]
@@ -165,7 +165,7 @@ def test_key_order_is_a_stable_sort_by_the_keys(dtype: object) -> None:
 
 @pytest.mark.parametrize("dtype", ["str", object])
 def test_sorted_factorize_matches_pandas(dtype: object) -> None:
-    from etl.validate import sorted_factorize
+    from etl.drops.validate import sorted_factorize
 
     values = pd.Series(pd.array(["b", None, "ä", "a", "b", "张江", None, "a"], dtype=dtype))
     codes, uniques = sorted_factorize(values)

@@ -1,4 +1,4 @@
-"""Reading drop entries safely (etl.drop_files) and the workbook limits (etl.workbook_limits).
+"""Reading drop entries safely (etl.drops.drop_files) and the workbook limits (etl.drops.workbook_limits).
 
 The end-to-end cases (links, FIFOs, zip bombs … through the command line) are the catalogue in
 tests/test_hostile_drops.py; these are the pieces that a whole drop cannot show: an entry
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from etl.drop_files import REASON_REPLACED, REASON_SYMLINK, UnsafeEntry, open_entry, size_text
-from etl.read import DropFile, discover, fingerprint
+from etl.drops.drop_files import REASON_REPLACED, REASON_SYMLINK, UnsafeEntry, open_entry, size_text
+from etl.drops.read import DropFile, discover, fingerprint
 from models.problems import Problem
 
 CSV = b"credit_code,period,revenue\n"

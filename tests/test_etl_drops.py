@@ -1,4 +1,4 @@
-"""Loading quarterly drops (etl.drops, etl.validate, etl.derive): one test per behaviour.
+"""Loading quarterly drops (etl.drops.load, etl.drops.validate, etl.drops.derive): one test per behaviour.
 
 The drops are the committed files of tests/fixtures/drops/ (see make_fixtures.py); large ones
 for the crash and concurrency tests are generated in tmp_path.
@@ -39,9 +39,10 @@ from fixtures.make_fixtures import (
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from etl import credit_code, derive
-from etl.drops import display_path, load_drop
-from etl.validate import check_codes, factorize, parse_date, parse_drop_period, to_number
+from etl import credit_code
+from etl.drops import derive
+from etl.drops.load import display_path, load_drop
+from etl.drops.validate import check_codes, factorize, parse_date, parse_drop_period, to_number
 from models.db import create_db_and_tables, make_engine, upgrade
 from models.errors import DatabaseMissing, DropRejected
 
@@ -491,7 +492,7 @@ def test_vectorised_check_digit_agrees_with_credit_code_problem() -> None:
 
 
 def test_factorize_agrees_with_pandas_on_chunked_text() -> None:
-    # Arrow-backed text as etl.read makes it (several chunks, missing values) goes through
+    # Arrow-backed text as etl.drops.read makes it (several chunks, missing values) goes through
     # pyarrow's dictionary encoding; the codes and distinct values must be pandas' own.
     rng = random.Random(5)
     values = [None if i % 7 == 0 else f"v{rng.randrange(50)}" for i in range(2_000)]
@@ -543,7 +544,7 @@ def test_parse_drop_period(text: str, expected: object) -> None:
 
 
 def test_column_map_ships_consistent() -> None:
-    from etl.read import load_column_map
+    from etl.drops.read import load_column_map
 
     cm = load_column_map()
     assert cm.match("revenue", "营业收入（万元）") == ("revenue", 0.01)
@@ -558,7 +559,7 @@ def test_column_map_ships_consistent() -> None:
 
 
 def test_bundled_metric_catalogue_has_every_metric_a_drop_writes() -> None:
-    from etl.read import load_column_map
+    from etl.drops.read import load_column_map
 
     catalogue = set(pd.read_csv(ROOT / "data" / "metrics.csv")["code"])
     metrics = {s.metric for s in load_column_map().specs["zone_metrics"].values() if s.metric}

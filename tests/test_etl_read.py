@@ -1,4 +1,4 @@
-"""Reading drop files (etl.read): discovery, encodings, CSV and XLSX parsing, header mapping."""
+"""Reading drop files (etl.drops.read): discovery, encodings, CSV and XLSX parsing, header mapping."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fixtures.make_fixtures import BAD, C1, C2, C5, C6, FORMULA, GOOD
 
-from etl import read
-from etl.read import (
+from etl.drops import read
+from etl.drops.read import (
     REASON_BAD_XLSX,
     REASON_EMPTY,
     REASON_NO_ROWS,

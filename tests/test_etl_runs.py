@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from etl import runs
-from etl.drops import load_drop
+from etl.drops.load import load_drop
 from etl.runs import list_runs, rollback
 from models.db import make_engine
 from models.errors import AidashError, DatabaseMissing, DropRejected, RunNotFound

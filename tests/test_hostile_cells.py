@@ -29,9 +29,9 @@ from fixtures.make_fixtures import (
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from etl.drops import load_drop
-from etl.read import REASON_UNTERMINATED
-from etl.text_rules import CELL_LIMIT, NAME_LIMIT
+from etl.drops.load import load_drop
+from etl.drops.read import REASON_UNTERMINATED
+from etl.drops.text_rules import CELL_LIMIT, NAME_LIMIT
 from models import db as db_module
 from models.errors import DropRejected
 from models.problems import Problem
@@ -295,7 +295,7 @@ def test_a_rejection_still_shows_its_problems_when_the_run_cannot_be_recorded(
         base: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Another writer takes the lock after the drop was checked, before its 'rejected' run is
     recorded: the problems are still reported, and the summary says the run is missing."""
-    from etl import drops
+    from etl.drops import load as drops
 
     monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 50)
     base.dispose()

@@ -33,8 +33,8 @@ from hostile import (
     xlsx_bytes,
 )
 
-from etl.drop_files import REASON_FOLDER, REASON_SYMLINK, size_text
-from etl.workbook_limits import REASON_XML_ENTITIES
+from etl.drops.drop_files import REASON_FOLDER, REASON_SYMLINK, size_text
+from etl.drops.workbook_limits import REASON_XML_ENTITIES
 from models.problems import Problem
 
 SECRET = "SECRET-HOST-LINE do not echo"

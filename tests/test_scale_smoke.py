@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from etl import credit_code
-from etl.drops import load_drop
+from etl.drops.load import load_drop
 from etl.sample import write_scale_drop
 from models.db import sqlite_path
 
@@ -191,7 +191,7 @@ def test_aggregates_equal_a_plain_sql_computation_on_both_paths(
 
 def test_bulk_load_rebuilds_the_indexes_it_dropped(geo_engine: Engine, scale_drop: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from etl import bulk
+    from etl.drops import stage as bulk
 
     monkeypatch.setattr(bulk, "REBUILD_MIN_ROWS", 1)
     rebuilt: list[str] = []
@@ -217,7 +217,7 @@ def test_bulk_load_rebuilds_the_indexes_it_dropped(geo_engine: Engine, scale_dro
 
 def test_the_stage_file_is_gone_after_a_load_and_after_a_failed_one(
         geo_engine: Engine, scale_drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from etl import derive
+    from etl.drops import derive
 
     folder = sqlite_path(str(geo_engine.url)).parent  # type: ignore[union-attr]
     before = set(folder.iterdir())
@@ -246,7 +246,8 @@ def test_a_failed_merge_stops_the_revenue_staging_thread(
     staging stops at its next batch, and the load leaves nothing behind."""
     import threading
 
-    from etl import bulk, merge
+    from etl.drops import merge
+    from etl.drops import stage as bulk
 
     monkeypatch.setattr(bulk, "BATCH", 1_000)  # 48 batches of revenue
     staged_batches: list[int] = []
@@ -279,7 +280,7 @@ def test_a_failed_merge_stops_the_revenue_staging_thread(
 
 def test_a_failure_in_the_staging_thread_fails_the_load(
         geo_engine: Engine, scale_drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from etl import bulk
+    from etl.drops import stage as bulk
 
     real = bulk._arrow_column
 
@@ -305,7 +306,7 @@ def test_the_aggregates_of_a_new_quarter_are_summed_beside_its_insert(
     while the main thread inserts it; a revision of stored quarters sums the stored rows."""
     import threading
 
-    from etl import derive
+    from etl.drops import derive
 
     threads: list[str] = []
     real = derive.aggregate_rows

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from app import queries, search
 from app.filters import EnterpriseFilters, build_where
-from etl.drops import load_drop
+from etl.drops.load import load_drop
 from etl.geography import load_geography
 from etl.sample import write_scale_drop
 from models.db import create_db_and_tables, make_engine

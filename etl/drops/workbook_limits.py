@@ -11,7 +11,7 @@ is installed, as it is here: see ``pyproject.toml``.)
 The limits, and why (openpyxl, parsing through defusedxml, read 100,000 rows of eight columns
 in 22 to 47 s on the shared 2-core server, about half as fast as with the bare stdlib parser;
 pyarrow reads a CSV at over a million rows a second, so a large sheet belongs in a CSV, which
-has only its size limit, see :data:`etl.drop_files.MAX_CSV_BYTES`):
+has only its size limit, see :data:`etl.drops.drop_files.MAX_CSV_BYTES`):
 
 * :data:`MAX_XLSX_PARTS` 10,000: a workbook has a few dozen parts (sheets, strings, styles,
   images); :mod:`zipfile` reads the whole directory into memory before anything can be
@@ -37,7 +37,7 @@ import struct
 import zipfile
 from typing import BinaryIO
 
-from etl.drop_files import MAX_COLUMNS, size_text
+from etl.drops.drop_files import MAX_COLUMNS, size_text
 
 MAX_XLSX_BYTES = 50 << 20
 MAX_XLSX_PARTS = 10_000

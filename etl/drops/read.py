@@ -1,9 +1,9 @@
 """Reading a quarterly drop: find its files, detect their encoding, parse CSV and XLSX, map headers.
 
-This is the *read* step of the drop loader (``etl.drops``). It turns every data file, or every
+This is the *read* step of the drop loader (``etl.drops.load``). It turns every data file, or every
 data sheet of a workbook, into a :class:`Table`: a DataFrame of stripped strings under the
 canonical column names of ``data/column_map.csv``, with the spreadsheet row number of each row.
-Nothing here converts types or looks at the database; that is ``etl.validate``. Everything that
+Nothing here converts types or looks at the database; that is ``etl.drops.validate``. Everything that
 can be wrong with a file as a file (its name, its encoding, a truncated row, an unknown or
 missing column) becomes a :class:`~models.problems.Problem` instead of an exception, so that one
 run reports every problem of a drop.
@@ -48,8 +48,8 @@ import pyarrow.csv as pacsv
 from defusedxml import DefusedXmlException
 from openpyxl.utils.exceptions import InvalidFileException
 
-from etl import text_rules, workbook_limits
-from etl.drop_files import (
+from etl.drops import text_rules, workbook_limits
+from etl.drops.drop_files import (
     UnsafeEntry,
     columns_problem,
     csv_size_problem,
@@ -59,7 +59,7 @@ from etl.drop_files import (
 )
 from models.problems import Problem
 
-COLUMN_MAP_PATH = Path(__file__).resolve().parent.parent / "data" / "column_map.csv"
+COLUMN_MAP_PATH = Path(__file__).resolve().parents[2] / "data" / "column_map.csv"
 # File stems of each kind, English and Chinese (docs/drop-format.md).
 FILE_KINDS: dict[str, tuple[str, ...]] = {
     "enterprises": ("enterprises", "企业名录"),
@@ -182,7 +182,7 @@ class DropFile:
     identity: tuple[int, int] | None = None
 
     def open(self) -> BinaryIO:
-        """The file for reading, never through a link (see :func:`etl.drop_files.open_entry`)."""
+        """The file for reading, never through a link (see :func:`etl.drops.drop_files.open_entry`)."""
         return open_entry(self.path, self.identity)
 
     def read_bytes(self) -> bytes:
@@ -240,7 +240,7 @@ def discover(drop_dir: Path, *, ignore: tuple[Path, ...] = ()) -> tuple[list[Dro
     other sub-folders and files that are neither CSV nor XLSX (a README) are not data and are left
     alone; a CSV or XLSX whose name is no known kind is a problem (a typo in a file name must
     not silently drop a file). An entry named like a data file must be a regular file of the
-    folder (see :mod:`etl.drop_files`): a link, FIFO, device, folder or hard-linked file is a
+    folder (see :mod:`etl.drops.drop_files`): a link, FIFO, device, folder or hard-linked file is a
     problem, and is never opened.
 
     :param ignore: further paths that are not data (the rejection report about to be written).
@@ -641,7 +641,7 @@ def read_xlsx_file(file: DropFile, column_map: ColumnMap) -> tuple[list[Table], 
     """Every data sheet of a workbook: each sheet whose header row holds the kind's required
     columns; if none does, the first sheet (so that its problems are reported).
 
-    The workbook is held to the limits of :mod:`etl.workbook_limits` (its zip directory before
+    The workbook is held to the limits of :mod:`etl.drops.workbook_limits` (its zip directory before
     openpyxl opens it, its sheets as they stream); one over a limit is a problem naming it.
     """
     assert file.kind is not None
@@ -705,7 +705,7 @@ def _workbook_sheets(fh: BinaryIO) -> list[tuple[str, int, list[str], list[list[
                                                  list[int]]]:
     """Every sheet of an open workbook file as :func:`_sheet_rows` reads it.
 
-    :raises WorkbookTooLarge: over a limit of :mod:`etl.workbook_limits`.
+    :raises WorkbookTooLarge: over a limit of :mod:`etl.drops.workbook_limits`.
     :raises _SheetUnreadable: a sheet's XML is damaged.
     """
     from openpyxl import load_workbook

@@ -1,7 +1,7 @@
 """Validating a drop: every check, vectorised, collecting every problem before anything is written.
 
 This is the *clean* step of the drop loader. :func:`validate_drop` takes the tables of
-``etl.read`` and the database connection (for the known zones, districts and segments, the
+``etl.drops.read`` and the database connection (for the known zones, districts and segments, the
 enterprises already loaded and the stored quarters that year-to-date figures build on) and
 returns typed frames ready to write, plus every problem found. The loader writes nothing
 unless the problem list is empty.
@@ -29,8 +29,9 @@ import pandera.pandas as pa_schema
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl import credit_code, text_rules
-from etl.read import ColumnMap, ReadResult, Table
+from etl import credit_code
+from etl.drops import text_rules
+from etl.drops.read import ColumnMap, ReadResult, Table
 from models.periods import QUARTER_HINT, parse_period
 from models.problems import REPORT_COLUMNS, Problem
 
@@ -587,7 +588,7 @@ class Validator:
 
     def text_cells(self) -> None:
         """Control characters and over-long values, in every cell of every table
-        (:mod:`etl.text_rules`); these cells get no other problem."""
+        (:mod:`etl.drops.text_rules`); these cells get no other problem."""
         for ti, table in enumerate(self.tables):
             specs = self.map.specs[table.kind]
             for column in table.data.columns:
@@ -1047,7 +1048,7 @@ def validate_drop(read: ReadResult, column_map: ColumnMap, conn: sqlite3.Connect
                   on_register: Callable[[pd.DataFrame], None] | None = None) -> ValidDrop:
     """Check every table of a drop; return typed frames and every problem (none: loadable).
 
-    :param read: the drop as :func:`etl.read.read_drop` returned it.
+    :param read: the drop as :func:`etl.drops.read.read_drop` returned it.
     :param conn: a connection to the database (read only here).
     :param today: periods ending and dates after this day are in the future.
     :param folder_period: the quarter the folder is named for, if any (the data period of a

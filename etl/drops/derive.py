@@ -39,7 +39,7 @@ DERIVED_SOURCE_KEY = "derived:enterprise-aggregates"
 DERIVED_SOURCE = {
     "key": DERIVED_SOURCE_KEY,
     "title": "Aggregates of the enterprise register and revenue (computed on load)",
-    "publisher": "aidash ETL (etl.derive)",
+    "publisher": "aidash ETL (etl.drops.derive)",
     "confidence": "medium",
     "caveat": ("Sums and counts over the enterprises in the loaded drops only; firm counts of "
                "past quarters use the register as it stood when they were computed."),

@@ -1,12 +1,12 @@
-"""The set-based merges of a staged drop into the database (see :mod:`etl.drops`).
+"""The set-based merges of a staged drop into the database (see :mod:`etl.drops.load`).
 
 Each merge reads one stage table (``stage_<name>.<name>``, written by
-:class:`etl.bulk.Stage`) and, inside the load's transaction, writes only what changed:
+:class:`etl.drops.stage.Stage`) and, inside the load's transaction, writes only what changed:
 enterprises and revenue are upserted on their keys (the before-image of a changed row goes to
 ``enterprise_versions`` or ``enterprise_revenue_versions``), zone metrics get a new version
 where a value changed (the old row is superseded by the run). When a drop brings only new
 keys, the rows go straight in, and a write that at least doubles a table rebuilds its indexes
-afterwards (:func:`etl.bulk.indexes_rebuilt`).
+afterwards (:func:`etl.drops.stage.indexes_rebuilt`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from etl import bulk
-from etl.validate import ENTERPRISE_OPTIONAL, sorted_factorize
+from etl.drops import stage as bulk
+from etl.drops.validate import ENTERPRISE_OPTIONAL, sorted_factorize
 
 
 @dataclass(frozen=True)

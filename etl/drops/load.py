@@ -2,20 +2,20 @@
 
 ``load_drop`` is what ``aidash etl load`` and ``aidash init`` call. The steps:
 
-1. **Read** (``etl.read``): find the files, hash them (SHA-256), detect encodings, parse.
+1. **Read** (``etl.drops.read``): find the files, hash them (SHA-256), detect encodings, parse.
    A drop whose files all match, byte for byte, the files of a run that is still in force is a
    repeat: it is recorded as a ``noop`` run and nothing else happens.
-2. **Validate** (``etl.validate``) against the database, in the write transaction (so no other
+2. **Validate** (``etl.drops.validate``) against the database, in the write transaction (so no other
    writer can change what was checked). Any problem: the transaction is rolled back, the
    report CSV is written, one ``rejected`` row goes into ``etl_runs`` and
    :class:`~models.errors.DropRejected` is raised. The data tables are not touched.
 3. **Write**: the validated frames go, as Arrow columns, into scratch SQLite files beside
-   the database (``etl.bulk.Stage``: the ADBC driver's bulk ingest, no Python tuples), in a
+   the database (``etl.drops.stage.Stage``: the ADBC driver's bulk ingest, no Python tuples), in a
    second thread while this one goes on (the register while revenue is validated, revenue
    while the register is merged); the load's connection attaches each file as
-   ``stage_<table>``, and the set-based merges of ``etl.merge`` then
+   ``stage_<table>``, and the set-based merges of ``etl.drops.merge`` then
    write what changed (see there: upserts with before-images, new versions of revised
-   values, straight inserts and index rebuilds for drops of new keys). ``etl.derive`` then
+   values, straight inserts and index rebuilds for drops of new keys). ``etl.drops.derive`` then
    recomputes the aggregates of the touched quarters, from the drop's own rows when they are
    the whole of their quarters. SQLite's row-by-row foreign key and CHECK constraint checks
    are off during the load: the validator checks every reference and value a drop brings
@@ -48,8 +48,9 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import Engine
 
-from etl import bulk, derive, merge
-from etl.read import (
+from etl.drops import derive, merge
+from etl.drops import stage as bulk
+from etl.drops.read import (
     REPORT_NAME,
     DropFile,
     ReadResult,
@@ -60,8 +61,8 @@ from etl.read import (
     read_source,
     read_tables,
 )
+from etl.drops.validate import ValidDrop, problems_as_list, validate_drop
 from etl.runs import require_database
-from etl.validate import ValidDrop, problems_as_list, validate_drop
 from models.db import sqlite_path, upgrade
 from models.errors import AidashError, DropRejected, busy_as_error, is_busy
 from models.periods import parse_period
