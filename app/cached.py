@@ -1,32 +1,47 @@
-"""Caching around app/queries.py: one read-only engine per database URL, results per filters.
+"""Caching of the dashboard's reads: one read-only engine per database URL, results per call.
 
-Every cached result is keyed on the database URL, the latest ETL-run token (a cheap query each
-script run) and the call's arguments, so a refresh or a rollback shows on the next click
-without a restart, and tests pointing at different databases never share results.
+A query function is cached where it is defined, by :func:`cached_query`::
+
+    @cached_query
+    def zones(engine: Engine) -> pd.DataFrame:
+        return read_frame(engine, "SELECT ... FROM zones ...")
+
+and a page calls it like any function, with the shared engine: ``reference.zones(engine())``.
+The decorator keeps the function's name, signature and docstring (``functools.wraps``), so
+go-to-definition on ``reference.zones`` in a page lands on the SQL, and mypy checks the call.
+
+Inside a dashboard run (a Streamlit script-run context) the result comes from one
+``st.cache_data`` store keyed on the function (module and name), the database URL, the data
+version (the latest ETL-run token, read once per script run by :func:`check` and kept by
+:func:`remember_token`) and the arguments: a load or a rollback changes the token, so the next
+run reads the new data without a restart, and tests pointing at different databases never share
+results. Outside a run (tests, benchmarks, a shell) the function runs as written, uncached.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
+import functools
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app import export, queries
+from app.queries.health import RunInfo, check_database, run_info
 from models.db import make_engine, resolve_url, sqlite_path
 from models.errors import DatabaseDamaged, DatabaseMissing
 from models.health import damage_reason, diagnose, file_stamp
 
-T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 # Results are small (pages, aggregates); a bound keeps memory flat on a long-running server.
 MAX_ENTRIES = 512
+# Where a script run keeps the data version every cached call of the run is keyed on.
+TOKEN_KEY = "_run_token"
 
 
 @st.cache_resource(show_spinner=False)
@@ -44,7 +59,7 @@ def engine() -> Engine:
     return _engine(database_url())
 
 
-def check() -> queries.RunInfo:
+def check() -> RunInfo:
     """Raise :class:`models.errors.DatabaseMissing` unless the database is built, or
     :class:`models.errors.DatabaseDamaged` if it cannot be read whole; else the latest run info
     (uncached: this is what the caches key on). The quick check reads every page, so it runs
@@ -52,9 +67,9 @@ def check() -> queries.RunInfo:
     url = database_url()
     eng = _engine(url)
     path = sqlite_path(url)
-    queries.check_database(eng, url)
+    check_database(eng, url)
     try:
-        info = queries.run_info(eng)
+        info = run_info(eng)
     except DBAPIError as exc:
         reason = damage_reason(exc, path)
         if reason is None:
@@ -81,6 +96,16 @@ def _quick_check(url: str, path: str, token: str, stamp: tuple[int, int, int]) -
         raw.close()
 
 
+def remember_token(info: RunInfo) -> None:
+    """Store this run's data version so every cached call of the run uses the same one."""
+    st.session_state[TOKEN_KEY] = info.token
+
+
+def data_token() -> str:
+    """The data version this script run's caches key on ("" before :func:`remember_token`)."""
+    return str(st.session_state.get(TOKEN_KEY) or "")
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
@@ -90,51 +115,28 @@ def _freeze(value: Any) -> Any:
 
 
 @st.cache_data(show_spinner=False, max_entries=MAX_ENTRIES)
-def _call(url: str, token: str, name: str, args: tuple, kwargs: tuple,
-          module: str = "app.queries") -> Any:
-    fn = getattr(importlib.import_module(module), name)
-    return fn(_engine(url), *args, **dict(kwargs))
+def _call(module: str, name: str, url: str, token: str, args: tuple, kwargs: tuple,
+          _fn: Callable[..., Any], _engine: Engine) -> Any:
+    """The one cache store: keyed on the function's module and name, the database, the data
+    version and the (frozen) arguments; the function and engine themselves are not hashed."""
+    return _fn(_engine, *args, **dict(kwargs))
 
 
-def q(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call ``queries.<fn>`` through the cache: ``q(queries.series, "enterprise_revenue", ...)``.
+def cached_query(fn: Callable[P, R]) -> Callable[P, R]:
+    """Cache ``fn`` (a query function taking the engine first) per database, data version and
+    arguments inside a dashboard run; elsewhere call it as it is. Lists and dicts among the
+    arguments reach ``fn`` as tuples (they are frozen to be hashed)."""
 
-    :param fn: a module-level function of :mod:`app.queries` (or another query module of
-        ``app``, e.g. :mod:`app.conflicts`) taking the engine first.
-    """
-    url = database_url()
-    token = st.session_state.get("_run_token") or queries.run_info(_engine(url)).token
-    return _call(url, token, fn.__name__, tuple(_freeze(a) for a in args),
-                 tuple(sorted((k, _freeze(v)) for k, v in kwargs.items())), fn.__module__)
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        if get_script_run_ctx(suppress_warning=True) is None:
+            return fn(*args, **kwargs)
+        eng, *rest = args
+        assert isinstance(eng, Engine), f"{fn.__qualname__} takes the engine first"
+        token = data_token() or run_info(eng).token
+        result: R = _call(fn.__module__, fn.__qualname__, str(eng.url), token,
+                          tuple(_freeze(a) for a in rest),
+                          tuple(sorted((k, _freeze(v)) for k, v in kwargs.items())), fn, eng)
+        return result
 
-
-def remember_token(info: queries.RunInfo) -> None:
-    """Store this run's token so every cached call of the run uses the same one."""
-    st.session_state["_run_token"] = info.token
-
-
-def frame_digest(df: pd.DataFrame) -> str:
-    """A digest of every cell, column name and dtype of ``df`` (exact, never sampled)."""
-    h = hashlib.blake2b(digest_size=20)
-    h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode("utf-8"))
-    h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
-    return h.hexdigest()
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _xlsx(url: str, token: str, key: str, digest: str, sheet_name: str, about_sheet: str,
-          _df: pd.DataFrame, _about: tuple) -> bytes:
-    return export.to_xlsx_bytes(_df, _about, sheet_name=sheet_name, about_sheet=about_sheet)
-
-
-def xlsx_bytes(df: pd.DataFrame, about: Any, *, sheet_name: str, about_sheet: str,
-               key: str) -> bytes:
-    """:func:`app.export.to_xlsx_bytes` once per table contents, ``key`` and ETL run: a rerun
-    that shows the same table reuses the workbook instead of rebuilding it.
-
-    :param key: everything else the workbook depends on (the About rows that matter).
-    """
-    url = database_url()
-    token = st.session_state.get("_run_token") or ""
-    return _xlsx(url, token, key, frame_digest(df), sheet_name, about_sheet, df,
-                 tuple(tuple(row) for row in about))
+    return call

@@ -19,6 +19,7 @@ import plotly.io as pio
 
 from app.i18n import Translator
 from app.series_lines import LINE_PROVENANCES, kinds
+from models.tables import FORECAST_BANDS
 
 TEMPLATE_NAME = "aidash"
 # Shanghai red first, then calm, print-friendly colours (distinct in greyscale too).
@@ -82,7 +83,7 @@ def fan_traces(fc: pd.DataFrame, color: str, name: str, tr: Translator, *,
                legendgroup: str | None = None, show_legend: bool = True) -> list[go.Scatter]:
     """The 95 % and 80 % bands (filled polygons) and the dashed mean of one forecast.
 
-    :param fc: rows with ``period_end``, ``mean``, ``lo_80``, ``hi_80``, ``lo_95``, ``hi_95``
+    :param fc: rows with ``period_end``, the bands of :data:`models.tables.FORECAST_BANDS`
         in display units, and ``period``.
     """
     fc = fc.sort_values("period_end")
@@ -98,7 +99,7 @@ def fan_traces(fc: pd.DataFrame, color: str, name: str, tr: Translator, *,
     traces.append(go.Scatter(
         x=x, y=fc["mean"], mode="lines", line={"color": color, "dash": "dash", "width": 2},
         name=tr("charts.forecast_of", name=name), legendgroup=group, showlegend=show_legend,
-        customdata=fc[["lo_80", "hi_80", "lo_95", "hi_95", "period"]].to_numpy(),
+        customdata=fc[[*FORECAST_BANDS[1:], "period"]].to_numpy(),
         hovertemplate=(f"<b>{tr('charts.forecast_of', name=name)}</b><br>%{{customdata[4]}}: "
                        "%{y:,.1f}<br>" + tr("charts.interval_80") + ": %{customdata[0]:,.1f}"
                        " – %{customdata[1]:,.1f}<br>" + tr("charts.interval_95")
@@ -344,20 +345,4 @@ def vintage_chart(actuals: pd.DataFrame, vintages: pd.DataFrame, tr: Translator,
             hovertemplate=f"<b>{name}</b><br>%{{customdata[0]}}: %{{y:,.1f}}<extra></extra>",
             meta={"role": "vintage"}))
     _layout(fig, tr, title=title, y_title=y_title)
-    return fig
-
-
-def bar_chart(df: pd.DataFrame, tr: Translator, *, x_title: str, colors: dict[str, str],
-              title: str | None = None, value_format: str = ",.0f") -> go.Figure:
-    """Horizontal bars (``label``, ``y``, ``scope_id``) sorted by value: the zones at a glance."""
-    df = df.sort_values("y")
-    fig = go.Figure(go.Bar(
-        x=df["y"], y=df["label"], orientation="h",
-        marker_color=[colors.get(s, NEUTRAL) for s in df["scope_id"]],
-        hovertemplate=f"%{{y}}: %{{x:{value_format}}}<extra></extra>",
-        text=[format(v, value_format) if pd.notna(v) else "" for v in df["y"]],
-        textposition="outside", cliponaxis=False))
-    _layout(fig, tr, title=title, height=max(240, 42 * len(df) + 80))
-    fig.update_layout(xaxis_title=x_title, showlegend=False)
-    fig.update_xaxes(showgrid=True)
     return fig

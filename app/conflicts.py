@@ -1,6 +1,6 @@
 """Published figures that disagree across metrics: the same thing measured on different bases.
 
-:func:`app.queries.conflicts` sets side by side the figures of *one* metric that several
+:func:`app.queries.sources.conflicts` sets side by side the figures of *one* metric that several
 sources publish differently. The disagreements a reader is likelier to trip over sit under
 different metric codes: for 2024 the city's AI industry was 400 bn CNY of "total output"
 (People's Daily) and over 450 bn of "industry scale"; it grew over 7 % on the one basis and
@@ -18,7 +18,9 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-# The columns of app.queries.reported_facts, so the Sources page builds both tables alike,
+from app.cached import cached_query
+
+# The columns of app.queries.sources.reported_facts, so the Sources page builds both tables alike,
 # plus the group and the metric's basis note in both languages.
 _FIGURES = """
     SELECT o.id, o.metric, m.name_en, m.name_zh, m.comparable_group, m.basis_note_en,
@@ -46,12 +48,13 @@ def has_comparable_groups(engine: Engine) -> bool:
     return "comparable_group" in columns
 
 
+@cached_query
 def comparable_figures(engine: Engine) -> pd.DataFrame:
     """Current reported figures of different metrics of one comparable group for the same
     scope, period, basis and kind: one row per metric (its series of record), numbered by
     ``group`` (newest period first), the metrics of a group in catalogue order.
 
-    :returns: the columns of :func:`app.queries.reported_facts` plus ``comparable_group``,
+    :returns: the columns of :func:`app.queries.sources.reported_facts` plus ``comparable_group``,
         ``basis_note_en``, ``basis_note_zh`` and ``group``; empty when nothing compares.
     """
     if not has_comparable_groups(engine):

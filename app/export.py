@@ -12,6 +12,8 @@
 * XLSX has the data on the first sheet and an "About" sheet: sources, filters, data vintage
   (latest run id and data period) and time of export.
 * File names say what and when: ``enterprises_zone-zhangjiang_ai_island_2025Q2_20261129-1530.csv``.
+
+No streamlit here: the buttons that offer these bytes are :mod:`app.downloads`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from app.i18n import SHANGHAI, Translator
+from app.i18n import Translator
 
 # A cell starting with one of these, after any leading whitespace, is read as a formula (Excel
 # and LibreOffice fold the full-width forms to ASCII as they parse).
@@ -187,53 +189,3 @@ def about_rows(tr: Translator, *, title: str, filters: str, sources: str,
     if escaped:
         out.append((tr("export.about_control"), tr("export.control_escaped", cells=escaped)))
     return out
-
-
-def offer_downloads(df: pd.DataFrame, *, stem: str, about: Sequence[tuple[str, str]],
-                    key: str, csv_label: str, xlsx_label: str, sheet_name: str = "Data",
-                    about_sheet: str = "About", cache_key: str | None = None) -> None:
-    """Two download buttons (CSV, XLSX) for ``df`` under the element they belong to.
-
-    :param key: a page-unique prefix for the buttons' widget keys.
-    :param cache_key: when given, the XLSX is built once per ``df`` contents, ``cache_key``
-        and ETL run (:func:`app.cached.xlsx_bytes`) instead of on every rerun.
-    """
-    import streamlit as st  # the only UI functions in this module
-
-    if cache_key is None:
-        xlsx = to_xlsx_bytes(df, about, sheet_name=sheet_name, about_sheet=about_sheet)
-    else:
-        from app.cached import xlsx_bytes
-
-        xlsx = xlsx_bytes(df, about, sheet_name=sheet_name, about_sheet=about_sheet,
-                          key=cache_key)
-    with st.container(horizontal=True, gap="small"):
-        st.download_button(csv_label, data=to_csv_bytes(df), file_name=f"{stem}.csv",
-                           mime=CSV_MIME, key=f"{key}_csv", icon=":material/download:",
-                           on_click="ignore")
-        st.download_button(xlsx_label, data=xlsx,
-                           file_name=f"{stem}.xlsx", mime=XLSX_MIME, key=f"{key}_xlsx",
-                           icon=":material/table_view:", on_click="ignore")
-
-
-def downloads(df: pd.DataFrame, tr: Translator, *, what: str, scope: str, title: str,
-              filters: str, sources: str, run_id: int | None, data_period: str | None,
-              key: str, sample: bool, now: datetime | None = None) -> None:
-    """CSV + XLSX buttons for one table or chart, with the About sheet filled in.
-
-    :param what: the first word of the file name (``enterprises``, ``trend``).
-    :param scope: the filter slug (``zone-zhangjiang_ai_island``) or ``all``.
-    """
-    moment = now or datetime.now(SHANGHAI)
-    about = about_rows(tr, title=title, filters=filters, sources=sources, run_id=run_id,
-                       data_period=data_period, exported_at=moment, rows=len(df), sample=sample,
-                       escaped=escaped_cells(df))
-    # The workbook is reused while nothing but the export time changes within the minute the
-    # file name carries (the About sheet then shows the first build's second of that minute).
-    stamp = tr("export.about_exported")
-    cache_key = repr((what, scope, moment.strftime("%Y%m%d-%H%M"),
-                      [row for row in about if row[0] != stamp]))
-    offer_downloads(df, stem=file_stem(what, scope, data_period, moment), about=about, key=key,
-                    csv_label=tr("export.csv"), xlsx_label=tr("export.xlsx"),
-                    sheet_name=tr("export.data_sheet"), about_sheet=tr("export.about_sheet"),
-                    cache_key=cache_key)

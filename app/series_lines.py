@@ -5,7 +5,7 @@ figure among sample points is not (West Bund's reported 255 foundation-model fir
 sample values near 50 turned one line into a spike), and neither is a point on another unit or
 statistical basis. So a series splits into *kinds*: one per scope, provenance, basis and unit.
 Sample and derived kinds are drawn as lines; reported figures only as markers, each with its
-own source. The transforms of :mod:`app.queries` (annual totals, growth, shares) use the same
+own source. The transforms of :mod:`app.transforms` (annual totals, growth, shares) use the same
 kinds so that no computed point mixes a published figure with sample data.
 """
 

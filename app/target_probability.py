@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from app.i18n import Translator
+from models.metrics import REVENUE_METRIC
 
 # etl.forecasts records the method in English, in this form; it is recognised so that it
 # can be told in either language. Any other method text is shown as recorded.
@@ -24,7 +25,7 @@ LOGNORMAL_METHOD = re.compile(
     r"^P\(value >= target\) under a log-normal matched to the forecast's 80 % and 95 % "
     r"intervals \((?P<aggregate>sum|value) of (?P<key>[^)]*)\)\.\s*(?P<note>.*)$", re.DOTALL)
 RECORDED_LANG = "en"
-REGISTER_METRIC = "enterprise_revenue"  # the register's revenue: every firm, whatever its size
+REGISTER_METRIC = REVENUE_METRIC  # the register's revenue: every firm, whatever its size
 ABOVE_DESIGNATED_SIZE = "above_designated_size"
 
 
@@ -106,8 +107,8 @@ def method_text(target: Mapping, odds: Mapping, tr: Translator) -> str:
 
 
 def describe(target: Mapping, odds: Mapping, tr: Translator) -> ProbabilityNote:
-    """The texts for one target (a row of :func:`app.queries.targets`) and its probability (the
-    matching row of :func:`app.queries.target_tracking`)."""
+    """The texts for one target (a row of :func:`app.queries.series.targets`) and its
+    probability (the matching row of :func:`app.queries.series.target_tracking`)."""
     provenance = _text(odds.get("forecast_provenance")) or "sample"
     label = tr.label("target_probability.label", provenance)
     probability = float(odds["probability"])
@@ -123,7 +124,7 @@ def export_columns(targets: pd.DataFrame, tracking: pd.DataFrame,
     """Columns for the exported target rows: the chance (%), its provenance, basis and method;
     empty where a target has no probability. Indexed like ``targets``."""
     by_target = {int(r["target_id"]): r for r in tracking.to_dict("records")}
-    rows = []
+    rows: list[dict[str, object]] = []
     for target in targets.to_dict("records"):
         odds = by_target.get(int(target["id"]))
         if odds is None:

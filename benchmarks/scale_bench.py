@@ -444,13 +444,14 @@ def _explorer(db_path: Path) -> dict:
 
     The first of the runs is reported apart: for a name search it includes building the
     in-memory name index (once per data version and server process)."""
-    from app import queries
     from app.filters import EnterpriseFilters
+    from app.queries import health, register
+    from app.transforms import period_freq
     from models.db import make_engine
 
     engine = make_engine(_sqlite_url(db_path), read_only=True)
-    info = queries.run_info(engine)
-    period = info.data_period if info.data_period and queries.period_freq(
+    info = health.run_info(engine)
+    period = info.data_period if info.data_period and period_freq(
         info.data_period) == "Q" else None
     with sqlite3.connect(db_path) as conn:
         pair = conn.execute(
@@ -473,11 +474,11 @@ def _explorer(db_path: Path) -> dict:
         total = rows = 0
         for _ in range(EXPLORER_RUNS):
             t0 = time.perf_counter()
-            found = queries.enterprise_total(engine, filters)
+            found = register.enterprise_total(engine, filters)
             total = found.total
             t1 = time.perf_counter()
-            rows = len(queries.enterprise_page(engine, filters, page=1, page_size=25,
-                                               revenue_period=period, matches=found.matches))
+            rows = len(register.enterprise_page(engine, filters, page=1, page_size=25,
+                                                revenue_period=period, matches=found.matches))
             t2 = time.perf_counter()
             times.append(t2 - t0)
             count_times.append(t1 - t0)

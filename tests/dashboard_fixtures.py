@@ -61,6 +61,15 @@ def missing_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     _clear_streamlit_caches()
 
 
+def overview_cards(engine: Engine) -> list[dict]:
+    """The overview's cards in the order its page shows them (``app/views/overview.py``)."""
+    from app.queries import overview
+
+    return (overview.output_cards(engine) + overview.growth_card(engine)
+            + overview.firms_card(engine) + overview.models_card(engine)
+            + overview.computing_card(engine))
+
+
 # Ways a database file can be unusable, each made from a copy of a built database (see
 # damaged_copy). The first two are "not built yet", the others "damaged".
 DAMAGE_KINDS = ("missing", "zero_bytes", "truncated", "random_bytes", "overwritten_schema",

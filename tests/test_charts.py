@@ -10,8 +10,9 @@ import pytest
 import shapely.geometry
 from sqlalchemy.engine import Engine
 
-from app import charts, maps, queries
+from app import charts, maps
 from app.i18n import get_translator
+from app.queries import forecasts, overview, reference, series
 
 pytest_plugins = ["dashboard_fixtures"]
 
@@ -71,15 +72,15 @@ def test_trend_chart_without_reported_points_has_no_reported_trace() -> None:
 
 
 def test_headline_chart_has_fan_reported_points_and_target(ro_engine: Engine) -> None:
-    sample = queries.series(ro_engine, "enterprise_revenue", "city", ["310000"])
+    sample = series.series(ro_engine, "enterprise_revenue", "city", ["310000"])
     sample = sample.assign(y=sample["value_bn"])
-    fc = queries.forecasts(ro_engine, "enterprise_revenue", "city", ["310000"], "quarterly")
+    fc = forecasts.forecasts(ro_engine, "enterprise_revenue", "city", ["310000"], "quarterly")
     for col in ("mean", "lo_80", "hi_80", "lo_95", "hi_95"):
         fc[col] = fc[col] / 1000
-    reported = queries.city_reported(ro_engine)
+    reported = series.city_reported(ro_engine)
     reported = reported[reported["value_bn"].notna()].assign(
         y=lambda d: d["value_bn"], label=lambda d: d["name_en"], bound="")
-    targets = queries.targets(ro_engine).assign(y=lambda d: d["value_bn"],
+    targets = series.targets(ro_engine).assign(y=lambda d: d["value_bn"],
                                                 label=lambda d: d["name_en"])
     fig = charts.headline_chart(sample, reported, fc, targets, EN)
     # One trace of reported points per metric (basis), then the target.
@@ -109,11 +110,11 @@ def test_scope_colors_are_stable() -> None:
 
 # -- the map ------------------------------------------------------------------------------
 def _map_inputs(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    districts = queries.districts(engine, with_geometry=True).assign(name=lambda d: d["name_en"])
-    values = queries.values_at(engine, "enterprise_count", "district", "2025Q2", "point")
+    districts = reference.districts(engine, with_geometry=True).assign(name=lambda d: d["name_en"])
+    values = series.values_at(engine, "enterprise_count", "district", "2025Q2", "point")
     values = values.assign(adcode=values["scope_id"].astype(int), y=values["value"],
                            provenance_label=values["provenance"])
-    zones = queries.zones_glance(engine).assign(
+    zones = overview.zones_glance(engine).assign(
         name=lambda d: d["name_en"], kind_label=lambda d: d["kind"],
         firms_text=lambda d: d["firms"].astype(str), growth_text=lambda d: d["growth"].astype(str))
     return districts, values, zones

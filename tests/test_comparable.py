@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from app import queries
 from app.pages import VIEWS
+from app.queries import series, sources
 from etl.facts import load_facts
 from etl.geography import InvalidRow, load_geography
 from models.db import ENV_VAR, create_db_and_tables, make_engine, upgrade
@@ -101,15 +101,15 @@ def test_the_same_metric_from_two_sources_stays_with_the_conflicts_of_one_metric
     figures = _comparable(facts_ro)
     assert len(figures[(figures["metric"] == "ai_industry_scale")
                        & (figures["period"] == "2024")]) == 1
-    same = queries.conflicts(facts_ro)
+    same = sources.conflicts(facts_ro)
     assert sorted(same.loc[(same["metric"] == "ai_industry_scale") & (same["period"] == "2024"),
                            "value"]) == [450.0, 450.0]
     assert not ((same["metric"] == "ai_industry_output") & (same["period"] == "2024")).any()
 
 
 def test_comparable_figures_are_never_spliced_into_one_series(facts_ro: Engine) -> None:
-    output = queries.series(facts_ro, "ai_industry_output", "city", ["310000"])
-    scale = queries.series(facts_ro, "ai_industry_scale", "city", ["310000"], basis="annual")
+    output = series.series(facts_ro, "ai_industry_output", "city", ["310000"])
+    scale = series.series(facts_ro, "ai_industry_scale", "city", ["310000"], basis="annual")
     assert output[["period", "value"]].values.tolist() == [["2024", 400.0]]
     assert scale[["period", "value"]].values.tolist() == [
         ["2018", 70.0], ["2021", 305.6], ["2024", 450.0]]

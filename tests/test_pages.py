@@ -312,9 +312,9 @@ def test_sources_page_shows_units_in_chinese(seeded_db: Path) -> None:
 
 def test_a_broad_search_counts_up_to_the_cap(seeded_db: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from app import queries
+    from app.queries import register
 
-    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 50)
+    monkeypatch.setattr(register, "SEARCH_COUNT_CAP", 50)
     at = open_page("enterprises")
     at.text_input(key="ent_q").input("a").run()  # every one of the 200 firms matches
     assert not at.exception
@@ -439,6 +439,33 @@ def test_the_quick_check_runs_once_per_data_version(seeded_db_path: Path, tmp_pa
     at.switch_page(PAGES["sources"]).run()
     assert not at.exception and at.title[0].value == "Sources and data"
     assert checks == [True]
+
+
+def test_results_are_cached_until_the_data_version_changes(
+        seeded_db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun on the same data version reads the cached cards; a new ETL run (a load or a
+    rollback changes the run token) shows the database as it is now, without a restart."""
+    import shutil
+    import sqlite3
+
+    path = tmp_path / "ai_industry.db"
+    shutil.copy(seeded_db_path, path)
+    at = _open_database_file(path, "en", monkeypatch)
+    assert at.metric[0].value == "≥ 450.0 billion CNY"
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE observations SET value = 460 WHERE metric = 'ai_industry_scale' "
+                     "AND period = '2024'")
+    conn.close()
+    at.run()
+    assert at.metric[0].value == "≥ 450.0 billion CNY"  # same data version: from the cache
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO etl_runs (kind, started_at, finished_at, status) "
+                     "VALUES ('facts', '2026-01-01 00:00:00', '2026-01-01 00:00:01', "
+                     "'succeeded')")
+    conn.close()
+    at.run()
+    assert not at.exception
+    assert at.metric[0].value == "≥ 460.0 billion CNY"
 
 
 def test_enterprises_export_survives_control_characters_in_an_older_database(

@@ -19,16 +19,19 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from app import charts, export, queries, target_probability
+from app import charts, export, target_probability
 from app.i18n import get_translator
+from app.queries import overview, reference, series
+from app.transforms import add_growth, add_share, to_annual
 from etl.forecasts import refresh_forecasts
 from models.db import ENV_VAR, make_engine
+from models.metrics import REVENUE_METRIC
 
 pytest_plugins = ["dashboard_fixtures"]
 
 EN, ZH = get_translator("en"), get_translator("zh")
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-ZONE_FIRMS = queries.ZONE_FIRMS
+ZONE_FIRMS = overview.ZONE_FIRMS
 # A published figure the tests add between two sample quarters of one zone.
 PUBLISHED = {"title": "Test publication on zone firms", "published": "2025-05-07",
              "scope_label": "West Bund area (test)", "period": "2025-05",
@@ -103,7 +106,7 @@ def with_published_point(sample: pd.DataFrame, **changes: object) -> pd.DataFram
 
 
 def zone_series(engine: Engine, scope_id: str = "westbund_ai_tower") -> pd.DataFrame:
-    df = queries.series(engine, ZONE_FIRMS, "zone", [scope_id], basis="point")
+    df = series.series(engine, ZONE_FIRMS, "zone", [scope_id], basis="point")
     df = df[df["provenance"] != "reported"]
     assert len(df) >= 2 and set(df["provenance"]) == {"sample"}  # a sample line to join to
     return df.assign(y=df["value"])
@@ -135,17 +138,17 @@ def test_trend_chart_keeps_another_unit_or_basis_off_the_line(ro_engine: Engine)
 
 def test_every_zone_series_of_the_database_is_drawn_apart(ro_engine: Engine) -> None:
     """Whatever the database holds: each zone metric, every zone, one chart each."""
-    catalogue = queries.metric_catalogue(ro_engine, "zone")
+    catalogue = reference.metric_catalogue(ro_engine, "zone")
     assert not catalogue.empty
     for row in catalogue.itertuples(index=False):
-        data = queries.series(ro_engine, row.code, "zone", None, basis=row.basis)
+        data = series.series(ro_engine, row.code, "zone", None, basis=row.basis)
         data = data.assign(y=data["value"])
         fig = charts.trend_chart(data, EN, names={}, colors={}, y_title=row.code)
         assert_kept_apart(fig, data, EN)
 
 
 def test_headline_chart_draws_only_sample_quarters_as_its_line(ro_engine: Engine) -> None:
-    sample = queries.series(ro_engine, queries.REVENUE, "city", ["310000"], basis="quarterly")
+    sample = series.series(ro_engine, REVENUE_METRIC, "city", ["310000"], basis="quarterly")
     sample = sample.assign(y=sample["value_bn"])
     published = sample.iloc[len(sample) // 2].to_dict()
     published.update(provenance="reported", source_title=PUBLISHED["title"],
@@ -159,7 +162,7 @@ def test_headline_chart_draws_only_sample_quarters_as_its_line(ro_engine: Engine
 
 
 def test_headline_reported_figures_name_source_date_and_scope(ro_engine: Engine) -> None:
-    sample = queries.series(ro_engine, queries.REVENUE, "city", ["310000"], basis="quarterly")
+    sample = series.series(ro_engine, REVENUE_METRIC, "city", ["310000"], basis="quarterly")
     sample = sample.assign(y=sample["value_bn"])
     reported = pd.DataFrame([{
         "period": "2024", "period_end": pd.Timestamp("2024-12-31"), "y": 400.0,
@@ -198,7 +201,7 @@ def test_annual_stocks_take_each_kind_at_its_own_year_end() -> None:
     # The published figure is the last of 2024: it must not become the year's sample value.
     df = _rows([("a", "2024Q3", 40.0, "sample"), ("a", "2024Q4", 44.0, "sample"),
                 ("a", "2024-12", 255.0, "reported")])
-    out = queries.to_annual(df, flow=False)
+    out = to_annual(df, flow=False)
     assert sorted(zip(out["period"], out["value"], out["provenance"])) == [
         ("2024", 44.0, "sample"), ("2024", 255.0, "reported")]
 
@@ -206,7 +209,7 @@ def test_annual_stocks_take_each_kind_at_its_own_year_end() -> None:
 def test_growth_never_compares_a_published_figure_with_a_sample_value() -> None:
     df = _rows([("a", "2024Q2", 40.0, "sample"), ("a", "2025Q2", 255.0, "reported"),
                 ("a", "2025Q1", 50.0, "sample"), ("a", "2024Q1", 45.0, "sample")])
-    out = queries.add_growth(df).set_index("period")
+    out = add_growth(df).set_index("period")
     assert pd.isna(out.at["2025Q2", "growth"])
     assert out.at["2025Q1", "growth"] == pytest.approx(50 / 45 * 100 - 100)
 
@@ -214,7 +217,7 @@ def test_growth_never_compares_a_published_figure_with_a_sample_value() -> None:
 def test_share_of_a_published_figure_is_not_taken_of_a_sample_total() -> None:
     df = _rows([("a", "2025Q2", 255.0, "reported"), ("b", "2025Q2", 30.0, "sample")])
     totals = pd.DataFrame({"period": ["2025Q2"], "value": [300.0], "provenance": ["sample"]})
-    out = queries.add_share(df, totals).set_index("scope_id")
+    out = add_share(df, totals).set_index("scope_id")
     assert pd.isna(out.at["a", "share"])
     assert out.at["b", "share"] == pytest.approx(10.0)
 
@@ -286,16 +289,16 @@ def test_trends_export_names_provenance_source_and_date(
 # -- the target probability -----------------------------------------------------------
 def _tracked_target(engine: Engine) -> tuple[dict, dict]:
     """The first target with a probability, and that probability's row."""
-    tracking = queries.target_tracking(engine)
+    tracking = series.target_tracking(engine)
     assert not tracking.empty
-    targets = queries.targets(engine).set_index("id", drop=False)
+    targets = series.targets(engine).set_index("id", drop=False)
     odds = tracking.iloc[0].to_dict()
     return targets.loc[odds["target_id"]].to_dict(), odds
 
 
 def test_tracking_is_the_probability_the_overview_shows(ro_engine: Engine) -> None:
-    targets = queries.targets(ro_engine).dropna(subset=["probability"])
-    tracking = queries.target_tracking(ro_engine).set_index("target_id")
+    targets = series.targets(ro_engine).dropna(subset=["probability"])
+    tracking = series.target_tracking(ro_engine).set_index("target_id")
     assert not targets.empty
     for t in targets.itertuples(index=False):
         assert tracking.at[t.id, "probability"] == t.probability
@@ -308,7 +311,7 @@ def _store_one_target(engine: Engine) -> None:
     expects them; its refresh then records the method in its own words."""
     quarters = pd.period_range("2019Q1", "2025Q2", freq="Q")
     with engine.begin() as conn:
-        for code in (queries.REVENUE, "target_ai_industry_scale_above_designated_size"):
+        for code in (REVENUE_METRIC, "target_ai_industry_scale_above_designated_size"):
             conn.execute(text("INSERT INTO metrics (code, name_en, name_zh, unit_en, unit_zh) "
                               "VALUES (:c, :c, :c, 'u', 'u')"), {"c": code})
         conn.execute(text("INSERT INTO sources (id, key, title, confidence, provenance) VALUES "
@@ -320,7 +323,7 @@ def _store_one_target(engine: Engine) -> None:
             "INSERT INTO observations (metric, scope_type, scope_id, period, period_end, value, "
             "unit, basis, kind, provenance, source_id, etl_run_id) VALUES (:m, 'city', "
             "'310000', :p, :e, :v, 'million CNY', 'quarterly', 'actual', 'sample', 1, 1)"),
-            [{"m": queries.REVENUE, "p": str(q), "e": q.end_time.date(),
+            [{"m": REVENUE_METRIC, "p": str(q), "e": q.end_time.date(),
               "v": 60_000 * 1.03 ** i} for i, q in enumerate(quarters)])
         conn.execute(text(
             "INSERT INTO observations (metric, scope_type, scope_id, period, period_end, value, "
@@ -381,7 +384,7 @@ def test_overview_labels_the_probability_sample_with_basis_and_method(
             "m.name_zh AS series_name_zh FROM target_probabilities tp "
             "JOIN forecast_runs fr ON fr.id = tp.forecast_id JOIN metrics m ON m.code = fr.metric "
             "ORDER BY fr.vintage_run_id DESC, tp.id DESC LIMIT 1")).mappings().one())
-    target = queries.targets(ro_engine).set_index("id").loc[odds["target_id"]].to_dict()
+    target = series.targets(ro_engine).set_index("id").loc[odds["target_id"]].to_dict()
     tr = get_translator(lang)
     assert odds["forecast_provenance"] == "sample"
     frames = _record_csv_frames(monkeypatch)

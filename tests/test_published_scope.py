@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from app import export, queries
+from app import export
 from app.i18n import get_translator
 from app.pages import VIEWS
+from app.queries import overview, series, sources
 from etl.facts import FACT_COLUMNS, load_facts
 from etl.geography import load_geography
 from models.db import ENV_VAR, create_db_and_tables, make_engine
@@ -100,7 +101,7 @@ def _none(value: object) -> object:
 
 # -- queries -------------------------------------------------------------------------------
 def test_reported_facts_carry_the_published_scope(facts_ro: Engine) -> None:
-    facts = queries.reported_facts(facts_ro)
+    facts = sources.reported_facts(facts_ro)
     tower = facts[facts["scope_id"] == "westbund_ai_tower"]
     got = sorted((r.metric, r.period, r.value, r.scope_label, _none(r.scope_relation))
                  for r in tower.itertuples())
@@ -129,13 +130,13 @@ def test_reported_facts_carry_the_published_scope(facts_ro: Engine) -> None:
 
 
 def test_series_and_targets_carry_the_published_scope(facts_ro: Engine) -> None:
-    firms = queries.series(facts_ro, "zone_foundation_model_enterprises", "zone",
+    firms = series.series(facts_ro, "zone_foundation_model_enterprises", "zone",
                            ["westbund_ai_tower", "mosu_space"], basis="point")
     assert [(r.scope_id, r.period, r.value, r.scope_label, _none(r.scope_relation))
             for r in firms.itertuples()] == [
         ("mosu_space", "2024-06", 100.0, "Mosu Space (Xuhui)", None),
         ("westbund_ai_tower", "2025-05", 255.0, AREA, "wider")]
-    targets = queries.targets(facts_ro, "zone", "dishui_lake_ai_hub")
+    targets = series.targets(facts_ro, "zone", "dishui_lake_ai_hub")
     assert set(zip(targets["metric"], targets["scope_label"], targets["scope_relation"])) == {
         ("target_ai_enterprises", "Lingang Special Area", "wider"),
         ("target_ai_industry_scale", "Lingang Special Area", "wider"),
@@ -272,11 +273,13 @@ def test_the_scope_map_refuses_an_unknown_or_unexplained_relation(
 def test_area_figures_are_not_added_up_as_zone_totals(facts_ro: Engine) -> None:
     """The overview's firms / models cards sum the zones' own figures: the West Bund area's
     34 registered models are not a total of the zones."""
-    assert queries.zone_totals(facts_ro, queries.ZONE_MODELS).empty
-    firms = queries.zone_totals(facts_ro, queries.ZONE_FIRMS)
+    assert overview.zone_totals(facts_ro, overview.ZONE_MODELS).empty
+    firms = overview.zone_totals(facts_ro, overview.ZONE_FIRMS)
     assert firms[["period", "value", "provenance"]].values.tolist() == [
         ["2020Q2", 90.0, "reported"], ["2023-07", 100.0, "reported"]]
-    cards = {c["card"]: c for c in queries.overview_cards(facts_ro)}
+    from dashboard_fixtures import overview_cards
+
+    cards = {c["card"]: c for c in overview_cards(facts_ro)}
     assert "models" not in cards
     assert (cards["firms"]["period"], cards["firms"]["value"]) == ("2023-07", 100.0)
 

@@ -1,4 +1,4 @@
-"""app/queries.py on the seeded database: what each query returns, and the pure transforms."""
+"""app/queries/ on the seeded database: what each query returns, and the pure transforms."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
-from app import queries
 from app.filters import EnterpriseFilters
+from app.money import money_factor
+from app.queries import forecasts, health, overview, reference, register, series, sources
+from app.transforms import add_growth, add_share, to_annual
 from models.db import create_db_and_tables, make_engine
 from models.errors import DatabaseMissing
+from models.periods import shift_quarter
 from tests.seed import FACTS_CSV, REPORTED_FACTS
 
 pytest_plugins = ["dashboard_fixtures"]
@@ -45,7 +48,7 @@ OUTPUT_2024 = _fact("ai_industry_output", "Shanghai (city)", "2024")
 def test_missing_file_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "none.db"
     with pytest.raises(DatabaseMissing) as info:
-        queries.check_database(make_engine(path, read_only=True), f"sqlite:///{path}")
+        health.check_database(make_engine(path, read_only=True), f"sqlite:///{path}")
     assert str(info.value) == "missing"
     assert not path.exists()  # a read-only check never creates the file
 
@@ -54,14 +57,14 @@ def test_empty_database_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "empty.db"
     create_db_and_tables(make_engine(path))
     with pytest.raises(DatabaseMissing) as info:
-        queries.check_database(make_engine(path, read_only=True), f"sqlite:///{path}")
+        health.check_database(make_engine(path, read_only=True), f"sqlite:///{path}")
     assert str(info.value) == "empty"
 
 
 def test_seeded_database_passes_and_reports_its_vintage(ro_engine: Engine,
                                                        seeded_db_path: Path) -> None:
-    queries.check_database(ro_engine, f"sqlite:///{seeded_db_path}")
-    info = queries.run_info(ro_engine)
+    health.check_database(ro_engine, f"sqlite:///{seeded_db_path}")
+    info = health.run_info(ro_engine)
     assert (info.latest_run_id, info.data_period) == (3, "2025Q2")
     assert info.loaded_at.startswith("2025-08-12 14:05:11")
     assert info.token.startswith("3|3|")
@@ -79,19 +82,19 @@ def test_seeded_database_passes_and_reports_its_vintage(ro_engine: Engine,
     (None, None),
 ])
 def test_money_factor(unit: str | None, factor: float | None) -> None:
-    assert queries.money_factor(unit) == factor
+    assert money_factor(unit) == factor
 
 
 @pytest.mark.parametrize(("period", "moved", "expected"), [
     ("2025Q2", -4, "2024Q2"), ("2025Q1", -1, "2024Q4"), ("2024Q4", 1, "2025Q1"),
 ])
 def test_shift_quarter(period: str, moved: int, expected: str) -> None:
-    assert queries.shift_quarter(period, moved) == expected
+    assert shift_quarter(period, moved) == expected
 
 
 # -- series -------------------------------------------------------------------------------
 def test_city_revenue_is_current_and_in_billions(ro_engine: Engine, seeded_db_path: Path) -> None:
-    df = queries.series(ro_engine, "enterprise_revenue", "city", ["310000"], basis="quarterly")
+    df = series.series(ro_engine, "enterprise_revenue", "city", ["310000"], basis="quarterly")
     assert df["period"].tolist() == QUARTERS
     assert set(df["provenance"]) == {"sample"}
     current = _sql(seeded_db_path, "SELECT value FROM observations WHERE metric = "
@@ -103,30 +106,30 @@ def test_city_revenue_is_current_and_in_billions(ro_engine: Engine, seeded_db_pa
 
 def test_series_of_record_takes_the_higher_confidence(ro_engine: Engine) -> None:
     assert (SCALE_2024["confidence"], SCALE_2024_AGAIN["confidence"]) == ("medium", "low-medium")
-    df = queries.series(ro_engine, "ai_industry_scale", "city")
+    df = series.series(ro_engine, "ai_industry_scale", "city")
     assert df[["period", "value", "source_title"]].to_dict("records") == [
         {"period": "2024", "value": 450.0, "source_title": SCALE_2024["source_title"]}]
 
 
 def test_values_at_gives_every_district_with_data(ro_engine: Engine, seeded_db_path: Path) -> None:
-    df = queries.values_at(ro_engine, "enterprise_count", "district", "2025Q2", "point")
+    df = series.values_at(ro_engine, "enterprise_count", "district", "2025Q2", "point")
     expected = _sql(seeded_db_path, "SELECT COUNT(*) FROM observations WHERE metric = "
                     "'enterprise_count' AND scope_type = 'district' AND period = '2025Q2'")
     assert len(df) == expected[0][0] > 0
 
 
 def test_metric_catalogue_lists_district_metrics(ro_engine: Engine) -> None:
-    df = queries.metric_catalogue(ro_engine, "district")
+    df = reference.metric_catalogue(ro_engine, "district")
     assert df[["code", "basis"]].to_dict("records")[:2] == [
         {"code": "enterprise_count", "basis": "point"},
         {"code": "enterprise_revenue", "basis": "quarterly"},
     ]
-    assert queries.metric_periods(ro_engine, "enterprise_revenue", "district",
+    assert reference.metric_periods(ro_engine, "enterprise_revenue", "district",
                                   "quarterly") == QUARTERS
 
 
 def test_targets_carry_the_probability_of_the_latest_forecast(ro_engine: Engine) -> None:
-    df = queries.targets(ro_engine)
+    df = series.targets(ro_engine)
     assert df[["metric", "period", "value", "probability", "probability_vintage"]].to_dict(
         "records") == [{"metric": "target_ai_industry_scale_above_designated_size",
                         "period": "2025", "value": 400.0, "probability": 0.62,
@@ -135,7 +138,7 @@ def test_targets_carry_the_probability_of_the_latest_forecast(ro_engine: Engine)
 
 # -- forecasts ----------------------------------------------------------------------------
 def test_forecasts_of_the_latest_vintage(ro_engine: Engine) -> None:
-    df = queries.forecasts(ro_engine, "enterprise_revenue", "city", ["310000"], "quarterly")
+    df = forecasts.forecasts(ro_engine, "enterprise_revenue", "city", ["310000"], "quarterly")
     assert set(df["vintage_run_id"]) == {3}
     assert df["period"].tolist() == ["2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3",
                                      "2026Q4", "2027Q1", "2027Q2"]
@@ -144,11 +147,11 @@ def test_forecasts_of_the_latest_vintage(ro_engine: Engine) -> None:
 
 
 def test_forecast_vintages_and_series(ro_engine: Engine) -> None:
-    vintages = queries.forecast_vintages(ro_engine, "enterprise_revenue", "city", "310000",
+    vintages = forecasts.forecast_vintages(ro_engine, "enterprise_revenue", "city", "310000",
                                          "quarterly")
     assert vintages.groupby("vintage_run_id")["last_period"].first().to_dict() == {
         2: "2024Q4", 3: "2025Q2"}
-    series = queries.forecast_series(ro_engine, "enterprise_revenue", "zone",
+    series = forecasts.forecast_series(ro_engine, "enterprise_revenue", "zone",
                                      ["zhangjiang_ai_island", "mosu_space"], "quarterly")
     assert series.to_dict("records") == [{"scope_id": "zhangjiang_ai_island", "vintages": 1}]
 
@@ -166,13 +169,13 @@ def _frame(rows: list[tuple[str, str, float]], provenance: str = "sample") -> pd
 
 def test_to_annual_sums_complete_years_of_flows() -> None:
     df = _frame([("a", "2023Q4", 1.0)] + [("a", f"2024Q{q}", float(q)) for q in range(1, 5)])
-    out = queries.to_annual(df, flow=True)
+    out = to_annual(df, flow=True)
     assert out[["period", "value"]].to_dict("records") == [{"period": "2024", "value": 10.0}]
 
 
 def test_to_annual_takes_the_last_quarter_of_stocks() -> None:
     df = _frame([("a", "2024Q3", 5.0), ("a", "2024Q4", 7.0), ("a", "2025Q1", 8.0)])
-    out = queries.to_annual(df, flow=False)
+    out = to_annual(df, flow=False)
     assert out[["period", "value"]].to_dict("records") == [
         {"period": "2024", "value": 7.0}, {"period": "2025", "value": 8.0}]
 
@@ -180,7 +183,7 @@ def test_to_annual_takes_the_last_quarter_of_stocks() -> None:
 def test_to_annual_keeps_monthly_stocks() -> None:
     df = _frame([("a", "2024Q4", 7.0)])
     extra = df.assign(period="2025-06", period_end=pd.Timestamp("2025-06-30"), value=9.0)
-    out = queries.to_annual(pd.concat([df, extra], ignore_index=True), flow=False)
+    out = to_annual(pd.concat([df, extra], ignore_index=True), flow=False)
     assert out[["period", "value"]].to_dict("records") == [
         {"period": "2024", "value": 7.0}, {"period": "2025", "value": 9.0}]
 
@@ -188,7 +191,7 @@ def test_to_annual_keeps_monthly_stocks() -> None:
 def test_growth_is_year_on_year() -> None:
     df = _frame([("a", "2024Q1", 100.0), ("a", "2024Q2", 50.0), ("a", "2025Q1", 110.0),
                  ("b", "2024", 10.0), ("b", "2025", 8.0)])
-    out = queries.add_growth(df)
+    out = add_growth(df)
     assert out["growth"].isna().tolist() == [True, True, False, True, False]
     assert out["growth"].dropna().round(6).tolist() == [10.0, -20.0]
 
@@ -197,13 +200,15 @@ def test_share_uses_the_city_total_then_the_sum() -> None:
     df = _frame([("a", "2024Q1", 25.0), ("b", "2024Q1", 25.0), ("a", "2024Q2", 30.0),
                  ("b", "2024Q2", 10.0)])
     totals = pd.DataFrame({"period": ["2024Q1"], "value": [100.0]})
-    assert queries.add_share(df, totals)["share"].tolist() == [25.0, 25.0, 75.0, 25.0]
+    assert add_share(df, totals)["share"].tolist() == [25.0, 25.0, 75.0, 25.0]
 
 
 # -- overview -----------------------------------------------------------------------------
 def test_overview_cards_say_where_numbers_come_from(ro_engine: Engine,
                                                    seeded_db_path: Path) -> None:
-    cards = queries.overview_cards(ro_engine)
+    from dashboard_fixtures import overview_cards
+
+    cards = overview_cards(ro_engine)
     summary = [(c["card"], c["metric"], c["period"], c["provenance"]) for c in cards]
     # The two newest reported money bases (2024 scale and output, newest metric code first),
     # the newest reported growth, then the sample cards.
@@ -230,7 +235,7 @@ def test_overview_cards_say_where_numbers_come_from(ro_engine: Engine,
 
 
 def test_zones_glance_has_every_zone(ro_engine: Engine) -> None:
-    df = queries.zones_glance(ro_engine)
+    df = overview.zones_glance(ro_engine)
     assert df["zone_id"].tolist()[:4] == ["zhangjiang_ai_island", "westbund_ai_tower",
                                           "dishui_lake_ai_hub", "maqiao_ai_pilot_zone"]
     assert len(df) == 7 and df["firms"].notna().all() and df["growth"].notna().all()
@@ -244,8 +249,8 @@ def test_count_and_page_are_filtered_in_sql(ro_engine: Engine, seeded_db_path: P
     expected = _sql(seeded_db_path, "SELECT credit_code FROM enterprises WHERE zone_id = ? "
                     "AND founded >= '2012-01-01' ORDER BY employees DESC, credit_code DESC",
                     ("zhangjiang_ai_island",))
-    assert queries.enterprise_count(ro_engine, f) == len(expected)
-    page = queries.enterprise_page(ro_engine, f, sort="employees", descending=True, page=1,
+    assert register.enterprise_count(ro_engine, f) == len(expected)
+    page = register.enterprise_page(ro_engine, f, sort="employees", descending=True, page=1,
                                    page_size=25, revenue_period="2025Q2")
     assert page["credit_code"].tolist() == [c for (c,) in expected[:25]]
     assert set(page["zone_id"]) == {"zhangjiang_ai_island"}
@@ -254,8 +259,8 @@ def test_count_and_page_are_filtered_in_sql(ro_engine: Engine, seeded_db_path: P
 
 def test_pages_do_not_overlap(ro_engine: Engine) -> None:
     f = EnterpriseFilters()
-    first = queries.enterprise_page(ro_engine, f, sort="founded", page=1, page_size=25)
-    second = queries.enterprise_page(ro_engine, f, sort="founded", page=2, page_size=25)
+    first = register.enterprise_page(ro_engine, f, sort="founded", page=1, page_size=25)
+    second = register.enterprise_page(ro_engine, f, sort="founded", page=2, page_size=25)
     assert len(first) == len(second) == 25
     assert not set(first["credit_code"]) & set(second["credit_code"])
 
@@ -263,13 +268,13 @@ def test_pages_do_not_overlap(ro_engine: Engine) -> None:
 @pytest.mark.parametrize(("term", "expected"), [("=HYPERLINK", 1), ("有限公司007", 1),
                                                 ("nothing like this", 0)])
 def test_search_by_name(ro_engine: Engine, term: str, expected: int) -> None:
-    assert queries.enterprise_count(ro_engine, EnterpriseFilters(search=term)) == expected
+    assert register.enterprise_count(ro_engine, EnterpriseFilters(search=term)) == expected
 
 
 def test_search_by_credit_code_prefix(ro_engine: Engine, seeded_db_path: Path) -> None:
     code = _sql(seeded_db_path, "SELECT credit_code FROM enterprises ORDER BY credit_code "
                 "LIMIT 1")[0][0]
-    page = queries.enterprise_page(ro_engine, EnterpriseFilters(search=code[:12].lower()))
+    page = register.enterprise_page(ro_engine, EnterpriseFilters(search=code[:12].lower()))
     assert code in page["credit_code"].tolist()
 
 
@@ -282,13 +287,13 @@ def test_search_by_credit_code_prefix(ro_engine: Engine, seeded_db_path: Path) -
 def test_enterprise_page_rejects_bad_arguments(ro_engine: Engine, kwargs: dict,
                                                message: str) -> None:
     with pytest.raises(ValueError) as info:
-        queries.enterprise_page(ro_engine, EnterpriseFilters(), **kwargs)
+        register.enterprise_page(ro_engine, EnterpriseFilters(), **kwargs)
     assert str(info.value) == message
 
 
 # -- sources ------------------------------------------------------------------------------
 def test_conflicts_side_by_side_record_first(ro_engine: Engine) -> None:
-    df = queries.conflicts(ro_engine)
+    df = sources.conflicts(ro_engine)
     assert df[["group", "metric", "period", "value", "is_record", "confidence"]].to_dict(
         "records") == [
         {"group": 1, "metric": "ai_industry_scale", "period": "2024", "value": 450.0,
@@ -299,11 +304,11 @@ def test_conflicts_side_by_side_record_first(ro_engine: Engine) -> None:
 
 
 def test_reported_facts_and_history(ro_engine: Engine) -> None:
-    facts = queries.reported_facts(ro_engine)
+    facts = sources.reported_facts(ro_engine)
     assert len(facts) == len(REPORTED_FACTS) and facts["quote"].notna().all()
-    history = queries.etl_history(ro_engine)
+    history = sources.etl_history(ro_engine)
     assert history["id"].tolist() == [3, 2, 1]
-    assert queries.provenance_counts(ro_engine)["provenance"].tolist() == ["reported", "sample"]
+    assert sources.provenance_counts(ro_engine)["provenance"].tolist() == ["reported", "sample"]
 
 
 # -- enterprises at scale: the index-friendly paths return exactly the rows of the plain SQL --
@@ -318,7 +323,7 @@ def _reference_codes(path: Path, sort: str, descending: bool, where: str = "",
 
 def test_filter_options_are_the_founding_years(ro_engine: Engine, seeded_db_path: Path) -> None:
     lo, hi = _sql(seeded_db_path, "SELECT MIN(founded), MAX(founded) FROM enterprises")[0]
-    assert queries.enterprise_filter_options(ro_engine) == {
+    assert register.enterprise_filter_options(ro_engine) == {
         "founded_min": int(lo[:4]), "founded_max": int(hi[:4])}
 
 
@@ -326,14 +331,14 @@ def test_search_codes_stop_after_the_cap(ro_engine: Engine, seeded_db_path: Path
     # "a" is in every English name of the seeded register: 200 matches.
     every = sorted(c for (c,) in _sql(seeded_db_path, "SELECT credit_code FROM enterprises"))
     f = EnterpriseFilters(search="a")
-    assert queries.enterprise_search_codes(ro_engine, f) == tuple(every)
-    assert len(queries.enterprise_search_codes(ro_engine, f, cap=50)) == 51
-    assert len(queries.enterprise_search_codes(ro_engine, f, cap=199)) == 200
-    assert queries.enterprise_search_codes(ro_engine, f, cap=200) == tuple(every)
-    assert queries.enterprise_search_codes(ro_engine, EnterpriseFilters(search="nothing like "
+    assert register.enterprise_search_codes(ro_engine, f) == tuple(every)
+    assert len(register.enterprise_search_codes(ro_engine, f, cap=50)) == 51
+    assert len(register.enterprise_search_codes(ro_engine, f, cap=199)) == 200
+    assert register.enterprise_search_codes(ro_engine, f, cap=200) == tuple(every)
+    assert register.enterprise_search_codes(ro_engine, EnterpriseFilters(search="nothing like "
                                                                         "this")) == ()
     with pytest.raises(ValueError) as info:
-        queries.enterprise_search_codes(ro_engine, f, cap=0)
+        register.enterprise_search_codes(ro_engine, f, cap=0)
     assert str(info.value) == "cap must be at least 1, not 0"
 
 
@@ -344,28 +349,28 @@ def test_credit_code_prefix_is_a_range_on_the_key(ro_engine: Engine,
     prefix = codes[0][:10]
     expected = [c for c in codes if c.startswith(prefix)]
     f = EnterpriseFilters(search=prefix.lower())
-    assert queries.enterprise_count(ro_engine, f) == len(expected)
-    page = queries.enterprise_page(ro_engine, f, sort="credit_code", page_size=100)
+    assert register.enterprise_count(ro_engine, f) == len(expected)
+    page = register.enterprise_page(ro_engine, f, sort="credit_code", page_size=100)
     assert page["credit_code"].tolist() == expected
 
 
 @pytest.mark.parametrize("cap", [1000, 10])
-@pytest.mark.parametrize("sort", list(queries.SORT_COLUMNS))
+@pytest.mark.parametrize("sort", list(register.SORT_COLUMNS))
 def test_search_pages_follow_the_sort_with_or_without_known_matches(
         ro_engine: Engine, seeded_db_path: Path, monkeypatch: pytest.MonkeyPatch,
         sort: str, cap: int) -> None:
-    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", cap)  # 10: the broad-search path
+    monkeypatch.setattr(register, "SEARCH_COUNT_CAP", cap)  # 10: the broad-search path
     f = EnterpriseFilters(search="有限公司0")
     where = "WHERE name_zh LIKE '%有限公司0%' OR name_en LIKE '%有限公司0%'"
     for descending in (False, True):
         expected = _reference_codes(seeded_db_path, sort, descending, where)
         assert len(expected) == 100
         for page in (1, 2, 4, 5):
-            got = queries.enterprise_page(ro_engine, f, sort=sort, descending=descending,
+            got = register.enterprise_page(ro_engine, f, sort=sort, descending=descending,
                                           page=page, page_size=25)["credit_code"].tolist()
             assert got == expected[(page - 1) * 25:page * 25]
-        matches = queries.enterprise_search_codes(ro_engine, f, cap=1000)
-        known = queries.enterprise_page(ro_engine, f, sort=sort, descending=descending,
+        matches = register.enterprise_search_codes(ro_engine, f, cap=1000)
+        known = register.enterprise_page(ro_engine, f, sort=sort, descending=descending,
                                         page=2, page_size=25, matches=matches)
         assert known["credit_code"].tolist() == expected[25:50]
 
@@ -386,7 +391,7 @@ def nulls_db_path(seeded_db_path: Path, tmp_path_factory: pytest.TempPathFactory
     return path
 
 
-@pytest.mark.parametrize("sort", list(queries.SORT_COLUMNS))
+@pytest.mark.parametrize("sort", list(register.SORT_COLUMNS))
 @pytest.mark.parametrize(("filters", "where", "params"), [
     (EnterpriseFilters(), "", ()),
     (EnterpriseFilters(zones=("zhangjiang_ai_island",), founded_from=2012),
@@ -398,13 +403,13 @@ def test_nulls_last_and_index_walks_keep_the_order(
         filters: EnterpriseFilters, where: str, params: tuple) -> None:
     engine = make_engine(nulls_db_path, read_only=True)
     for walk_min in (20_000, 1):  # 1: every zone/district counts as broad (walk the index)
-        monkeypatch.setattr(queries, "WALK_MIN_ROWS", walk_min)
+        monkeypatch.setattr(register, "WALK_MIN_ROWS", walk_min)
         for descending in (False, True):
             expected = _reference_codes(nulls_db_path, sort, descending, where, params)
-            assert queries.enterprise_count(engine, filters) == len(expected)
+            assert register.enterprise_count(engine, filters) == len(expected)
             pages = -(-len(expected) // 25)
             for page in range(1, pages + 2):
-                got = queries.enterprise_page(engine, filters, sort=sort,
+                got = register.enterprise_page(engine, filters, sort=sort,
                                               descending=descending, page=page, page_size=25)
                 assert got["credit_code"].tolist() == expected[(page - 1) * 25:page * 25]
     engine.dispose()

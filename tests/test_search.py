@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from app import queries, search
+from app import search
 from app.filters import EnterpriseFilters, build_where
+from app.queries import health
+from app.queries import register as register_queries
 from etl.drops.load import load_drop
 from etl.geography import load_geography
 from etl.sample import write_scale_drop
@@ -107,15 +109,15 @@ def test_a_term_matching_more_than_the_limit_is_left_to_sql(register: Engine) ->
 ])
 def test_search_codes_agree_with_the_sql_scan(register: Engine, filters: EnterpriseFilters,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = queries.enterprise_search_codes(register, filters, cap=5_000)
-    monkeypatch.setattr(queries, "SEARCH_LOOKUP_MAX", 0)  # every search takes the SQL path
-    slow = queries.enterprise_search_codes(register, filters, cap=5_000)
+    fast = register_queries.enterprise_search_codes(register, filters, cap=5_000)
+    monkeypatch.setattr(register_queries, "SEARCH_LOOKUP_MAX", 0)  # every search takes the SQL path
+    slow = register_queries.enterprise_search_codes(register, filters, cap=5_000)
     assert fast == slow
     assert len(fast) > 0
 
 
 def test_the_cap_still_says_more_than(register: Engine) -> None:
-    codes = queries.enterprise_search_codes(register, EnterpriseFilters(search="科技"), cap=10)
+    codes = register_queries.enterprise_search_codes(register, EnterpriseFilters(search="科技"), cap=10)
     assert len(codes) == 11 and list(codes) == sorted(codes)
 
 
@@ -130,7 +132,7 @@ def test_a_name_with_a_line_break_sends_every_search_to_sql(
         index = search.build_name_index(register)
         assert not index.usable and index.find("换行", FIRMS) is None
         monkeypatch.setattr(search, "_cached", None)
-        assert queries.enterprise_search_codes(register, EnterpriseFilters(search="换行")) == (
+        assert register_queries.enterprise_search_codes(register, EnterpriseFilters(search="换行")) == (
             code,)
     finally:
         with register.begin() as conn:
@@ -155,7 +157,7 @@ def test_warm_builds_the_index_once_in_the_background(register: Engine,
         return real(engine)
 
     monkeypatch.setattr(search, "build_name_index", counting)
-    token = queries.run_info(register).token
+    token = health.run_info(register).token
     search.warm(register, token)
     _join_warmers()
     search.warm(register, token)  # built already: no second thread, no second build
@@ -168,8 +170,8 @@ def test_warm_builds_the_index_once_in_the_background(register: Engine,
 def test_a_load_replaces_the_index(register: Engine, tmp_path: Path) -> None:
     """(Last in the file: it renames a firm of the shared register.)"""
     name = "上海刚刚成立的测试科技有限公司"
-    assert queries.enterprise_search_codes(register, EnterpriseFilters(search=name)) == ()
-    before = search.name_index(register, queries.run_info(register).token)
+    assert register_queries.enterprise_search_codes(register, EnterpriseFilters(search=name)) == ()
+    before = search.name_index(register, health.run_info(register).token)
     with sqlite3.connect(str(register.url).removeprefix("sqlite:///")) as conn:
         code, row = conn.execute("SELECT credit_code, name_en FROM enterprises LIMIT 1").fetchone()
     drop = tmp_path / "2025Q3"
@@ -178,5 +180,5 @@ def test_a_load_replaces_the_index(register: Engine, tmp_path: Path) -> None:
         csv.writer(fh).writerows([["credit_code", "name_zh", "name_en", "district_code",
                                    "segment"], [code, name, row, "310115", "applications"]])
     load_drop(register, drop)
-    assert queries.enterprise_search_codes(register, EnterpriseFilters(search=name)) == (code,)
-    assert search.name_index(register, queries.run_info(register).token) is not before
+    assert register_queries.enterprise_search_codes(register, EnterpriseFilters(search=name)) == (code,)
+    assert search.name_index(register, health.run_info(register).token) is not before

@@ -8,22 +8,25 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from app import export, queries, search, state
-from app.cached import engine, q
+from app import downloads, search, state
+from app.cached import engine
 from app.filters import SIZE_BANDS, EnterpriseFilters, slug
+from app.queries import reference, register
+from app.transforms import period_freq
 
 ROW_PX = 35  # st.dataframe's row height: the whole page shows without an inner scroll bar
 
 tr = state.translator()
 info = st.session_state["_run_info"]
+db = engine()
 
 st.title(tr("enterprises.title"))
 st.caption(tr("enterprises.caption"))
 
-zones_df = q(queries.zones)
-districts_df = q(queries.districts)
-segments_df = q(queries.segments)
-years = q(queries.enterprise_filter_options)
+zones_df = reference.zones(db)
+districts_df = reference.districts(db)
+segments_df = reference.segments(db)
+years = register.enterprise_filter_options(db)
 zone_names = {r.zone_id: tr.name(r.name_en, r.name_zh) for r in zones_df.itertuples()}
 district_names = {int(r.adcode): tr.name(r.name_en, r.name_zh)
                   for r in districts_df.itertuples()}
@@ -39,9 +42,9 @@ params = [
     P("founded", year_range, kind="range", choices=year_range),
     P("sizes", [], kind="list", choices=list(SIZE_BANDS)),
     P("q", ""),
-    P("sort", "name_zh", choices=list(queries.SORT_COLUMNS)),
+    P("sort", "name_zh", choices=list(register.SORT_COLUMNS)),
     P("desc", False, kind="bool"),
-    P("psize", queries.PAGE_SIZES[0], kind="int", choices=list(queries.PAGE_SIZES)),
+    P("psize", register.PAGE_SIZES[0], kind="int", choices=list(register.PAGE_SIZES)),
     P("page", 1, kind="int"),
 ]
 state.init(params)
@@ -75,7 +78,7 @@ filters = EnterpriseFilters(
     sizes=tuple(ss[keys["sizes"]]), search=ss[keys["q"]])
 # A name search finds its matches once, up to the cap ("1,000+"), which also caps the pages
 # offered; the page then sorts only those rows. Every other filter is counted exactly.
-found = q(queries.enterprise_total, filters)
+found = register.enterprise_total(db, filters)
 total, over_cap, matches = found.total, found.over_cap, found.matches
 
 # A new filter starts again at page 1 (set before the page widget is drawn).
@@ -88,16 +91,16 @@ if not 1 <= ss[keys["page"]] <= n_pages:
     ss[keys["page"]] = min(max(1, ss[keys["page"]]), n_pages)
 
 c7, c8, c9, c10 = st.columns([3, 2, 2, 2])
-c7.selectbox(tr("enterprises.sort"), list(queries.SORT_COLUMNS), key=keys["sort"],
+c7.selectbox(tr("enterprises.sort"), list(register.SORT_COLUMNS), key=keys["sort"],
              format_func=lambda s: tr(f"enterprises.sort_{s}"))
 c8.toggle(tr("enterprises.descending"), key=keys["desc"])
-c9.selectbox(tr("enterprises.page_size"), list(queries.PAGE_SIZES), key=keys["psize"])
+c9.selectbox(tr("enterprises.page_size"), list(register.PAGE_SIZES), key=keys["psize"])
 c10.number_input(tr("enterprises.page", n=n_pages), min_value=1, max_value=n_pages, step=1,
                  key=keys["page"])
 
-page = q(queries.enterprise_page, filters, sort=ss[keys["sort"]], descending=ss[keys["desc"]],
+page = register.enterprise_page(db, filters, sort=ss[keys["sort"]], descending=ss[keys["desc"]],
          page=ss[keys["page"]], page_size=ss[keys["psize"]], revenue_period=info.data_period
-         if info.data_period and queries.period_freq(info.data_period) == "Q" else None,
+         if info.data_period and period_freq(info.data_period) == "Q" else None,
          matches=matches)
 first = (ss[keys["page"]] - 1) * ss[keys["psize"]] + 1 if total else 0
 st.markdown(tr("enterprises.count", total=tr.number(total) + ("+" if over_cap else ""),
@@ -155,7 +158,7 @@ described.append(tr("enterprises.page_text", page=ss[keys["page"]], n=n_pages,
                     sort=tr(f"enterprises.sort_{ss[keys['sort']]}"),
                     direction=tr("enterprises.descending") if ss[keys["desc"]] else tr(
                         "enterprises.ascending")))
-export.downloads(table, tr, what="enterprises", scope=slug(filters),
+downloads.downloads(table, tr, what="enterprises", scope=slug(filters),
                  title=tr("enterprises.title"), filters="; ".join(described),
                  sources=tr("enterprises.register_source"), run_id=info.latest_run_id,
                  data_period=info.data_period, key="dl_enterprises",
@@ -164,4 +167,4 @@ export.downloads(table, tr, what="enterprises", scope=slug(filters),
 state.sync(params)
 # The first name search reads every firm's name into memory (about 2 s at a million firms):
 # do it now, in the background, rather than when someone types.
-search.warm(engine(), info.token)
+search.warm(db, info.token)

@@ -5,16 +5,20 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, export, maps, published_scope, queries, state
-from app.cached import q
+from app import charts, downloads, maps, published_scope, state
+from app.cached import engine
+from app.money import money_factor
+from app.queries import overview, reference, series
+from models.metrics import REVENUE_METRIC
 
 tr = state.translator()
 info = st.session_state["_run_info"]
+db = engine()
 
 st.title(tr("map.title"))
 st.caption(tr("map.caption"))
 
-catalogue = q(queries.metric_catalogue, "district")
+catalogue = reference.metric_catalogue(db, "district")
 if catalogue.empty:
     st.info(tr("map.no_metrics"))
     state.sync([])
@@ -24,11 +28,11 @@ by_option = {o: row for o, row in zip(options, catalogue.to_dict("records"))}
 metric_param = state.Param("metric", options[0], choices=options, page="map")
 state.init([metric_param])
 metric_code, basis = state.value(metric_param).split("|", 1)
-periods = q(queries.metric_periods, metric_code, "district", basis)
+periods = reference.metric_periods(db, metric_code, "district", basis)
 period_param = state.Param("period", periods[-1] if periods else "", choices=periods,
                            page="map")
-zones_df = q(queries.zones)
-districts_df = q(queries.districts, with_geometry=True)
+zones_df = reference.zones(db)
+districts_df = reference.districts(db, with_geometry=True)
 scopes = ([f"district:{a}" for a in districts_df["adcode"]]
           + [f"zone:{z}" for z in zones_df["zone_id"]])
 sel_param = state.Param("sel", "", choices=[""] + scopes, page="map")
@@ -55,10 +59,10 @@ with right:
 
 row = by_option[state.value(metric_param)]
 period = state.value(period_param)
-factor = queries.money_factor(row["unit"])
+factor = money_factor(row["unit"])
 scale = factor * tr.money_scale() if factor is not None else 1.0
 unit = tr.money_unit if factor is not None else tr.name(row["unit_en"], row["unit_zh"])
-values = q(queries.values_at, metric_code, "district", period, basis)
+values = series.values_at(db, metric_code, "district", period, basis)
 values = values.assign(adcode=values["scope_id"].astype(int), y=values["value"] * scale,
                        provenance_label=values["provenance"].map(
                            lambda p: tr.label("provenance", p)))
@@ -74,7 +78,7 @@ def firms_hover(value: float, label: object, relation: object) -> str:
 
 
 period_end = values["period_end"].max() if not values.empty else None
-glance = q(queries.zones_glance, period_end.date() if period_end is not None else None)
+glance = overview.zones_glance(db, period_end.date() if period_end is not None else None)
 glance = glance.assign(
     name=[tr.name(e, z) for e, z in zip(glance["name_en"], glance["name_zh"])],
     kind_label=glance["kind"].map(lambda k: tr.label("zone_kind", k)),
@@ -127,7 +131,7 @@ map_table = pd.DataFrame({
 with st.expander(tr("common.data_behind_chart")):
     st.dataframe(map_table, hide_index=True, key="map_table")
 map_title = metric_label(state.value(metric_param)) + " · " + tr.period(period)
-export.downloads(map_table, tr, what="map", scope=metric_code, title=map_title,
+downloads.downloads(map_table, tr, what="map", scope=metric_code, title=map_title,
                  filters=tr("map.filters_text", metric=map_title, period=tr.period(period)),
                  sources="; ".join(sorted(set(values["source_title"].dropna()))),
                  run_id=info.latest_run_id, data_period=info.data_period, key="dl_map",
@@ -145,20 +149,20 @@ if sel:
             else scope_id
     trend_metric, trend_basis = metric_code, basis
     if scope_type == "zone":  # a zone has no district metric: show its revenue (or firms)
-        cat = q(queries.metric_catalogue, "zone")
+        cat = reference.metric_catalogue(db, "zone")
         if not ((cat["code"] == metric_code) & (cat["basis"] == basis)).any() and not cat.empty:
-            first = cat[cat["code"] == queries.REVENUE]
+            first = cat[cat["code"] == REVENUE_METRIC]
             first = first if not first.empty else cat
             trend_metric, trend_basis = first["code"].iloc[0], first["basis"].iloc[0]
     st.subheader(tr("map.selected_title", name=name))
-    data = q(queries.series, trend_metric, scope_type, [scope_id], basis=trend_basis)
+    data = series.series(db, trend_metric, scope_type, [scope_id], basis=trend_basis)
     if data.empty:
         st.info(tr("map.no_trend"))
     else:
-        f = queries.money_factor(data["unit"].iloc[0])
+        f = money_factor(data["unit"].iloc[0])
         s = f * tr.money_scale() if f is not None else 1.0
         u = tr.money_unit if f is not None else data["unit"].iloc[0]
-        cat_all = q(queries.metrics).set_index("code")
+        cat_all = reference.metrics(db).set_index("code")
         mname = tr.name(cat_all.at[trend_metric, "name_en"], cat_all.at[trend_metric, "name_zh"]) \
             if trend_metric in cat_all.index else trend_metric
         if f is None and trend_metric in cat_all.index:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, export, published_scope, queries, state, target_probability
-from app.cached import q
-from models.tables import CITY_SCOPE_ID
+from app import charts, downloads, published_scope, state, target_probability
+from app.cached import engine
+from app.money import money_factor
+from app.queries import forecasts, overview, series
+from models.metrics import REVENUE_METRIC
+from models.tables import CITY_SCOPE_ID, FORECAST_BANDS
 
 CARDS_PER_ROW = 3
 
 tr = state.translator()
 info = st.session_state["_run_info"]
+db = engine()
 state.init([])
 
 st.title(tr("overview.title"))
@@ -50,7 +54,9 @@ def card_source(card: dict) -> str:
     return tr("provenance.derived")
 
 
-cards = q(queries.overview_cards)
+# One query per card (app/queries/overview.py), in the order they are shown.
+cards = (overview.output_cards(db) + overview.growth_card(db) + overview.firms_card(db)
+         + overview.models_card(db) + overview.computing_card(db))
 if not cards:
     st.info(tr("overview.no_cards"))
 for start in range(0, len(cards), CARDS_PER_ROW):
@@ -72,23 +78,23 @@ for start in range(0, len(cards), CARDS_PER_ROW):
 st.subheader(tr("overview.headline_title"))
 st.caption(tr("overview.headline_caption"))
 scale = tr.money_scale()
-sample = q(queries.series, queries.REVENUE, "city", [CITY_SCOPE_ID], basis="quarterly")
+sample = series.series(db, REVENUE_METRIC, "city", [CITY_SCOPE_ID], basis="quarterly")
 sample = sample.assign(y=sample["value_bn"] * scale)
-fc = q(queries.forecasts, queries.REVENUE, "city", [CITY_SCOPE_ID], "quarterly")
-factor = queries.money_factor(sample["unit"].iloc[0]) if not sample.empty else None
+fc = forecasts.forecasts(db, REVENUE_METRIC, "city", [CITY_SCOPE_ID], "quarterly")
+factor = money_factor(sample["unit"].iloc[0]) if not sample.empty else None
 if not fc.empty and factor is not None:
-    for band in ("mean", "lo_80", "hi_80", "lo_95", "hi_95"):
+    for band in FORECAST_BANDS:
         fc[band] = fc[band] * factor * scale
 else:
     fc = fc.iloc[0:0]
-reported = q(queries.city_reported)
+reported = series.city_reported(db)
 reported = reported[reported["value_bn"].notna() & (reported["basis"] == "annual")
-                    & ~reported["metric"].str.contains(queries.NOT_OUTPUT)].copy()
+                    & ~reported["metric"].str.contains(overview.NOT_OUTPUT)].copy()
 reported["y"] = reported["value_bn"] * scale
 reported["label"] = [tr.name(e, z) for e, z in zip(reported["name_en"], reported["name_zh"])]
 reported["bound"] = ["≥ " if lb else ("≈ " if ap else "")
                      for lb, ap in zip(reported["lower_bound"], reported["approximate"])]
-target_rows = q(queries.targets)
+target_rows = series.targets(db)
 target_rows = target_rows[target_rows["value_bn"].notna()].copy()
 target_rows["y"] = target_rows["value_bn"] * scale
 target_rows["label"] = [tr.name(e, z) for e, z in zip(target_rows["name_en"],
@@ -104,7 +110,7 @@ else:
                       model=run["model"], mase=tr.number(run["backtest_mase"], 2),
                       cov80=tr.percent((run["backtest_cov80"] or 0) * 100, 0),
                       cov95=tr.percent((run["backtest_cov95"] or 0) * 100, 0)))
-    tracking = q(queries.target_tracking)
+    tracking = series.target_tracking(db)
     odds_by_target = {int(r["target_id"]): r for r in tracking.to_dict("records")}
     for t in target_rows.to_dict("records"):
         bound = "≥ " if t["lower_bound"] else ""
@@ -132,8 +138,7 @@ else:
         parts.append(pd.DataFrame({
             tr("columns.series"): tr("charts.forecast"), tr("columns.period"): fc["period"],
             tr("columns.value_money", unit=unit): fc["mean"].round(2),
-            tr("columns.lo_80"): fc["lo_80"].round(2), tr("columns.hi_80"): fc["hi_80"].round(2),
-            tr("columns.lo_95"): fc["lo_95"].round(2), tr("columns.hi_95"): fc["hi_95"].round(2),
+            **{tr(f"columns.{band}"): fc[band].round(2) for band in FORECAST_BANDS[1:]},
             tr("columns.provenance"): fc["provenance"].map(lambda p: tr.label("provenance", p)),
             tr("columns.source"): fc["model"]}))
     for frame, series_label in ((reported, None), (target_rows, tr("overview.target"))):
@@ -154,7 +159,7 @@ else:
     headline_data = pd.concat(parts, ignore_index=True)
     with st.expander(tr("common.data_behind_chart")):
         st.dataframe(headline_data, hide_index=True, key="headline_table")
-    export.downloads(headline_data, tr, what="headline", scope="city",
+    downloads.downloads(headline_data, tr, what="headline", scope="city",
                      title=tr("overview.headline_title"), filters="",
                      sources="; ".join(sorted(set(headline_data[tr("columns.source")].dropna()
                                                   .astype(str)))),
@@ -164,7 +169,7 @@ else:
 # -- the 4+X zones at a glance ----------------------------------------------------------------
 st.subheader(tr("overview.zones_title"))
 st.caption(tr("overview.zones_caption"))
-glance = q(queries.zones_glance)
+glance = overview.zones_glance(db)
 if glance.empty:
     st.info(tr("overview.no_zones"))
 else:
@@ -186,7 +191,7 @@ else:
         tr("columns.firms"): st.column_config.NumberColumn(format="%,d"),
         tr("columns.revenue_growth"): st.column_config.NumberColumn(format="%+.1f%%"),
     })
-    export.downloads(table, tr, what="zones", scope="all", title=tr("overview.zones_title"),
+    downloads.downloads(table, tr, what="zones", scope="all", title=tr("overview.zones_title"),
                      filters="", sources=tr("common.sample_badge"), run_id=info.latest_run_id,
                      data_period=info.data_period, key="dl_zones",
                      sample=bool((glance["firms_provenance"] == "sample").any()))

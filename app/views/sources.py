@@ -6,8 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from app import conflicts as comparable
-from app import export, published_scope, queries, state
-from app.cached import q
+from app import downloads, published_scope, state
+from app.cached import engine
+from app.money import money_factor
+from app.queries import forecasts, reference, sources
 from models.tables import CITY_SCOPE_ID
 
 CONFIDENCE_ORDER = {"high": 0, "medium-high": 1, "medium": 2, "low-medium": 3, "low": 4}
@@ -15,6 +17,7 @@ TABS = ("facts", "conflicts", "runs", "method")
 
 tr = state.translator()
 info = st.session_state["_run_info"]
+db = engine()
 
 st.title(tr("sources.title"))
 st.caption(tr("sources.caption"))
@@ -22,11 +25,11 @@ st.info(tr("sources.freshness", period=tr.period(info.data_period),
            loaded=tr.timestamp(info.loaded_at), run=info.latest_run_id or "—"),
         icon=":material/update:")
 
-names_df = q(queries.scope_names)
+names_df = reference.scope_names(db)
 scope_name = {(r.scope_type, r.scope_id): tr.name(r.name_en, r.name_zh)
               for r in names_df.itertuples(index=False)}
 scope_name[("city", CITY_SCOPE_ID)] = tr("common.city")
-facts = q(queries.reported_facts)
+facts = sources.reported_facts(db)
 metric_options = list(dict.fromkeys(facts["metric"]))
 metric_names = {m: tr.name(e, z) for m, e, z in zip(facts["metric"], facts["name_en"],
                                                     facts["name_zh"])}
@@ -43,7 +46,7 @@ def value_text(row: pd.Series) -> str:
 
 def display_value(row: pd.Series) -> str:
     """The value in this language's money unit, or with its own unit."""
-    factor = queries.money_factor(row["unit"])
+    factor = money_factor(row["unit"])
     if factor is None:
         return f"{value_text(row)} {row['unit']}"
     bound = "≥ " if row["lower_bound"] else ("≈ " if row["approximate"] else "")
@@ -83,7 +86,7 @@ def facts_table(df: pd.DataFrame) -> pd.DataFrame:
 def figure_value(row: dict) -> str:
     """A figure in this language: money in its money unit, else with the catalogue's unit
     in this language (``≥ 7.8 %``, not ``percent`` on a Chinese page)."""
-    if queries.money_factor(row["unit"]) is not None:
+    if money_factor(row["unit"]) is not None:
         return display_value(pd.Series(row))
     bound = "≥ " if row["lower_bound"] else ("≈ " if row["approximate"] else "")
     if row["unit"] == "percent":
@@ -120,7 +123,7 @@ def show_comparable(figures: pd.DataFrame) -> None:
     table = facts_table(figures).assign(**{tr("comparable.column"): notes,
                                            tr("comparable.group_column"): figures["group"]})
     st.dataframe(table, hide_index=True, key="comparable_table")
-    export.downloads(table, tr, what="different-bases", scope="all",
+    downloads.downloads(table, tr, what="different-bases", scope="all",
                      title=tr("comparable.title"), filters="",
                      sources="; ".join(sorted(set(figures["source_title"]))),
                      run_id=info.latest_run_id, data_period=info.data_period,
@@ -142,7 +145,7 @@ if tab == "facts":
         tr("columns.link"): st.column_config.TextColumn(),
         tr("columns.record"): st.column_config.CheckboxColumn(),
         tr("columns.quote"): st.column_config.TextColumn(width="large")})
-    export.downloads(table, tr, what="reported-facts", scope="+".join(chosen[:2]) or "all",
+    downloads.downloads(table, tr, what="reported-facts", scope="+".join(chosen[:2]) or "all",
                      title=tr("sources.facts_title"),
                      filters=", ".join(metric_names.get(m, m) for m in chosen),
                      sources="; ".join(sorted(set(shown["source_title"].dropna()))),
@@ -150,10 +153,10 @@ if tab == "facts":
                      sample=False)
 
 elif tab == "conflicts":
-    show_comparable(q(comparable.comparable_figures))
+    show_comparable(comparable.comparable_figures(db))
     st.subheader(tr("sources.conflicts_title"))
     st.caption(tr("sources.conflicts_caption"))
-    conflicts = q(queries.conflicts)
+    conflicts = sources.conflicts(db)
     if conflicts.empty:
         st.success(tr("sources.no_conflicts"))
     for group, g in conflicts.groupby("group", sort=True):
@@ -188,7 +191,7 @@ elif tab == "conflicts":
                     st.markdown(f"> {r['quote']}")
     if not conflicts.empty:
         table = facts_table(conflicts).assign(**{tr("columns.group"): conflicts["group"]})
-        export.downloads(table, tr, what="conflicts", scope="all",
+        downloads.downloads(table, tr, what="conflicts", scope="all",
                          title=tr("sources.conflicts_title"), filters="",
                          sources="; ".join(sorted(set(conflicts["source_title"]))),
                          run_id=info.latest_run_id, data_period=info.data_period,
@@ -197,7 +200,7 @@ elif tab == "conflicts":
 elif tab == "runs":
     st.subheader(tr("sources.runs_title"))
     st.caption(tr("sources.runs_caption"))
-    runs = q(queries.etl_history)
+    runs = sources.etl_history(db)
     table = pd.DataFrame({
         tr("columns.run"): runs["id"],
         tr("columns.run_kind"): runs["kind"].map(lambda k: tr.label("run_kind", k)),
@@ -212,7 +215,7 @@ elif tab == "runs":
         tr("columns.drop"): runs["drop_path"].fillna(runs["message"]),
     })
     st.dataframe(table, hide_index=True, key="runs_table")
-    export.downloads(table, tr, what="etl-runs", scope="all", title=tr("sources.runs_title"),
+    downloads.downloads(table, tr, what="etl-runs", scope="all", title=tr("sources.runs_title"),
                      filters="", sources="etl_runs", run_id=info.latest_run_id,
                      data_period=info.data_period, key="dl_runs", sample=False)
 
@@ -221,7 +224,7 @@ else:
     for section in ("bases", "provenance", "sample", "conflicts", "forecasts", "accuracy"):
         st.markdown(f"#### {tr(f'methodology.{section}_title')}")
         st.markdown(tr(f"methodology.{section}"))
-    counts = q(queries.provenance_counts)
+    counts = sources.provenance_counts(db)
     counts_table = pd.DataFrame({
         tr("columns.provenance"): counts["provenance"].map(lambda p: tr.label("provenance", p)),
         tr("columns.observations"): counts["observations"],
@@ -230,8 +233,8 @@ else:
         tr("columns.last_period"): counts["last_period"]})
     st.markdown(f"**{tr('sources.provenance_table')}**")
     st.dataframe(counts_table, hide_index=True, key="provenance_table")
-    accuracy = q(queries.forecast_accuracy)
-    all_metrics = {r.code: tr.name(r.name_en, r.name_zh) for r in q(queries.metrics).itertuples()}
+    accuracy = forecasts.forecast_accuracy(db)
+    all_metrics = {r.code: tr.name(r.name_en, r.name_zh) for r in reference.metrics(db).itertuples()}
     st.markdown(f"**{tr('sources.accuracy_table')}**")
     if accuracy.empty:
         st.info(tr("sources.no_forecasts"))
@@ -247,7 +250,7 @@ else:
             tr("columns.cov80"): (accuracy["backtest_cov80"] * 100).round(0),
             tr("columns.cov95"): (accuracy["backtest_cov95"] * 100).round(0)})
         st.dataframe(acc_table, hide_index=True, key="accuracy_all_table")
-        export.downloads(acc_table, tr, what="forecast-accuracy", scope="all",
+        downloads.downloads(acc_table, tr, what="forecast-accuracy", scope="all",
                          title=tr("sources.accuracy_table"), filters="",
                          sources="forecast_runs", run_id=info.latest_run_id,
                          data_period=info.data_period, key="dl_accuracy", sample=True)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, export, published_scope, queries, state
-from app.cached import q
-from models.tables import CITY_SCOPE_ID
+from app import charts, downloads, published_scope, state
+from app.cached import engine
+from app.money import money_factor
+from app.queries import forecasts, reference, series
+from app.transforms import add_growth, add_share, period_freq, to_annual
+from models.metrics import REVENUE_METRIC
+from models.tables import CITY_SCOPE_ID, FORECAST_BANDS
 
 SCOPE_TYPES = ("zone", "district", "segment", "city")
 VIEWS = ("level", "growth", "share")
@@ -15,6 +19,7 @@ FREQS = ("Q", "Y")
 
 tr = state.translator()
 info = st.session_state["_run_info"]
+db = engine()
 
 st.title(tr("trends.title"))
 st.caption(tr("trends.caption"))
@@ -25,8 +30,8 @@ st.segmented_control(tr("trends.scope_type"), SCOPE_TYPES, key=stype_param.key, 
                      format_func=lambda s: tr(f"scope_type.{s}"))
 stype = state.value(stype_param)
 
-zones_df = q(queries.zones)
-names_df = q(queries.scope_names)
+zones_df = reference.zones(db)
+names_df = reference.scope_names(db)
 if stype == "city":
     all_ids = [CITY_SCOPE_ID]
     default_ids = [CITY_SCOPE_ID]
@@ -34,11 +39,11 @@ elif stype == "zone":
     all_ids = list(zones_df["zone_id"])
     default_ids = list(zones_df.loc[zones_df["kind"] == "core4", "zone_id"]) or all_ids[:4]
 elif stype == "district":
-    all_ids = [str(a) for a in q(queries.districts)["adcode"]]
+    all_ids = [str(a) for a in reference.districts(db)["adcode"]]
     core = zones_df.loc[zones_df["kind"] == "core4", "district_adcode"].astype(str)
     default_ids = list(dict.fromkeys(core)) or all_ids[:4]
 else:
-    all_ids = list(q(queries.segments)["code"])
+    all_ids = list(reference.segments(db)["code"])
     default_ids = all_ids
 names = {CITY_SCOPE_ID: tr("common.city")}
 for r in names_df[names_df["scope_type"] == stype].itertuples(index=False):
@@ -47,14 +52,14 @@ for r in names_df[names_df["scope_type"] == stype].itertuples(index=False):
 # (sixteen districts in a fixed order would put similar colours side by side).
 colors = charts.scope_colors(all_ids)
 
-catalogue = q(queries.metric_catalogue, stype)
+catalogue = reference.metric_catalogue(db, stype)
 if catalogue.empty:
     st.info(tr("trends.no_metrics"))
     state.sync([stype_param])
     st.stop()
 options = [f"{c}|{b}" for c, b in zip(catalogue["code"], catalogue["basis"])]
 by_option = {o: r for o, r in zip(options, catalogue.to_dict("records"))}
-preferred = f"{queries.REVENUE}|quarterly"
+preferred = f"{REVENUE_METRIC}|quarterly"
 scopes_param = state.Param("scopes", default_ids, kind="list", choices=all_ids,
                            page="trends")
 metric_param = state.Param("metric", preferred if preferred in options else options[0],
@@ -104,22 +109,22 @@ if not scope_ids:
     state.sync([stype_param, scopes_param, metric_param, freq_param, view_param, fan_param])
     st.stop()
 
-data = q(queries.series, metric, stype, scope_ids, basis=basis)
+data = series.series(db, metric, stype, scope_ids, basis=basis)
 if freq == "Y":
-    data = queries.to_annual(data, flow=flow)
-factor = queries.money_factor(row["unit"])
+    data = to_annual(data, flow=flow)
+factor = money_factor(row["unit"])
 scale = factor * tr.money_scale() if factor is not None else 1.0
 unit = tr.money_unit if factor is not None else tr.name(row["unit_en"], row["unit_zh"])
 mname = tr.name(row["name_en"], row["name_zh"])
 if view == "growth":
-    data = queries.add_growth(data)
+    data = add_growth(data)
     data["y"] = data["growth"]
     y_title, suffix, fmt = tr("trends.y_growth", metric=mname), "%", ",.1f"
 elif view == "share":
-    totals = q(queries.series, metric, "city", [CITY_SCOPE_ID], basis=basis)
+    totals = series.series(db, metric, "city", [CITY_SCOPE_ID], basis=basis)
     if freq == "Y":
-        totals = queries.to_annual(totals, flow=flow)
-    data = queries.add_share(data, totals)
+        totals = to_annual(totals, flow=flow)
+    data = add_share(data, totals)
     data["y"] = data["share"]
     y_title, suffix, fmt = tr("trends.y_share", metric=mname), "%", ",.1f"
 else:
@@ -127,11 +132,11 @@ else:
     y_title, suffix, fmt = tr("charts.axis_unit", name=mname, unit=unit), "", ",.1f"
 data = data[data["y"].notna()]
 
-fc = q(queries.forecasts, metric, stype, scope_ids, basis)
-fc = fc[fc["period"].map(queries.period_freq) == freq] if not fc.empty else fc
+fc = forecasts.forecasts(db, metric, stype, scope_ids, basis)
+fc = fc[fc["period"].map(period_freq) == freq] if not fc.empty else fc
 show_fc = state.value(fan_param) and view == "level" and not fc.empty
 fc_scaled = fc.copy()
-for col in ("mean", "lo_80", "hi_80", "lo_95", "hi_95"):
+for col in FORECAST_BANDS:
     if col in fc_scaled:
         fc_scaled[col] = fc_scaled[col] * scale
 
@@ -184,10 +189,7 @@ if show_fc:
         tr("columns.scope"): fc_scaled["scope_id"].map(lambda s: names.get(s, s)) + " ("
         + tr("charts.forecast") + ")",
         tr("columns.period"): fc_scaled["period"], value_header: fc_scaled["mean"].round(2),
-        tr("columns.lo_80"): fc_scaled["lo_80"].round(2),
-        tr("columns.hi_80"): fc_scaled["hi_80"].round(2),
-        tr("columns.lo_95"): fc_scaled["lo_95"].round(2),
-        tr("columns.hi_95"): fc_scaled["hi_95"].round(2),
+        **{tr(f"columns.{band}"): fc_scaled[band].round(2) for band in FORECAST_BANDS[1:]},
         tr("columns.provenance"): fc_scaled["provenance"].map(
             lambda p: tr.label("provenance", p)),
         tr("columns.source"): fc_scaled["model"]})], ignore_index=True)
@@ -198,7 +200,7 @@ filters_text = tr("trends.filters_text", scope_type=tr(f"scope_type.{stype}"),
                       state.value(metric_param)), freq=tr(f"freq.{freq}"),
                   view=tr(f"view.{view}"))
 slug = f"{stype}-" + ("+".join(scope_ids[:2]) + ("+more" if len(scope_ids) > 2 else ""))
-export.downloads(table, tr, what=f"trend-{metric}", scope=slug, title=tr("trends.title"),
+downloads.downloads(table, tr, what=f"trend-{metric}", scope=slug, title=tr("trends.title"),
                  filters=filters_text,
                  sources="; ".join(sorted(set(data["source_title"].dropna().astype(str)))),
                  run_id=info.latest_run_id, data_period=info.data_period, key="dl_trend",
@@ -206,7 +208,7 @@ export.downloads(table, tr, what=f"trend-{metric}", scope=slug, title=tr("trends
 
 # -- past forecasts against actuals -----------------------------------------------------------
 st.subheader(tr("trends.vintages_title"))
-with_fc = list(q(queries.forecast_series, metric, stype, scope_ids, basis)["scope_id"])
+with_fc = list(forecasts.forecast_series(db, metric, stype, scope_ids, basis)["scope_id"])
 vscope_param = state.Param("vscope", with_fc[0] if with_fc else "", choices=with_fc or [""],
                            page="trends")
 state.init([vscope_param])
@@ -216,10 +218,10 @@ else:
     st.selectbox(tr("trends.vintage_scope"), with_fc, key=vscope_param.key,
                  format_func=lambda s: names.get(s, s))
     vscope = state.value(vscope_param)
-    vintages = q(queries.forecast_vintages, metric, stype, vscope, basis)
-    actuals = q(queries.series, metric, stype, [vscope], basis=basis)
+    vintages = forecasts.forecast_vintages(db, metric, stype, vscope, basis)
+    actuals = series.series(db, metric, stype, [vscope], basis=basis)
     actuals = actuals.assign(y=actuals["value"] * scale)
-    for col in ("mean", "lo_80", "hi_80", "lo_95", "hi_95"):
+    for col in FORECAST_BANDS:
         vintages[col] = vintages[col] * scale
     st.caption(tr("trends.vintages_caption", n=vintages["vintage_run_id"].nunique()))
     vfig = charts.vintage_chart(actuals, vintages, tr,
@@ -236,7 +238,7 @@ else:
         tr("columns.hi_80"): vintages["hi_80"].round(2)})
     with st.expander(tr("common.data_behind_chart")):
         st.dataframe(vtable, hide_index=True, key="vintage_table")
-    export.downloads(vtable, tr, what=f"vintages-{metric}", scope=f"{stype}-{vscope}",
+    downloads.downloads(vtable, tr, what=f"vintages-{metric}", scope=f"{stype}-{vscope}",
                      title=tr("trends.vintages_title"), filters=filters_text,
                      sources=tr("common.sample_badge"), run_id=info.latest_run_id,
                      data_period=info.data_period, key="dl_vintages", sample=True)
