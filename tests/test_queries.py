@@ -6,17 +6,13 @@ import csv
 import sqlite3
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
 from app.filters import EnterpriseFilters
-from app.money import money_factor
 from app.queries import forecasts, health, overview, reference, register, series, sources
-from app.transforms import add_growth, add_share, to_annual
 from models.db import create_db_and_tables, make_engine
 from models.errors import DatabaseMissing
-from models.periods import shift_quarter
 from tests.seed import FACTS_CSV, REPORTED_FACTS
 
 pytest_plugins = ["dashboard_fixtures"]
@@ -68,28 +64,6 @@ def test_seeded_database_passes_and_reports_its_vintage(ro_engine: Engine,
     assert (info.latest_run_id, info.data_period) == (3, "2025Q2")
     assert info.loaded_at.startswith("2025-08-12 14:05:11")
     assert info.token.startswith("3|3|")
-
-
-# -- units and periods --------------------------------------------------------------------
-@pytest.mark.parametrize(("unit", "factor"), [
-    ("billion CNY", 1.0),
-    ("billion CNY (lower bound: 'over/more than')", 1.0),
-    ("million CNY", 0.001),
-    ("亿元", 0.1),
-    ("万元", 1e-5),
-    ("percent", None),
-    ("enterprises", None),
-    (None, None),
-])
-def test_money_factor(unit: str | None, factor: float | None) -> None:
-    assert money_factor(unit) == factor
-
-
-@pytest.mark.parametrize(("period", "moved", "expected"), [
-    ("2025Q2", -4, "2024Q2"), ("2025Q1", -1, "2024Q4"), ("2024Q4", 1, "2025Q1"),
-])
-def test_shift_quarter(period: str, moved: int, expected: str) -> None:
-    assert shift_quarter(period, moved) == expected
 
 
 # -- series -------------------------------------------------------------------------------
@@ -156,53 +130,6 @@ def test_forecast_vintages_and_series(ro_engine: Engine) -> None:
     assert series.to_dict("records") == [{"scope_id": "zhangjiang_ai_island", "vintages": 1}]
 
 
-# -- transforms ---------------------------------------------------------------------------
-def _frame(rows: list[tuple[str, str, float]], provenance: str = "sample") -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=["scope_id", "period", "value"])
-    df["period_end"] = pd.to_datetime(
-        [pd.Period(p.replace("Q", "-Q") if "Q" in p else p, freq="Q" if "Q" in p else "Y")
-         .end_time.date() for p in df["period"]])
-    df["value_bn"] = df["value"] / 1000
-    df["provenance"] = provenance
-    return df
-
-
-def test_to_annual_sums_complete_years_of_flows() -> None:
-    df = _frame([("a", "2023Q4", 1.0)] + [("a", f"2024Q{q}", float(q)) for q in range(1, 5)])
-    out = to_annual(df, flow=True)
-    assert out[["period", "value"]].to_dict("records") == [{"period": "2024", "value": 10.0}]
-
-
-def test_to_annual_takes_the_last_quarter_of_stocks() -> None:
-    df = _frame([("a", "2024Q3", 5.0), ("a", "2024Q4", 7.0), ("a", "2025Q1", 8.0)])
-    out = to_annual(df, flow=False)
-    assert out[["period", "value"]].to_dict("records") == [
-        {"period": "2024", "value": 7.0}, {"period": "2025", "value": 8.0}]
-
-
-def test_to_annual_keeps_monthly_stocks() -> None:
-    df = _frame([("a", "2024Q4", 7.0)])
-    extra = df.assign(period="2025-06", period_end=pd.Timestamp("2025-06-30"), value=9.0)
-    out = to_annual(pd.concat([df, extra], ignore_index=True), flow=False)
-    assert out[["period", "value"]].to_dict("records") == [
-        {"period": "2024", "value": 7.0}, {"period": "2025", "value": 9.0}]
-
-
-def test_growth_is_year_on_year() -> None:
-    df = _frame([("a", "2024Q1", 100.0), ("a", "2024Q2", 50.0), ("a", "2025Q1", 110.0),
-                 ("b", "2024", 10.0), ("b", "2025", 8.0)])
-    out = add_growth(df)
-    assert out["growth"].isna().tolist() == [True, True, False, True, False]
-    assert out["growth"].dropna().round(6).tolist() == [10.0, -20.0]
-
-
-def test_share_uses_the_city_total_then_the_sum() -> None:
-    df = _frame([("a", "2024Q1", 25.0), ("b", "2024Q1", 25.0), ("a", "2024Q2", 30.0),
-                 ("b", "2024Q2", 10.0)])
-    totals = pd.DataFrame({"period": ["2024Q1"], "value": [100.0]})
-    assert add_share(df, totals)["share"].tolist() == [25.0, 25.0, 75.0, 25.0]
-
-
 # -- overview -----------------------------------------------------------------------------
 def test_overview_cards_say_where_numbers_come_from(ro_engine: Engine,
                                                    seeded_db_path: Path) -> None:
@@ -232,6 +159,23 @@ def test_overview_cards_say_where_numbers_come_from(ro_engine: Engine,
     firms = cards[3]
     assert (firms["value"], firms["delta_base_period"]) == (now, "2024Q2")
     assert firms["delta_pct"] == pytest.approx((now / before - 1) * 100)
+
+
+@pytest.mark.parametrize("period", ["2025Q1", "2025Q4", "1000Q2", "2025", "2025-06",
+                                    "2025-06-30"])
+def test_cards_read_periods_in_sql_as_python_does(period: str) -> None:
+    """The cards pick their comparison in SQL: the same frequency and year-earlier period as
+    app.transforms and models.periods give."""
+    from app.transforms import period_freq
+    from models.periods import shift_quarter
+
+    conn = sqlite3.connect(":memory:")
+    freq, before = conn.execute(f"SELECT {overview._freq_sql('?1')}, "
+                                f"{overview._year_before_sql('?1')}", (period,)).fetchone()
+    conn.close()
+    assert freq == period_freq(period)
+    assert before == {"Q": shift_quarter(period, -4) if freq == "Q" else None,
+                      "Y": str(int(period) - 1) if freq == "Y" else None}.get(freq)
 
 
 def test_zones_glance_has_every_zone(ro_engine: Engine) -> None:

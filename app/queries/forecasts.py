@@ -76,8 +76,8 @@ def forecast_vintages(engine: Engine, metric: str, scope_type: str, scope_id: st
         WHERE fr.metric = :metric AND fr.scope_type = :scope_type AND fr.scope_id = :scope_id
           AND fr.basis = :basis
         ORDER BY fr.vintage_run_id, fp.period_end""",
-               {"metric": metric, "scope_type": scope_type, "scope_id": str(scope_id),
-                "basis": basis})
+                    {"metric": metric, "scope_type": scope_type, "scope_id": str(scope_id),
+                     "basis": basis})
     df["period_end"] = pd.to_datetime(df["period_end"])
     return _accuracy_as_float(df)
 

@@ -29,7 +29,6 @@ class RunInfo:
     loaded_at: str | None
 
 
-
 def check_database(engine: Engine, url: str) -> None:
     """Raise :class:`DatabaseMissing` unless the database exists and has been built.
 

@@ -25,7 +25,7 @@ def districts(engine: Engine, *, with_geometry: bool = False) -> pd.DataFrame:
     """The 16 districts by adcode, with names (and GeoJSON geometry text if asked)."""
     geometry = ", geometry" if with_geometry else ""
     return read_frame(engine, f"SELECT adcode, name_en, name_zh, area_km2{geometry} "
-                         "FROM districts ORDER BY adcode")
+                              "FROM districts ORDER BY adcode")
 
 
 @cached_query
@@ -39,7 +39,7 @@ def segments(engine: Engine) -> pd.DataFrame:
 def metrics(engine: Engine) -> pd.DataFrame:
     """The metric catalogue (names and units in both languages)."""
     return read_frame(engine, "SELECT code, name_en, name_zh, unit_en, unit_zh FROM metrics "
-                         "ORDER BY code")
+                              "ORDER BY code")
 
 
 @cached_query
@@ -65,7 +65,7 @@ def metric_catalogue(engine: Engine, scope_type: str) -> pd.DataFrame:
         WHERE o.scope_type = :scope_type AND o.kind = 'actual'
         GROUP BY o.metric, o.basis
         ORDER BY COUNT(DISTINCT o.scope_id) * COUNT(DISTINCT o.period) DESC, o.metric""",
-                 {"scope_type": scope_type})
+                      {"scope_type": scope_type})
 
 
 @cached_query
@@ -76,5 +76,5 @@ def metric_periods(engine: Engine, metric: str, scope_type: str, basis: str) -> 
         WHERE metric = :metric AND scope_type = :scope_type AND basis = :basis
           AND kind = 'actual'
         GROUP BY period ORDER BY period_end, period""",
-               {"metric": metric, "scope_type": scope_type, "basis": basis})
+                    {"metric": metric, "scope_type": scope_type, "basis": basis})
     return df["period"].tolist()

@@ -68,7 +68,8 @@ def values_at(engine: Engine, metric: str, scope_type: str, period: str,
         WHERE o.metric = :metric AND o.scope_type = :scope_type AND o.period = :period
           AND o.basis = :basis AND o.kind = 'actual'
         ORDER BY o.scope_id""",
-               {"metric": metric, "scope_type": scope_type, "period": period, "basis": basis})
+                    {"metric": metric, "scope_type": scope_type, "period": period,
+                     "basis": basis})
     return finish_series(df)
 
 

@@ -22,7 +22,8 @@ def reported_facts(engine: Engine) -> pd.DataFrame:
         SELECT o.id, o.metric, m.name_en, m.name_zh, o.scope_type, o.scope_id, o.scope_label,
                o.scope_relation, o.period,
                o.period_end, o.value, o.unit, m.unit_en, m.unit_zh, o.basis, o.kind,
-               o.lower_bound, o.approximate, s.title AS source_title, s.publisher, s.url_or_publication, s.published,
+               o.lower_bound, o.approximate, s.title AS source_title, s.publisher,
+               s.url_or_publication, s.published,
                s.quote, s.confidence, s.caveat,
                CASE WHEN r.id IS NULL THEN 0 ELSE 1 END AS is_record
         FROM current_observations o
