@@ -32,8 +32,8 @@ from sqlalchemy.engine import Connection, Engine
 from etl.csv_rows import CsvRow, read_rows
 from etl.datum import gcj02_to_wgs84
 from etl.district_check import DistrictLocator
-from models.db import upgrade
 from models.errors import AidashError, CellError
+from models.migrations import upgrade
 from models.tables import ZONE_KINDS, District, EtlRun, Metric, Segment, Zone
 
 DISTRICTS_FILE = Path("geo") / "shanghai_districts.geojson"

@@ -19,8 +19,8 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models.db import upgrade
 from models.errors import AidashError, DatabaseMissing, RunNotFound, busy_as_error
+from models.migrations import upgrade
 from models.tables import REVENUE_COLUMNS, EtlRun
 
 # Run kinds whose rows carry etl_run_id and can be taken out again. A geography run upserts

@@ -357,9 +357,24 @@ class ForecastRun(SQLModel, table=True):
     provenance: str
 
 
+# The interval coverages (percent) every stored forecast carries.
+FORECAST_LEVELS = (80, 95)
+
+
+def level_label(level: float) -> str:
+    """A coverage level as it appears in column and key names: ``80``, ``97.5``."""
+    return f"{float(level):g}"
+
+
+def band_columns(levels: tuple[float, ...]) -> tuple[str, ...]:
+    """The point and interval columns of a forecast at ``levels``, in that order:
+    ``mean``, then ``lo_L``, ``hi_L`` per level."""
+    return ("mean", *(f"{side}_{level_label(lv)}" for lv in levels for side in ("lo", "hi")))
+
+
 # A forecast's point and interval columns, in the order tables, charts and exports show them:
 # the one list of the band names (``forecast_points``, ``models.forecast`` results, the pages).
-FORECAST_BANDS = ("mean", "lo_80", "hi_80", "lo_95", "hi_95")
+FORECAST_BANDS = band_columns(FORECAST_LEVELS)
 
 
 class ForecastPoint(SQLModel, table=True):

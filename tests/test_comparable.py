@@ -18,7 +18,8 @@ from app.pages import VIEWS
 from app.queries import series, sources
 from etl.facts import load_facts
 from etl.geography import InvalidRow, load_geography
-from models.db import ENV_VAR, create_db_and_tables, make_engine, upgrade
+from models.db import ENV_VAR, create_db_and_tables, make_engine
+from models.migrations import upgrade
 from tests.conftest import DATA_DIR
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")

@@ -43,8 +43,9 @@ from etl import credit_code
 from etl.drops import derive
 from etl.drops.load import display_path, load_drop
 from etl.drops.validate import check_codes, factorize, parse_date, parse_drop_period, to_number
-from models.db import create_db_and_tables, make_engine, upgrade
+from models.db import create_db_and_tables, make_engine
 from models.errors import DatabaseMissing, DropRejected
+from models.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 

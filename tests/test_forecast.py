@@ -11,8 +11,8 @@ import pytest
 from statsmodels.tsa.ar_model import AutoReg
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-from models import forecast as fc
-from models.forecast import forecast
+from models.forecast import candidates, forecast, intervals, prepare
+from models.tables import FORECAST_BANDS, ForecastPoint, band_columns
 
 SEASON = np.array([0.06, -0.03, 0.10, -0.13])  # log-scale quarterly pattern, sums to 0
 GROWTH = 0.02  # log growth per quarter
@@ -57,6 +57,16 @@ def test_shape_index_and_columns():
     assert res.index.freqstr == "Q-DEC"
 
 
+def test_default_bands_are_the_stored_columns_in_their_order():
+    # the forecaster names and orders its columns as forecast_points stores them
+    res = forecast(quarterly(), 4)
+    assert tuple(res.columns) == FORECAST_BANDS == band_columns((80, 95))
+    stored = [c.name for c in ForecastPoint.__table__.columns]  # type: ignore[attr-defined]
+    assert stored[stored.index("mean"):] == list(FORECAST_BANDS)
+    assert band_columns((95, 50, 99.5)) == ("mean", "lo_95", "hi_95", "lo_50", "hi_50",
+                                            "lo_99.5", "hi_99.5")
+
+
 def test_seasonal_growth_series_matches_known_truth():
     y = quarterly(seed=1)
     res = forecast(y, 4)
@@ -94,7 +104,7 @@ def test_attrs_model_weights_and_backtest():
     attrs = res.attrs
     assert isinstance(attrs["model"], str) and attrs["model"]
     weights = attrs["weights"]
-    assert set(weights) <= set(fc.CANDIDATES)
+    assert set(weights) <= set(candidates.CANDIDATES)
     assert sum(weights.values()) == pytest.approx(1.0, abs=1e-3)
     bt = attrs["backtest"]
     assert 0 < bt["mase"] < 1.0  # a smooth seasonal series is far easier than seasonal naive
@@ -116,14 +126,14 @@ def test_custom_levels_order_and_nesting():
 
 def test_nesting_holds_even_if_calibration_would_invert_it(monkeypatch):
     # a wider factor at 80 % than at 95 % would put hi_80 above hi_95 without the safeguard
-    monkeypatch.setattr(fc, "CALIBRATION", {80: 1.6, 95: 0.6})
-    fc._calibration.cache_clear()
+    monkeypatch.setattr(intervals, "CALIBRATION", {80: 1.6, 95: 0.6})
+    intervals._calibration.cache_clear()
     try:
         res = forecast(quarterly(seed=20), 4)
         check_valid(res)
         np.testing.assert_allclose(res["hi_95"], res["hi_80"])
     finally:
-        fc._calibration.cache_clear()
+        intervals._calibration.cache_clear()
 
 
 def test_is_deterministic_and_does_not_mutate_input():
@@ -289,13 +299,13 @@ def test_ar_candidates_match_statsmodels_autoreg():
         d[t] = 0.004 + 0.5 * d[t - 1] + rng.normal(0, 0.01)
     a = np.r_[0.0, np.cumsum(d)]
     n = len(a)
-    ours = fc.CANDIDATES["arima110d"][0](a, np.array([n]), 4)[0]
+    ours = candidates.CANDIDATES["arima110d"][0](a, np.array([n]), 4)[0]
     sm = AutoReg(np.diff(a), lags=1, trend="c").fit()
     expected = a[-1] + np.cumsum(sm.predict(start=n - 1, end=n + 2))
     np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12)
-    ours2 = fc.CANDIDATES["ar2"][0](a[-30:] - a[-30:].mean(), np.array([30]), 3)[0]
+    ours2 = candidates.CANDIDATES["ar2"][0](a[-30:] - a[-30:].mean(), np.array([30]), 3)[0]
     sm2 = AutoReg(a[-30:] - a[-30:].mean(), lags=2, trend="c").fit()
-    if fc._max_root(np.asarray(sm2.params[1:])) < fc.AR_ROOT_MAX:  # unshrunk case only
+    if candidates._max_root(np.asarray(sm2.params[1:])) < candidates.AR_ROOT_MAX:  # unshrunk case only
         np.testing.assert_allclose(ours2, sm2.predict(start=30, end=32), rtol=1e-9)
 
 
@@ -305,8 +315,8 @@ def test_es_filter_matches_statsmodels_holt_winters():
     res = ExponentialSmoothing(a, trend="add", damped_trend=True,
                                initialization_method="estimated").fit()
     p = res.params
-    lev, tr = fc._es_filter(a, p["smoothing_level"], p["smoothing_trend"], p["damping_trend"],
-                            p["initial_level"], p["initial_trend"])
+    lev, tr = candidates._es_filter(a, p["smoothing_level"], p["smoothing_trend"],
+                                    p["damping_trend"], p["initial_level"], p["initial_trend"])
     np.testing.assert_allclose(lev, res.level, atol=1e-10)
     np.testing.assert_allclose(tr, res.trend, atol=1e-10)
 
@@ -381,5 +391,5 @@ def test_bad_levels_raise_exact_message(levels):
 
 
 def test_error_messages_are_module_constants():
-    assert fc.ERR_FEW.format(n=2) == "y has 2 observations; at least 3 are needed to forecast"
-    assert fc.ERR_TYPE.format(got="list").startswith("y must be a pandas Series with a quarterly")
+    assert prepare.ERR_FEW.format(n=2) == "y has 2 observations; at least 3 are needed to forecast"
+    assert prepare.ERR_TYPE.format(got="list").startswith("y must be a pandas Series with a quarterly")

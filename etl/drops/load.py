@@ -63,8 +63,9 @@ from etl.drops.read import (
 )
 from etl.drops.validate import ValidDrop, problems_as_list, validate_drop
 from etl.runs import require_database
-from models.db import sqlite_path, upgrade
+from models.db import sqlite_path
 from models.errors import AidashError, DropRejected, busy_as_error, is_busy
+from models.migrations import upgrade
 from models.periods import parse_period
 from models.problems import REPORT_COLUMNS
 from models.tables import CONFIDENCES
