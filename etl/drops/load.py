@@ -57,7 +57,7 @@ from etl.drops.read import (
     read_tables,
 )
 from etl.drops.report import display_path, reject
-from etl.drops.results import FileResult, LoadResult
+from etl.drops.results import LoadResult
 from etl.drops.run_record import find_repeat, now_text, record_repeat, record_run
 from etl.drops.stage import Stage
 from etl.drops.steps import Step, StepHook, Steps
@@ -68,8 +68,6 @@ from etl.transaction import busy_writer, driver_connection, write_transaction
 from models.db import sqlite_path, upgrade
 from models.errors import AidashError, DropRejected
 from models.periods import parse_period
-
-__all__ = ["FileResult", "LoadResult", "display_path", "folder_period", "load_drop"]
 
 # Page cache of the loading connection (KiB): large enough to hold the indexes a big merge
 # touches, so pages are written to the WAL once, at commit, rather than spilled repeatedly.
