@@ -24,7 +24,8 @@ from scipy.stats import norm
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from models.errors import AidashError, busy_as_error
+from etl.transaction import busy_writer, write_transaction
+from models.errors import AidashError
 from models.forecast import forecast
 
 # Eight quarters ahead covers the rest of the current plan period from any quarter of 2025.
@@ -231,9 +232,8 @@ def refresh_forecasts(engine: Engine, vintage_run_id: int | None = None, *,
         was stored.
     """
     start = time.perf_counter()
-    with (busy_as_error(engine.url.database or str(engine.url), "no forecast was stored",
-                        "run `aidash forecast refresh` again"),
-          engine.begin() as conn):
+    with (busy_writer(engine, "no forecast was stored", "run `aidash forecast refresh` again"),
+          engine.connect() as conn, write_transaction(conn)):
         vintage = vintage_run_id or latest_run_id(conn)
         if vintage is None:
             raise AidashError("the database has no loaded data yet; run `aidash init` first")

@@ -13,13 +13,16 @@ run may have revised what the earlier one wrote.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models.errors import AidashError, DatabaseMissing, RunNotFound, busy_as_error
+from etl.transaction import busy_writer, driver_connection, write_transaction
+from models.errors import AidashError, DatabaseMissing, RunNotFound
 from models.migrations import upgrade
 from models.tables import REVENUE_COLUMNS, EtlRun
 
@@ -75,18 +78,17 @@ def rollback(engine: Engine, run_id: int) -> list[int]:
         rolled back.
     """
     require_database(engine)
-    with busy_as_error(engine.url.database or str(engine.url), "nothing was rolled back",
-                       f"run `aidash etl rollback {run_id}` again"):
-        return _rollback(engine, run_id)
+    with busy_writer(engine, "nothing was rolled back",
+                     f"run `aidash etl rollback {run_id}` again"):
+        upgrade(engine)  # the undo below expects the current layout
+        with driver_connection(engine) as conn, _foreign_keys_off(conn), write_transaction(conn):
+            return _rollback(conn, run_id)
 
 
-def _rollback(engine: Engine, run_id: int) -> list[int]:
-    """:func:`rollback` once the database is known to exist."""
-    upgrade(engine)  # the undo below expects the current layout
-    raw = engine.raw_connection()
-    conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
-    if conn.in_transaction:
-        conn.rollback()
+@contextmanager
+def _foreign_keys_off(conn: sqlite3.Connection) -> Iterator[None]:
+    """Foreign keys unchecked in the block (outside a transaction: the pragma is a no-op in
+    one), as they were after it."""
     # The undo returns to a state that was consistent (later runs are undone first), so the
     # foreign keys are not checked row by row: deleting the firms a run added would otherwise
     # scan all revenue once per firm (no index leads with credit_code; 2,000 firms over 800k
@@ -94,43 +96,39 @@ def _rollback(engine: Engine, run_id: int) -> list[int]:
     fk = conn.execute("PRAGMA foreign_keys").fetchone()[0]
     conn.execute("PRAGMA foreign_keys = OFF")
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        row = conn.execute("SELECT kind, status, rolled_back_at FROM etl_runs WHERE id = ?",
-                           (run_id,)).fetchone()
-        if row is None:
-            raise RunNotFound(f"no run {run_id}; see `aidash etl history`")
-        kind, status, rolled_back_at = row
-        if status == "rolled_back":
-            when = str(rolled_back_at)[:19]
-            raise AidashError(f"run {run_id} was already rolled back at {when} UTC; "
-                              "see `aidash etl history`")
-        if status != "succeeded":
-            raise AidashError(f"run {run_id} wrote nothing (status {status}); there is "
-                              "nothing to roll back")
-        later = [(r, k) for r, k in conn.execute(
-            "SELECT id, kind FROM etl_runs WHERE id > ? AND status = 'succeeded' "
-            "ORDER BY id DESC", (run_id,))]
-        for rid, k in [*later, (run_id, kind)]:
-            if k not in ROLLBACK_KINDS:
-                raise AidashError(f"run {rid} loaded the {k}, which cannot be rolled back; "
-                                  "rebuild the database with `aidash init --force`")
-        undone = []
-        now = _now()
-        for rid, _kind in [*later, (run_id, kind)]:
-            undo_run(conn, rid, now)
-            undone.append(rid)
-        _drop_orphan_sources(conn)
-        conn.commit()
-        return undone
-    except BaseException:
-        if conn.in_transaction:
-            conn.rollback()
-        raise
+        yield
     finally:
-        try:
-            conn.execute(f"PRAGMA foreign_keys = {int(fk)}")
-        finally:
-            raw.close()
+        conn.execute(f"PRAGMA foreign_keys = {int(fk)}")
+
+
+def _rollback(conn: sqlite3.Connection, run_id: int) -> list[int]:
+    """:func:`rollback` inside its write transaction."""
+    row = conn.execute("SELECT kind, status, rolled_back_at FROM etl_runs WHERE id = ?",
+                       (run_id,)).fetchone()
+    if row is None:
+        raise RunNotFound(f"no run {run_id}; see `aidash etl history`")
+    kind, status, rolled_back_at = row
+    if status == "rolled_back":
+        when = str(rolled_back_at)[:19]
+        raise AidashError(f"run {run_id} was already rolled back at {when} UTC; "
+                          "see `aidash etl history`")
+    if status != "succeeded":
+        raise AidashError(f"run {run_id} wrote nothing (status {status}); there is "
+                          "nothing to roll back")
+    later = [(r, k) for r, k in conn.execute(
+        "SELECT id, kind FROM etl_runs WHERE id > ? AND status = 'succeeded' "
+        "ORDER BY id DESC", (run_id,))]
+    for rid, k in [*later, (run_id, kind)]:
+        if k not in ROLLBACK_KINDS:
+            raise AidashError(f"run {rid} loaded the {k}, which cannot be rolled back; "
+                              "rebuild the database with `aidash init --force`")
+    undone = []
+    now = _now()
+    for rid, _kind in [*later, (run_id, kind)]:
+        undo_run(conn, rid, now)
+        undone.append(rid)
+    _drop_orphan_sources(conn)
+    return undone
 
 
 def undo_run(conn: sqlite3.Connection, run_id: int, now: str) -> None:

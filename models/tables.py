@@ -277,7 +277,7 @@ class EnterpriseRevenueVersion(SQLModel, table=True):
 
     __tablename__ = "enterprise_revenue_versions"
     __table_args__ = (
-        # A revision check (etl.drops.find_repeat) asks whether a run's rows were revised.
+        # A revision check (etl.drops.run_record.find_repeat) asks whether a run's rows were revised.
         Index("ix_revenue_versions_run", "etl_run_id"),
     )
 

@@ -295,7 +295,7 @@ def test_a_rejection_still_shows_its_problems_when_the_run_cannot_be_recorded(
         base: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Another writer takes the lock after the drop was checked, before its 'rejected' run is
     recorded: the problems are still reported, and the summary says the run is missing."""
-    from etl.drops import load as drops
+    from etl.drops import report as drops
 
     monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 50)
     base.dispose()

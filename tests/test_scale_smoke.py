@@ -191,17 +191,17 @@ def test_aggregates_equal_a_plain_sql_computation_on_both_paths(
 
 def test_bulk_load_rebuilds_the_indexes_it_dropped(geo_engine: Engine, scale_drop: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from etl.drops import stage as bulk
+    from etl.drops import stage as staging
 
-    monkeypatch.setattr(bulk, "REBUILD_MIN_ROWS", 1)
+    monkeypatch.setattr(staging, "REBUILD_MIN_ROWS", 1)
     rebuilt: list[str] = []
-    real = bulk.create_indexes
+    real = staging.create_indexes
 
     def spy(conn: sqlite3.Connection, ddl: list[tuple[str, str]]) -> None:
         rebuilt.extend(name for name, _sql in ddl)
         real(conn, ddl)
 
-    monkeypatch.setattr(bulk, "create_indexes", spy)
+    monkeypatch.setattr(staging, "create_indexes", spy)
     with _db(geo_engine) as conn:
         schema = sorted(conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
@@ -247,13 +247,13 @@ def test_a_failed_merge_stops_the_revenue_staging_thread(
     import threading
 
     from etl.drops import merge
-    from etl.drops import stage as bulk
+    from etl.drops import stage as staging
 
-    monkeypatch.setattr(bulk, "BATCH", 1_000)  # 48 batches of revenue
+    monkeypatch.setattr(staging, "BATCH", 1_000)  # 48 batches of revenue
     staged_batches: list[int] = []
-    real_put = bulk.Stage.put
+    real_put = staging.Stage.put
 
-    def counting_put(self: bulk.Stage, name: str, *args: object, **kwargs: object) -> str:
+    def counting_put(self: staging.Stage, name: str, *args: object, **kwargs: object) -> str:
         if name == "revenue":
             kwargs["on_batch"] = staged_batches.append
         return real_put(self, name, *args, **kwargs)  # type: ignore[arg-type]
@@ -264,7 +264,7 @@ def test_a_failed_merge_stops_the_revenue_staging_thread(
             threading.Event().wait(0.001)
         raise RuntimeError("register merge failed")
 
-    monkeypatch.setattr(bulk.Stage, "put", counting_put)
+    monkeypatch.setattr(staging.Stage, "put", counting_put)
     monkeypatch.setattr(merge, "merge_enterprises", failing_merge)
     folder = sqlite_path(str(geo_engine.url)).parent  # type: ignore[union-attr]
     before_files = set(folder.iterdir())
@@ -280,16 +280,16 @@ def test_a_failed_merge_stops_the_revenue_staging_thread(
 
 def test_a_failure_in_the_staging_thread_fails_the_load(
         geo_engine: Engine, scale_drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from etl.drops import stage as bulk
+    from etl.drops import stage as staging
 
-    real = bulk._arrow_column
+    real = staging._arrow_column
 
     def failing(series: object, kind: object) -> object:
         if getattr(series, "name", None) == "revenue":
             raise MemoryError("no room for revenue")
         return real(series, kind)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(bulk, "_arrow_column", failing)
+    monkeypatch.setattr(staging, "_arrow_column", failing)
     before = _dump(geo_engine)
     with pytest.raises(MemoryError, match="no room for revenue"):
         load_drop(geo_engine, scale_drop, progress=False)

@@ -3,4 +3,9 @@
 ``load.load_drop`` is the entry point; each step has its module (``read``, ``validate``,
 ``stage``, ``merge``, ``derive``) and the file and cell rules theirs (``drop_files``,
 ``workbook_limits``, ``text_rules``).
+
+Around the steps: ``write`` writes a valid drop (staging in the second thread of
+``background``), ``report`` rejects one, ``run_record`` keeps its rows in the history and
+``sources`` its source row; ``results`` is what a load returns, ``steps`` its progress bar and
+step timings.
 """

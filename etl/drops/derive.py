@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from models.errors import AidashError
+from models.metrics import COUNT_METRIC, REVENUE_METRIC
+from models.periods import quarter_end, split_quarter
 from models.tables import CITY_SCOPE_ID
 
 DERIVED_SOURCE_KEY = "derived:enterprise-aggregates"
@@ -45,8 +47,6 @@ DERIVED_SOURCE = {
                "past quarters use the register as it stood when they were computed."),
     "provenance": "derived",
 }
-REVENUE_METRIC = "enterprise_revenue"
-COUNT_METRIC = "enterprise_count"
 # Differences below this are float noise, not revisions (values are rounded to 6 decimals).
 TOLERANCE = 1e-9
 SCOPES = (  # scope_type, expression over the base table, filter
@@ -66,9 +66,8 @@ class DeriveCounts:
 
 
 def _quarter_end(period: str) -> str:
-    year, quarter = int(period[:4]), int(period[5])
-    return {1: f"{year}-03-31", 2: f"{year}-06-30", 3: f"{year}-09-30",
-            4: f"{year}-12-31"}[quarter]
+    """``2025Q2`` → ``2025-06-30``."""
+    return quarter_end(*split_quarter(period)).isoformat()
 
 
 def ensure_derived_source(conn: sqlite3.Connection) -> int:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from etl.drops import stage as bulk
+from etl.drops.stage import indexes_rebuilt
+from etl.drops.steps import Steps
 from etl.drops.validate import ENTERPRISE_OPTIONAL, sorted_factorize
 
 
@@ -39,7 +40,8 @@ ENT_COLUMNS = ("name_zh", "name_en", "zone_id", "district_adcode", "segment", "f
 
 
 def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
-                      source_id: int, default_provenance: str) -> dict[int, tuple[int, int]]:
+                      source_id: int, default_provenance: str,
+                      steps: Steps | None = None) -> dict[int, tuple[int, int]]:
     """Upsert the register on the credit code; before-images of changed rows are versioned.
 
     A column the file does not have keeps the stored value (the ``given`` bit mask says which
@@ -47,7 +49,9 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
     When none of the drop's credit codes is in the register yet, the rows go straight from
     the stage into the register (no change detection needed).
 
-    :param staged: the staged register in credit-code order (see :func:`etl.drops.stage_frame`).
+    :param staged: the staged register in credit-code order (see
+        :func:`etl.drops.background.stage_frame`).
+    :param steps: the load's steps, to time an index rebuild.
     :returns: (inserted, updated) per table index ``t``.
     """
     table = staged.table
@@ -57,7 +61,8 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
                              JOIN main.enterprises e ON e.credit_code = s.credit_code)""").fetchone()[0]
     if not known:
         exprs = _ent_exprs(stored=False)
-        with bulk.indexes_rebuilt(conn, "enterprises", sum(staged.rows_by_file.values())):
+        with indexes_rebuilt(conn, "enterprises", sum(staged.rows_by_file.values()),
+                             steps=steps):
             conn.execute(f"""INSERT INTO main.enterprises (credit_code, {all_cols}, source_id,
                                 etl_run_id)
                 SELECT s.credit_code, {', '.join(exprs[c] for c in ENT_COLUMNS)}, :source, :run
@@ -84,7 +89,7 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
         FROM temp.ent_new n
         WHERE n.credit_code = enterprises.credit_code AND n.action = 'changed'""", params)
     n_new = conn.execute("SELECT count(*) FROM temp.ent_new WHERE action = 'new'").fetchone()[0]
-    with bulk.indexes_rebuilt(conn, "enterprises", n_new):
+    with indexes_rebuilt(conn, "enterprises", n_new, steps=steps):
         conn.execute(f"""INSERT INTO main.enterprises (credit_code, {all_cols}, source_id,
                             etl_run_id)
             SELECT credit_code, {all_cols}, :source, :run FROM temp.ent_new

@@ -21,13 +21,15 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Self
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from etl.drops.steps import Step, Steps
 
 # Rows per Arrow batch handed to the ingest: bounds the memory of a reordered copy and sets
 # how often the progress bar advances.
@@ -245,12 +247,13 @@ def create_indexes(conn: sqlite3.Connection, ddl: Sequence[tuple[str, str]]) -> 
 
 @contextmanager
 def indexes_rebuilt(conn: sqlite3.Connection, table: str, new_rows: int, *,
-                    keep: Sequence[str] = ()) -> Iterator[bool]:
+                    keep: Sequence[str] = (), steps: Steps | None = None) -> Iterator[bool]:
     """Drop ``table``'s secondary indexes around a write of ``new_rows`` rows that at least
     doubles it, then build them again (inside the caller's transaction). Yields whether it did.
 
     :param keep: indexes the write does not touch (a partial index whose WHERE excludes
         every new row), left in place.
+    :param steps: the load's steps, to time the rebuild as :attr:`Step.INDEX_REBUILD`.
 
     On an exception the indexes are not rebuilt: the caller's rollback restores them with
     everything else.
@@ -260,4 +263,5 @@ def indexes_rebuilt(conn: sqlite3.Connection, table: str, new_rows: int, *,
         return
     ddl = drop_indexes(conn, table, keep)
     yield True
-    create_indexes(conn, ddl)
+    with steps.timed(Step.INDEX_REBUILD) if steps is not None else nullcontext():
+        create_indexes(conn, ddl)

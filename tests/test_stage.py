@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl.drops import stage as bulk
+from etl.drops import stage as staging
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 def test_stage_keeps_values_types_and_order_across_batches(
         conn: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bulk, "BATCH", 2)
+    monkeypatch.setattr(staging, "BATCH", 2)
     frame = pd.DataFrame({
         "code": pd.Categorical(["b", "a", "c", "a", "b"]),
         "text": [None, None, "x", "y", None],  # the first batch is all null
@@ -33,7 +33,7 @@ def test_stage_keeps_values_types_and_order_across_batches(
     })
     order = np.array([1, 3, 0, 4, 2])
     batches: list[int] = []
-    with bulk.Stage(conn, tmp_path / "main.db") as stage:
+    with staging.Stage(conn, tmp_path / "main.db") as stage:
         table = stage.put("t", frame, {c: c for c in frame.columns} | {"code": "key"},
                           order=order, on_batch=batches.append)
         stage.attach("t")
@@ -57,7 +57,7 @@ def test_stage_keeps_values_types_and_order_across_batches(
 def test_a_table_cannot_be_staged_again_once_attached(conn: sqlite3.Connection,
                                                       tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": [1]})
-    with bulk.Stage(conn, tmp_path / "main.db") as stage:
+    with staging.Stage(conn, tmp_path / "main.db") as stage:
         stage.put("one", frame, {"a": "a"})
         stage.attach("one")
         with pytest.raises(RuntimeError) as info:
@@ -72,15 +72,15 @@ def test_a_table_cannot_be_staged_again_once_attached(conn: sqlite3.Connection,
 
 def test_a_cancelled_put_stops_at_its_next_batch(conn: sqlite3.Connection, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bulk, "BATCH", 2)
+    monkeypatch.setattr(staging, "BATCH", 2)
     seen: list[int] = []
-    with bulk.Stage(conn, tmp_path / "main.db") as stage:
+    with staging.Stage(conn, tmp_path / "main.db") as stage:
 
         def after_batch(n: int) -> None:
             seen.append(n)
             stage.cancel()
 
-        with pytest.raises(bulk.StageCancelled) as info:
+        with pytest.raises(staging.StageCancelled) as info:
             stage.put("t", pd.DataFrame({"a": range(10)}), {"a": "a"}, on_batch=after_batch)
         assert str(info.value) == "t"
     assert seen == [2]
@@ -89,18 +89,18 @@ def test_a_cancelled_put_stops_at_its_next_batch(conn: sqlite3.Connection, tmp_p
 
 def test_indexes_are_rebuilt_only_for_a_write_that_doubles_the_table(
         conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bulk, "REBUILD_MIN_ROWS", 10)
+    monkeypatch.setattr(staging, "REBUILD_MIN_ROWS", 10)
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a, b)")
     conn.execute("CREATE INDEX ix_a ON t (a)")
     conn.execute("CREATE INDEX ix_b ON t (b) WHERE b IS NOT NULL")
     conn.executemany("INSERT INTO t (a) VALUES (?)", [(i,) for i in range(20)])
     schema = conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
     conn.execute("BEGIN")
-    with bulk.indexes_rebuilt(conn, "t", 19) as rebuilt:  # less than the 20 rows there
+    with staging.indexes_rebuilt(conn, "t", 19) as rebuilt:  # less than the 20 rows there
         assert not rebuilt
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                             ).fetchone()[0] == 2
-    with bulk.indexes_rebuilt(conn, "t", 20, keep=("ix_b",)) as rebuilt:
+    with staging.indexes_rebuilt(conn, "t", 20, keep=("ix_b",)) as rebuilt:
         assert rebuilt
         assert [n for (n,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index'")] == ["ix_b"]
@@ -112,12 +112,12 @@ def test_indexes_are_rebuilt_only_for_a_write_that_doubles_the_table(
 
 def test_a_failed_write_leaves_the_indexes_to_the_rollback(
         conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bulk, "REBUILD_MIN_ROWS", 1)
+    monkeypatch.setattr(staging, "REBUILD_MIN_ROWS", 1)
     conn.execute("CREATE TABLE t (a)")
     conn.execute("CREATE INDEX ix_a ON t (a)")
     schema = conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
     conn.execute("BEGIN")
-    with pytest.raises(ValueError), bulk.indexes_rebuilt(conn, "t", 5):
+    with pytest.raises(ValueError), staging.indexes_rebuilt(conn, "t", 5):
         raise ValueError("write failed")
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                         ).fetchone()[0] == 0
@@ -132,7 +132,7 @@ def test_stale_scratch_files_are_removed_but_not_the_running_one(
     stale.write_bytes(b"left by a killed load")
     other = tmp_path / ".other.db.load-x.tmp"  # another database's: not ours to remove
     other.write_bytes(b"")
-    with bulk.Stage(conn, db) as stage:
+    with staging.Stage(conn, db) as stage:
         stage.put("t", pd.DataFrame({"a": [1]}), {"a": "a"})
         assert stage.remove_stale() == [stale]
         assert stage.path.exists() and stage.file("t").exists()

@@ -1,0 +1,100 @@
+"""Staging a drop's validated frames, in a second thread while the loader goes on.
+
+Each validated frame (register, revenue, zone metrics) goes into its own table of the
+:class:`~etl.drops.stage.Stage`, in the order it will be merged in (:func:`stage_frame`).
+:class:`Background` does that (and sums the aggregates) in one worker thread while the main
+thread validates and merges: the staging is mostly Python, Arrow and numpy, the merges SQLite
+(which releases the GIL), so on two cores they overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Self
+
+import pandas as pd
+
+from etl.drops import merge
+from etl.drops.stage import Stage
+from etl.drops.steps import Step, Steps
+from etl.drops.validate import ValidDrop
+
+# What a frame stages as: (frame, frame column → stage column, key to order the rows by).
+StageSpec = tuple[pd.DataFrame, dict[str, str], list[str]]
+
+
+def stage_specs(valid: ValidDrop) -> dict[str, StageSpec]:
+    """What each validated frame stages as: kind (``enterprises``, ``revenue``,
+    ``zone_metrics``) → (frame, frame column → stage column, key to order the rows by)."""
+    specs = {
+        "enterprises": (valid.enterprises, {"credit_code": "credit_code",
+                                            **{c: c for c in merge.ENT_COLUMNS},
+                                            "given": "given", "_t": "t", "_row": "row"},
+                        ["credit_code"]),
+        "revenue": (valid.revenue, {**{c: c for c in merge.REV_COLUMNS}, "_t": "t"},
+                    list(merge.REV_KEY)),
+        "zone_metrics": (valid.observations,
+                         {c: c for c in ("metric", "scope_id", "period", "period_end",
+                                         "period_label", "value", "unit", "provenance")}
+                         | {"_t": "t", "_row": "row"}, []),
+    }
+    return {kind: spec for kind, spec in specs.items()  # type: ignore[misc]
+            if spec[0] is not None and len(spec[0])}
+
+
+def stage_frame(stage: Stage, kind: str, frame: pd.DataFrame, columns: dict[str, str],
+                keys: list[str], on_batch: Callable[[int], None] | None = None) -> merge.Staged:
+    """Put one validated frame into the stage, in the order it will be merged in."""
+    # In key order, inserts and lookups walk the indexes in order (cache-friendly), and
+    # revenue is appended to its table's key order. The order is computed on integer codes
+    # and applied batch by batch: a sorted copy of 8M rows would cost hundreds of megabytes.
+    order = merge.key_order(frame, keys) if keys else None
+    table = stage.put(kind, frame, columns, order=order, on_batch=on_batch)
+    per_file = frame.groupby("_t").size()
+    return merge.Staged(table, {int(t): int(n) for t, n in per_file.items()})
+
+
+class Background:
+    """Stages tables (and sums the aggregates) in one worker thread while the loader goes on
+    (validating, merging). Tasks run one after the other, in the order submitted; each is
+    timed as a step run in the thread.
+
+    Use as a context manager around everything that might wait for a table: on leaving the
+    block, a staging still running is no longer needed (the load failed, was rejected or
+    found a repeat) and stops at its next batch; the thread has ended when the block exits.
+    """
+
+    def __init__(self, stage: Stage, steps: Steps) -> None:
+        self.stage = stage
+        self.steps = steps
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aidash-stage")
+        self.pending: dict[str, Future[Any]] = {}
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stage.cancel()
+        self.pool.shutdown(wait=True)
+
+    def put(self, kind: str, frame: pd.DataFrame, columns: dict[str, str], keys: list[str],
+            on_batch: Callable[[int], None] | None = None) -> None:
+        """Start staging ``frame`` (see :func:`stage_frame`); its result is ``kind``'s."""
+        self.run(kind, Step.STAGE, stage_frame, self.stage, kind, frame, columns, keys,
+                 on_batch)
+
+    def run(self, key: str, step: Step, fn: Callable[..., Any], *args: Any) -> None:
+        """Start ``fn(*args)``, timed as ``step``; :meth:`result` of ``key`` returns what it
+        returns."""
+        self.pending[key] = self.pool.submit(self._timed, step, fn, *args)
+
+    def _timed(self, step: Step, fn: Callable[..., Any], *args: Any) -> Any:
+        with self.steps.timed(step, in_thread=True):
+            return fn(*args)
+
+    def result(self, key: str) -> Any:
+        """What the task ``key`` returned, once it has ended (None if never started); an
+        exception of the task is raised here."""
+        future = self.pending.pop(key, None)
+        return None if future is None else future.result()

@@ -1,0 +1,148 @@
+"""Writing a valid drop, inside the load's open transaction: stage, merge, derive, record.
+
+The register and zone metrics are staged (the register perhaps already, in the staging thread,
+while the rest was validated) and merged; revenue is staged in the staging thread meanwhile,
+then merged; the aggregates of the touched quarters are derived last, from the drop's own
+revenue rows when they are the whole of their quarters. The run row is inserted first and
+finished last, all in the same transaction (see :mod:`etl.drops.load`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from etl.drops import derive, merge
+from etl.drops.background import Background, stage_frame, stage_specs
+from etl.drops.read import ReadResult
+from etl.drops.results import FileResult, LoadResult
+from etl.drops.run_record import insert_run, insert_run_files
+from etl.drops.sources import ensure_source, source_row
+from etl.drops.stage import Stage
+from etl.drops.steps import Step, Steps
+from etl.drops.validate import ValidDrop
+
+# source.json's provenance values that make a drop's rows sample data.
+SAMPLE_PROVENANCES = ("sample", "样例", "样本")
+
+
+def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
+               valid: ValidDrop, read: ReadResult, *, drop_name: str, drop_label: str,
+               started: str, steps: Steps) -> LoadResult:
+    """Every write of a valid drop, inside the open transaction.
+
+    :param background: the staging thread (the register may be in the stage already).
+    :returns: the counts; the run row is left ``succeeded`` (or ``noop``) but not finished.
+    """
+    source = read.source or {}
+    default_provenance = ("sample" if str(source.get("provenance", "")).strip().lower()
+                          in SAMPLE_PROVENANCES else "reported")
+    run_id = insert_run(conn, status="running", drop_path=drop_label,
+                        data_period=valid.data_period, started=started)
+    source_id, source_created = ensure_source(
+        conn, source_row(read.source, drop_name, default_provenance))
+    per_table: dict[int, tuple[int, int]] = {}
+    specs = stage_specs(valid)
+    staged: dict[str, merge.Staged] = {}
+    early = background.result("enterprises")
+    if early is not None:
+        staged["enterprises"] = early
+        stage.attach("enterprises")
+    for kind, label in (("enterprises", "Staging enterprises"),
+                        ("zone_metrics", "Staging zone metrics")):
+        if kind in specs and kind not in staged:
+            steps.show(label, len(specs[kind][0]))
+            with steps.timed(Step.STAGE):
+                staged[kind] = stage_frame(stage, kind, *specs[kind], on_batch=steps.advance)
+            stage.attach(kind)
+    count_periods = [valid.data_period] if (
+        valid.data_period and valid.enterprises is not None) else []
+    # The revenue rows are kept for the aggregates, in case they turn out to be the whole of
+    # their quarters; the other frames are staged: free them before the merges, whose SQL
+    # (page cache, sorts, index builds) needs the memory.
+    revenue = (valid.revenue[list(derive.REVENUE_COLUMNS)]
+               if valid.revenue is not None else None)
+    valid.enterprises = valid.revenue = valid.observations = None
+    rev_spec = specs.pop("revenue", None)
+    del specs
+    # Revenue is staged in the background while this thread merges the register and
+    # rebuilds its indexes.
+    steps.show("Merging the register" + (", staging revenue" if rev_spec else ""),
+               len(rev_spec[0]) if rev_spec else None)
+    if rev_spec is not None:
+        background.put("revenue", *rev_spec, on_batch=steps.advance)
+    del rev_spec
+    if "enterprises" in staged:
+        with steps.timed(Step.MERGE):
+            per_table.update(merge.merge_enterprises(
+                conn, staged["enterprises"], run_id=run_id, source_id=source_id,
+                default_provenance=default_provenance, steps=steps))
+    if "zone_metrics" in staged:
+        with steps.timed(Step.MERGE):
+            merge.merge_observations(conn, staged["zone_metrics"], run_id=run_id,
+                                     source_id=source_id)
+            # A zone row counts once: updated if any of its values was revised, else
+            # inserted if any was new.
+            per_table.update(merge.file_counts(conn, """
+                SELECT t, sum(NOT changed AND new), sum(changed) FROM (
+                    SELECT t, row, max(action = 'changed') AS changed,
+                           max(action = 'new') AS new
+                    FROM temp.obs_chg GROUP BY t, row) GROUP BY t"""))
+    count_periods += valid.revenue_periods
+    # The aggregates' read of the register, while the staging thread may still be busy.
+    register = None
+    if valid.revenue_periods or count_periods:
+        with steps.timed(Step.READ_REGISTER):
+            register = derive.read_register(conn)
+    rev_staged = background.result("revenue")
+    if rev_staged is not None:
+        staged["revenue"] = rev_staged
+        stage.attach("revenue")
+        if (register is not None and revenue is not None
+                and not merge.revenue_stored(conn, valid.revenue_periods)):
+            # The drop's rows will be the whole of their quarters: they are summed in the
+            # thread while this one inserts them.
+            background.run("aggregates", Step.AGGREGATE, derive.aggregate_rows, register,
+                           revenue, valid.revenue_periods, count_periods)
+        steps.show("Merging revenue")
+        with steps.timed(Step.MERGE):
+            counts, whole = merge.merge_revenue(conn, staged["revenue"], valid.revenue_periods,
+                                                run_id=run_id)
+        per_table.update(counts)
+        if not whole:
+            revenue = None
+    steps.show("Deriving aggregates")
+    base_rows = background.result("aggregates")
+    if revenue is None:
+        base_rows = None  # computed from the stored rows instead
+    with steps.timed(Step.DERIVE):
+        derived = derive.refresh_aggregates(
+            conn, run_id, revenue_periods=valid.revenue_periods, count_periods=count_periods,
+            revenue_rows=revenue, register=register, base_rows=base_rows)
+    del revenue, register, base_rows
+    if source_created and not conn.execute(
+            """SELECT EXISTS (SELECT 1 FROM observations WHERE source_id = :s)
+                   OR EXISTS (SELECT 1 FROM enterprises WHERE source_id = :s)""",
+            {"s": source_id}).fetchone()[0]:
+        conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+
+    results = []
+    for ti, table in enumerate(read.tables):
+        inserted, updated = per_table.get(ti, (0, 0))
+        results.append(FileResult(table.file, table.sheet, table.kind, table.encoding,
+                                  table.sha256, table.rows_read, inserted, updated, 0))
+    insert_run_files(conn, run_id, results)
+    inserted = sum(r.inserted for r in results)
+    updated = sum(r.updated for r in results)
+    rows_read = sum(r.rows_read for r in results)
+    changed = bool(inserted or updated or derived.inserted or derived.updated)
+    message = (f"derived aggregates: {derived.inserted:,} inserted, {derived.updated:,} updated; "
+               f"source: {source_row(read.source, drop_name, default_provenance)['title']}")
+    conn.execute(
+        """UPDATE etl_runs SET status = ?, rows_read = ?, rows_inserted = ?, rows_updated = ?,
+               rows_rejected = 0, message = ? WHERE id = ?""",
+        ("succeeded" if changed else "noop", rows_read, inserted, updated,
+         message if changed else f"no values changed; {message}", run_id))
+    return LoadResult(drop_name, run_id, changed, read=rows_read, inserted=inserted,
+                      updated=updated, rejected=0, files=results,
+                      data_period=valid.data_period, derived_inserted=derived.inserted,
+                      derived_updated=derived.updated)

@@ -1,0 +1,199 @@
+"""The aggregates recomputed on every load (etl.drops.derive), called directly on a small
+database: register and revenue written by hand, no load_drop."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from fixtures.make_fixtures import C1, C2, C3, C4
+from sqlalchemy.engine import Engine
+
+from etl.drops import derive
+from models.metrics import COUNT_METRIC, REVENUE_METRIC
+
+# credit code, district, zone, segment, founded, status, provenance
+FIRMS = [
+    (C1, 310104, "westbund_ai_tower", "foundation_models", "2020-01-15", "active", "reported"),
+    (C2, 310115, "zhangjiang_ai_island", "chips_computing", "2025-02-10", "active", "reported"),
+    # Founded after 2025Q1: counted from 2025Q2 on; a sample entry.
+    (C3, 310104, None, "applications", "2025-05-01", "active", "sample"),
+    # Not active: never counted; founded on an unknown day.
+    (C4, 310115, "zhangjiang_ai_island", "chips_computing", None, "suspended", "reported"),
+]
+# credit code, period, revenue (million CNY), from year-to-date
+REVENUE = [(C1, "2025Q1", 10.0, 0), (C2, "2025Q1", 20.5, 1), (C4, "2025Q1", 5.0, 0)]
+
+DERIVED = """SELECT o.metric, scope_type, scope_id, period, period_end, value, unit, basis,
+                    o.provenance, etl_run_id, superseded_by
+             FROM observations o JOIN sources s ON s.id = o.source_id
+             WHERE s.key = 'derived:enterprise-aggregates'
+             ORDER BY o.metric, scope_type, scope_id, etl_run_id"""
+
+
+@pytest.fixture
+def conn(geo_engine: Engine) -> Iterator[sqlite3.Connection]:
+    """Four firms and their 2025Q1 revenue (run 10); runs 11 and 12 to derive in."""
+    c = sqlite3.connect(geo_engine.url.database or "")
+    c.execute("PRAGMA foreign_keys = ON")
+    c.executemany("INSERT INTO etl_runs (id, kind, started_at, status) "
+                  "VALUES (?, 'drop', '2025-08-15', 'succeeded')", [(10,), (11,), (12,)])
+    c.executemany("""INSERT INTO enterprises (credit_code, name_zh, district_adcode, zone_id,
+                         segment, founded, status, provenance, etl_run_id)
+                     VALUES (?, '名', ?, ?, ?, ?, ?, ?, 10)""",
+                  [(code, d, z, s, f, st, p) for code, d, z, s, f, st, p in FIRMS])
+    c.executemany("""INSERT INTO enterprise_revenue (credit_code, period, revenue, from_ytd,
+                         provenance, etl_run_id) VALUES (?, ?, ?, ?, 'reported', 10)""", REVENUE)
+    c.commit()
+    yield c
+    c.close()
+
+
+def _rows(conn: sqlite3.Connection, sql: str) -> list[tuple]:
+    return conn.execute(sql).fetchall()
+
+
+def test_read_register(conn: sqlite3.Connection) -> None:
+    register = derive.read_register(conn)
+    records = register.drop(columns="dim").astype(object).where(register.notna(), None)
+    assert sorted(records.to_dict("records"), key=lambda r: r["credit_code"]) == sorted([
+        {"credit_code": C1, "district": 310104, "zone": "westbund_ai_tower",
+         "segment": "foundation_models", "sample": False, "active": True,
+         "founded_by": "2020-03-31"},
+        {"credit_code": C2, "district": 310115, "zone": "zhangjiang_ai_island",
+         "segment": "chips_computing", "sample": False, "active": True,
+         "founded_by": "2025-03-31"},
+        {"credit_code": C3, "district": 310104, "zone": None, "segment": "applications",
+         "sample": True, "active": True, "founded_by": "2025-06-30"},
+        {"credit_code": C4, "district": 310115, "zone": "zhangjiang_ai_island",
+         "segment": "chips_computing", "sample": False, "active": False,
+         "founded_by": "0000-00-00"},
+    ], key=lambda r: r["credit_code"])
+    # One number per (district, zone, segment, sample): C2 and C4 share theirs.
+    dim = dict(zip(register["credit_code"], register["dim"], strict=True))
+    assert dim[C2] == dim[C4] and len({dim[C1], dim[C2], dim[C3]}) == 3
+
+
+def test_aggregate_rows_sum_revenue_and_count_active_firms(conn: sqlite3.Connection) -> None:
+    register = derive.read_register(conn)
+    revenue = pd.DataFrame(REVENUE, columns=["credit_code", "period", "revenue", "from_ytd"])
+    revenue["provenance"] = "reported"
+    rows = derive.aggregate_rows(register, revenue, ["2025Q1"], ["2025Q1", "2025Q2"])
+    # metric, period, district, zone, segment, value, firms, of them from YTD, any sample
+    assert sorted(rows, key=repr) == sorted([
+        (REVENUE_METRIC, "2025Q1", 310104, "westbund_ai_tower", "foundation_models", 10.0, 1, 0, 0),
+        (REVENUE_METRIC, "2025Q1", 310115, "zhangjiang_ai_island", "chips_computing", 25.5, 2,
+         1, 0),
+        (COUNT_METRIC, "2025Q1", 310104, "westbund_ai_tower", "foundation_models", 1.0, 1, 0, 0),
+        (COUNT_METRIC, "2025Q1", 310115, "zhangjiang_ai_island", "chips_computing", 1.0, 1, 0, 0),
+        (COUNT_METRIC, "2025Q2", 310104, None, "applications", 1.0, 1, 0, 1),
+        (COUNT_METRIC, "2025Q2", 310104, "westbund_ai_tower", "foundation_models", 1.0, 1, 0, 0),
+        (COUNT_METRIC, "2025Q2", 310115, "zhangjiang_ai_island", "chips_computing", 1.0, 1, 0, 0),
+    ], key=repr)
+
+
+def test_refresh_writes_every_scope_of_the_touched_quarters(conn: sqlite3.Connection) -> None:
+    counts = derive.refresh_aggregates(conn, 11, revenue_periods=["2025Q1"],
+                                       count_periods=["2025Q1"])
+    assert counts == derive.DeriveCounts(inserted=14, updated=0)
+    rev = (REVENUE_METRIC, "million CNY", "quarterly")
+    cnt = (COUNT_METRIC, "enterprises", "point")
+    assert _rows(conn, DERIVED) == [
+        (m, scope_type, scope_id, "2025Q1", "2025-03-31", value, unit, basis, "derived", 11,
+         None)
+        for (m, unit, basis), scope_type, scope_id, value in [
+            (cnt, "city", "310000", 2.0),
+            (cnt, "district", "310104", 1.0),
+            (cnt, "district", "310115", 1.0),
+            (cnt, "segment", "chips_computing", 1.0),
+            (cnt, "segment", "foundation_models", 1.0),
+            (cnt, "zone", "westbund_ai_tower", 1.0),
+            (cnt, "zone", "zhangjiang_ai_island", 1.0),
+            (rev, "city", "310000", 35.5),
+            (rev, "district", "310104", 10.0),
+            (rev, "district", "310115", 25.5),
+            (rev, "segment", "chips_computing", 25.5),
+            (rev, "segment", "foundation_models", 10.0),
+            (rev, "zone", "westbund_ai_tower", 10.0),
+            (rev, "zone", "zhangjiang_ai_island", 25.5),
+        ]]
+    assert _rows(conn, "SELECT metric, method FROM observations WHERE scope_type = 'city' "
+                       "ORDER BY metric") == [
+        (COUNT_METRIC, ("Derived on load (run 11): enterprises in the register with status "
+                       "active and founded on or before 2025-03-31, in this city.")),
+        (REVENUE_METRIC, ("Derived on load (run 11): sum of the current quarterly revenue of 3 "
+                         "enterprise(s) in this city, by their district, zone and segment in "
+                         "the register; 1 of the figures were converted from year-to-date "
+                         "values.")),
+    ]
+
+
+def test_a_sample_firm_makes_its_scopes_sample(conn: sqlite3.Connection) -> None:
+    derive.refresh_aggregates(conn, 11, revenue_periods=[], count_periods=["2025Q2"])
+    assert _rows(conn, "SELECT scope_type, scope_id, value, provenance FROM observations "
+                       "ORDER BY scope_type, scope_id") == [
+        ("city", "310000", 3.0, "sample"),
+        ("district", "310104", 2.0, "sample"),
+        ("district", "310115", 1.0, "derived"),
+        ("segment", "applications", 1.0, "sample"),
+        ("segment", "chips_computing", 1.0, "derived"),
+        ("segment", "foundation_models", 1.0, "derived"),
+        ("zone", "westbund_ai_tower", 1.0, "derived"),
+        ("zone", "zhangjiang_ai_island", 1.0, "derived"),
+    ]
+
+
+def test_a_second_refresh_versions_what_changed_and_zeroes_emptied_scopes(
+        conn: sqlite3.Connection) -> None:
+    derive.refresh_aggregates(conn, 11, revenue_periods=["2025Q1"], count_periods=["2025Q1"])
+    # C1's revenue is withdrawn; C2's is revised.
+    conn.execute("DELETE FROM enterprise_revenue WHERE credit_code = ?", (C1,))
+    conn.execute("UPDATE enterprise_revenue SET revenue = 31.0, from_ytd = 0 "
+                 "WHERE credit_code = ?", (C2,))
+    counts = derive.refresh_aggregates(conn, 12, revenue_periods=["2025Q1"], count_periods=[])
+    assert counts == derive.DeriveCounts(inserted=0, updated=7)
+    assert _rows(conn, DERIVED.replace("ORDER BY", f"AND o.metric = '{REVENUE_METRIC}' ORDER BY"))\
+        == [(REVENUE_METRIC, scope_type, scope_id, "2025Q1", "2025-03-31", value,
+             "million CNY", "quarterly", "derived", run, superseded)
+            for scope_type, scope_id, value, run, superseded in [
+                ("city", "310000", 35.5, 11, 12),
+                ("city", "310000", 36.0, 12, None),
+                ("district", "310104", 10.0, 11, 12),
+                ("district", "310104", 0.0, 12, None),
+                ("district", "310115", 25.5, 11, 12),
+                ("district", "310115", 36.0, 12, None),
+                ("segment", "chips_computing", 25.5, 11, 12),
+                ("segment", "chips_computing", 36.0, 12, None),
+                ("segment", "foundation_models", 10.0, 11, 12),
+                ("segment", "foundation_models", 0.0, 12, None),
+                ("zone", "westbund_ai_tower", 10.0, 11, 12),
+                ("zone", "westbund_ai_tower", 0.0, 12, None),
+                ("zone", "zhangjiang_ai_island", 25.5, 11, 12),
+                ("zone", "zhangjiang_ai_island", 36.0, 12, None),
+            ]]
+    # The same refresh again changes nothing.
+    again = derive.refresh_aggregates(conn, 12, revenue_periods=["2025Q1"], count_periods=[])
+    assert again == derive.DeriveCounts(inserted=0, updated=0)
+
+
+def test_the_callers_rows_give_the_same_aggregates_as_the_stored_ones(
+        conn: sqlite3.Connection) -> None:
+    stored = derive.refresh_aggregates(conn, 11, revenue_periods=["2025Q1"],
+                                       count_periods=["2025Q1"])
+    register = derive.read_register(conn)
+    revenue = pd.DataFrame(REVENUE, columns=["credit_code", "period", "revenue", "from_ytd"])
+    revenue["provenance"] = "reported"
+    base_rows = derive.aggregate_rows(register, revenue, ["2025Q1"], ["2025Q1"])
+    for kwargs in ({"revenue_rows": revenue}, {"register": register, "revenue_rows": revenue},
+                   {"base_rows": base_rows}):
+        again = derive.refresh_aggregates(conn, 12, revenue_periods=["2025Q1"],
+                                          count_periods=["2025Q1"], **kwargs)  # type: ignore[arg-type]
+        assert (stored, again) == (derive.DeriveCounts(14, 0), derive.DeriveCounts(0, 0))
+
+
+def test_nothing_to_derive_writes_nothing(conn: sqlite3.Connection) -> None:
+    assert derive.refresh_aggregates(conn, 11, revenue_periods=[], count_periods=[]) == \
+        derive.DeriveCounts()
+    assert _rows(conn, "SELECT count(*) FROM sources WHERE key LIKE 'derived:%'") == [(0,)]
