@@ -19,9 +19,17 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from etl import sample
 from etl.cli import app
 from etl.credit_code import check_char, is_valid
+from etl.sample import scale as scale_module
+from etl.sample import write_bundled_drops, write_scale_drop
+from etl.sample.bundled import REVENUE_REVISION_FIRMS
+from etl.sample.calibration import ANNUAL_TOTALS_MILLION_CNY, DEFAULT_SEED
+from etl.sample.credit_codes import credit_codes_vectorised
+from etl.sample.firms import SEGMENT_CODES, STATUS_CODES
+from etl.sample.formats import DROP_FORMATS, FORMAT_CSV_EN, FORMAT_CSV_ZH_YTD
+from etl.sample.zones import load_zones
+from models import periods
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "data" / "sample" / "drops"
@@ -157,7 +165,7 @@ def xlsx_content(path: Path) -> tuple[object, ...]:
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("drops")
-    sample.write_bundled_drops(out)
+    write_bundled_drops(out)
     return out
 
 
@@ -169,7 +177,7 @@ def revenue(bundled: Path) -> dict[tuple[str, tuple[int, int]], int]:
 @pytest.fixture(scope="module")
 def scale(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("scale")
-    sample.write_scale_drop(out, enterprises=3_000, quarters=4)
+    write_scale_drop(out, enterprises=3_000, quarters=4)
     return out
 
 
@@ -180,13 +188,13 @@ def test_bundled_drops_are_26_quarters_with_every_file(bundled: Path) -> None:
     for label in LABELS:
         assert set(drop_files(bundled / label)) == {"enterprises", "revenue", "zone_metrics"}
         source = json.loads((bundled / label / "source.json").read_text(encoding="utf-8"))
-        assert source["seed"] == sample.DEFAULT_SEED
+        assert source["seed"] == DEFAULT_SEED
         assert "SAMPLE DATA — generated, not real" in source["title"]
         assert source["generator"] == "etl.sample.write_bundled_drops"
 
 
 def test_same_seed_writes_identical_bytes(bundled: Path, tmp_path: Path) -> None:
-    written = sample.write_bundled_drops(tmp_path)
+    written = write_bundled_drops(tmp_path)
     assert len(written) == 26 * 4
     for path in written:
         twin = bundled / path.relative_to(tmp_path)
@@ -194,7 +202,7 @@ def test_same_seed_writes_identical_bytes(bundled: Path, tmp_path: Path) -> None
 
 
 def test_other_seed_writes_other_data(bundled: Path, tmp_path: Path) -> None:
-    sample.write_bundled_drops(tmp_path, seed=7)
+    write_bundled_drops(tmp_path, seed=7)
     for label, name in (("2019Q1", "revenue.csv"), ("2019Q4", "revenue.xlsx")):
         assert (tmp_path / label / name).read_bytes() != (bundled / label / name).read_bytes()
     assert json.loads((tmp_path / "2019Q1" / "source.json").read_text())["seed"] == 7
@@ -242,7 +250,7 @@ def test_drop_formats(bundled: Path, label: str, names: list[str], encoding: str
 def test_formats_per_drop_match_the_readme(bundled: Path) -> None:
     text = README.read_text(encoding="utf-8")
     for label in LABELS:
-        fmt = sample.DROP_FORMATS.get(label, sample.FORMAT_CSV_EN)
+        fmt = DROP_FORMATS.get(label, FORMAT_CSV_EN)
         source = json.loads((bundled / label / "source.json").read_text(encoding="utf-8"))
         assert source["format"] == fmt
         assert re.search(rf"\|\s*{label}\s*\|[^\n]*`{fmt}`", text), label
@@ -266,10 +274,10 @@ def test_every_row_is_sample_and_every_code_valid(bundled: Path) -> None:
 
 
 def test_zones_and_districts_are_known_and_consistent(bundled: Path) -> None:
-    zones = {z.zone_id: z for z in sample.load_zones()}
+    zones = {z.zone_id: z for z in load_zones()}
     seen_zones: set[str] = set()
     for label in LABELS:
-        quarter_end = sample._quarter_end((int(label[:4]), int(label[5])))
+        quarter_end = periods.quarter_end(int(label[:4]), int(label[5]))
         rows, _ = read_file(drop_files(bundled / label)["enterprises"])
         for r in rows:
             district = int(r["district_code"])
@@ -280,9 +288,9 @@ def test_zones_and_districts_are_known_and_consistent(bundled: Path) -> None:
                 assert zone.opened is None or zone.opened <= quarter_end, (label, r["zone_id"])
                 seen_zones.add(r["zone_id"])
             segment = SEGMENT_ZH.get(r["segment"], r["segment"])
-            assert segment in sample.SEGMENT_CODES
+            assert segment in SEGMENT_CODES
             status = STATUS_ZH.get(r["status"], r["status"])
-            assert status in sample.STATUS_CODES
+            assert status in STATUS_CODES
             assert date.fromisoformat(_iso(r["founded"])) <= quarter_end
         metrics, _ = read_file(drop_files(bundled / label)["zone_metrics"])
         for m in metrics:
@@ -319,8 +327,8 @@ def test_first_drop_holds_firms_founded_before_2019_04_and_later_drops_the_new_o
 
 
 def test_ytd_drops_carry_year_to_date_periods(bundled: Path) -> None:
-    for label, fmt in sample.DROP_FORMATS.items():
-        if fmt != sample.FORMAT_CSV_ZH_YTD:
+    for label, fmt in DROP_FORMATS.items():
+        if fmt != FORMAT_CSV_ZH_YTD:
             continue
         rows, chinese = read_file(drop_files(bundled / label)["revenue"])
         assert chinese
@@ -335,7 +343,7 @@ def test_annual_totals_follow_the_reported_series(
     assert by_year[2024] / by_year[2023] - 1 == pytest.approx(GROWTH_2024, abs=GROWTH_TOLERANCE)
     assert by_q[(2025, 1)] / by_q[(2024, 1)] - 1 == pytest.approx(Q1_2025_YOY,
                                                                   abs=Q1_TOLERANCE)
-    for year, target in sample.ANNUAL_TOTALS_MILLION_CNY.items():
+    for year, target in ANNUAL_TOTALS_MILLION_CNY.items():
         assert by_year[year] == pytest.approx(target, rel=0.005), year
     # seasonality: Q4 strongest, Q1 weakest in every full year
     for year in range(2019, 2025):
@@ -359,7 +367,7 @@ def test_2024q4_restates_2024q3_for_a_handful_of_firms(bundled: Path) -> None:
     q4, _ = read_file(drop_files(bundled / "2024Q4")["revenue"])
     first = {r["credit_code"]: r["revenue"] for r in q3}
     restated = {r["credit_code"]: r["revenue"] for r in q4 if r["period"] == "2024Q3"}
-    assert len(restated) == sample.REVENUE_REVISION_FIRMS
+    assert len(restated) == REVENUE_REVISION_FIRMS
     assert all(first[code] != value for code, value in restated.items())
     z4, _ = read_file(drop_files(bundled / "2024Q4")["zone_metrics"])
     z5, _ = read_file(drop_files(bundled / "2025Q1")["zone_metrics"])
@@ -421,11 +429,11 @@ def test_scale_drop_rows_and_codes(scale: Path) -> None:
     assert {r["period"] for r in revenue} == {"2024Q3", "2024Q4", "2025Q1", "2025Q2"}
     assert {r["credit_code"] for r in revenue} == set(codes)
     assert {r["provenance"] for r in ents} == {r["provenance"] for r in revenue} == {"sample"}
-    open_zones = {z.zone_id for z in sample.load_zones() if z.opened is None
+    open_zones = {z.zone_id for z in load_zones() if z.opened is None
                   or z.opened <= date(2025, 6, 30)}
     assert {r["zone_id"] for r in ents} == open_zones | {""}
     assert {int(r["district_code"]) for r in ents} == DISTRICTS
-    zones = {z.zone_id: z.district for z in sample.load_zones()}
+    zones = {z.zone_id: z.district for z in load_zones()}
     assert all(zones[r["zone_id"]] == int(r["district_code"]) for r in ents if r["zone_id"])
     assert all(r["founded"] < "2024-07-01" for r in ents)
 
@@ -445,16 +453,16 @@ def test_scale_drop_is_skewed(scale: Path) -> None:
 
 
 def test_scale_drop_is_deterministic(scale: Path, tmp_path: Path) -> None:
-    sample.write_scale_drop(tmp_path / "a", enterprises=3_000, quarters=4)
-    sample.write_scale_drop(tmp_path / "b", enterprises=3_000, quarters=4, seed=1)
+    write_scale_drop(tmp_path / "a", enterprises=3_000, quarters=4)
+    write_scale_drop(tmp_path / "b", enterprises=3_000, quarters=4, seed=1)
     for name in ("enterprises.csv", "revenue.csv", "zone_metrics.csv", "source.json"):
         assert (tmp_path / "a" / name).read_bytes() == (scale / name).read_bytes()
     assert (tmp_path / "b" / "revenue.csv").read_bytes() != (scale / "revenue.csv").read_bytes()
 
 
 def test_scale_drop_larger_than_one_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sample, "SCALE_FIRM_CHUNK", 700)
-    sample.write_scale_drop(tmp_path, enterprises=2_000, quarters=2)
+    monkeypatch.setattr(scale_module, "SCALE_FIRM_CHUNK", 700)
+    write_scale_drop(tmp_path, enterprises=2_000, quarters=2)
     ents, _ = read_file(tmp_path / "enterprises.csv")
     revenue, _ = read_file(tmp_path / "revenue.csv")
     assert len(ents) == 2_000 and len(revenue) == 4_000
@@ -464,7 +472,7 @@ def test_scale_drop_larger_than_one_chunk(tmp_path: Path, monkeypatch: pytest.Mo
 def test_vectorised_credit_codes_are_valid() -> None:
     rng = np.random.default_rng(3)
     adcodes = rng.choice(sorted(DISTRICTS), size=20_000)
-    codes = ["".join(map(chr, row)) for row in sample.credit_codes_vectorised(rng, adcodes)]
+    codes = ["".join(map(chr, row)) for row in credit_codes_vectorised(rng, adcodes)]
     assert all(is_valid(c) for c in codes)
     assert all(c[17] == check_char(c[:17]) and c[2:8] == str(a) for c, a in zip(codes, adcodes))
     assert all(c.startswith("91") for c in codes)
@@ -472,7 +480,7 @@ def test_vectorised_credit_codes_are_valid() -> None:
 
 def test_scale_rejects_empty_sizes(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 1"):
-        sample.write_scale_drop(tmp_path, enterprises=0)
+        write_scale_drop(tmp_path, enterprises=0)
 
 
 def test_cli_sample_writes_a_scale_drop(tmp_path: Path) -> None:
