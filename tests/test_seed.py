@@ -6,7 +6,7 @@ import csv
 import sqlite3
 from pathlib import Path
 
-from etl.facts import published_date
+from etl.fact_fields import published_date
 from models.periods import parse_fact_period
 from tests.conftest import DATA_DIR
 from tests.seed import SRC_SAMPLE
