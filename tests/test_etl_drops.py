@@ -544,7 +544,7 @@ def test_parse_drop_period(text: str, expected: object) -> None:
 
 
 def test_column_map_ships_consistent() -> None:
-    from etl.drops.read import load_column_map
+    from etl.drops.headers import load_column_map
 
     cm = load_column_map()
     assert cm.match("revenue", "营业收入（万元）") == ("revenue", 0.01)
@@ -559,7 +559,7 @@ def test_column_map_ships_consistent() -> None:
 
 
 def test_bundled_metric_catalogue_has_every_metric_a_drop_writes() -> None:
-    from etl.drops.read import load_column_map
+    from etl.drops.headers import load_column_map
 
     catalogue = set(pd.read_csv(ROOT / "data" / "metrics.csv")["code"])
     metrics = {s.metric for s in load_column_map().specs["zone_metrics"].values() if s.metric}

@@ -31,7 +31,8 @@ import pyarrow.compute as pc
 
 from etl import credit_code
 from etl.drops import text_rules
-from etl.drops.read import ColumnMap, ReadResult, Table
+from etl.drops.headers import ColumnMap, Table
+from etl.drops.read import ReadResult
 from models.periods import QUARTER_HINT, parse_period
 from models.problems import REPORT_COLUMNS, Problem
 
