@@ -41,8 +41,8 @@ from typer.testing import CliRunner
 
 from etl import credit_code
 from etl.drops import derive
+from etl.drops.convert import check_codes, factorize, parse_date, parse_drop_period, to_number
 from etl.drops.load import display_path, load_drop
-from etl.drops.validate import check_codes, factorize, parse_date, parse_drop_period, to_number
 from models.db import create_db_and_tables, make_engine, upgrade
 from models.errors import DatabaseMissing, DropRejected
 

@@ -50,10 +50,11 @@ from sqlalchemy.engine import Engine
 
 from etl.drops import derive, merge
 from etl.drops import stage as bulk
+from etl.drops.collector import problems_as_list
 from etl.drops.files import REPORT_NAME, DropFile, discover, fingerprint, read_source
 from etl.drops.headers import Table, load_column_map
 from etl.drops.read import ReadResult, read_tables
-from etl.drops.validate import ValidDrop, problems_as_list, validate_drop
+from etl.drops.validate import ValidDrop, validate_drop
 from etl.runs import require_database
 from models.db import sqlite_path, upgrade
 from models.errors import AidashError, DropRejected, busy_as_error, is_busy

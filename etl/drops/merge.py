@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from etl.drops import stage as bulk
-from etl.drops.validate import ENTERPRISE_OPTIONAL, sorted_factorize
+from etl.drops.convert import sorted_factorize
+from etl.drops.validate import ENTERPRISE_OPTIONAL
 
 
 @dataclass(frozen=True)
