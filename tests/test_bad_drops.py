@@ -16,8 +16,10 @@ import pytest
 from fixtures.make_fixtures import BAD, C1, C2, C4, C6, FORMULA, GOOD, TODAY, UNKNOWN, dump_tables
 from sqlalchemy.engine import Engine
 
+from etl.drops.csv_reader import REASON_UNTERMINATED
+from etl.drops.headers import REASON_EMPTY, REASON_NO_ROWS
 from etl.drops.load import load_drop
-from etl.drops.read import REASON_BAD_XLSX, REASON_EMPTY, REASON_NO_ROWS, REASON_UNTERMINATED
+from etl.drops.xlsx_reader import REASON_BAD_XLSX
 from models.errors import DropRejected
 from models.problems import Problem
 

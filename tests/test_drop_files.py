@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from etl.drops.drop_files import REASON_REPLACED, REASON_SYMLINK, UnsafeEntry, open_entry, size_text
-from etl.drops.read import DropFile, discover, fingerprint
+from etl.drops.files import DropFile, discover, fingerprint
 from models.problems import Problem
 
 CSV = b"credit_code,period,revenue\n"

@@ -41,9 +41,9 @@ from typer.testing import CliRunner
 
 from etl import credit_code
 from etl.drops import derive
+from etl.drops.convert import check_codes, factorize, parse_date, parse_drop_period, to_number
 from etl.drops.load import load_drop
 from etl.drops.report import display_path
-from etl.drops.validate import check_codes, factorize, parse_date, parse_drop_period, to_number
 from models.db import create_db_and_tables, make_engine
 from models.errors import DatabaseMissing, DropRejected
 from models.metrics import COUNT_METRIC, REVENUE_METRIC
@@ -547,7 +547,7 @@ def test_parse_drop_period(text: str, expected: object) -> None:
 
 
 def test_column_map_ships_consistent() -> None:
-    from etl.drops.read import load_column_map
+    from etl.drops.headers import load_column_map
 
     cm = load_column_map()
     assert cm.match("revenue", "营业收入（万元）") == ("revenue", 0.01)
@@ -562,7 +562,7 @@ def test_column_map_ships_consistent() -> None:
 
 
 def test_bundled_metric_catalogue_has_every_metric_a_drop_writes() -> None:
-    from etl.drops.read import load_column_map
+    from etl.drops.headers import load_column_map
 
     catalogue = set(pd.read_csv(ROOT / "data" / "metrics.csv")["code"])
     metrics = {s.metric for s in load_column_map().specs["zone_metrics"].values() if s.metric}

@@ -1,4 +1,5 @@
-"""Reading drop files (etl.drops.read): discovery, encodings, CSV and XLSX parsing, header mapping."""
+"""Reading drop files (etl.drops.read and its files, csv_reader, xlsx_reader, headers):
+discovery, encodings, CSV and XLSX parsing, header mapping."""
 
 from __future__ import annotations
 
@@ -9,21 +10,12 @@ from pathlib import Path
 import pytest
 from fixtures.make_fixtures import BAD, C1, C2, C5, C6, FORMULA, GOOD
 
-from etl.drops import read
-from etl.drops.read import (
-    REASON_BAD_XLSX,
-    REASON_EMPTY,
-    REASON_NO_ROWS,
-    REASON_UNTERMINATED,
-    DropFile,
-    cell_text,
-    discover,
-    file_kind,
-    fingerprint,
-    header_key,
-    load_column_map,
-    read_drop,
-)
+from etl.drops import files
+from etl.drops.csv_reader import REASON_UNTERMINATED
+from etl.drops.files import REASON_XLS, DropFile, discover, file_kind, fingerprint
+from etl.drops.headers import REASON_EMPTY, REASON_NO_ROWS, header_key, load_column_map
+from etl.drops.read import ReadResult, read_drop
+from etl.drops.xlsx_reader import REASON_BAD_XLSX, cell_text
 from models.problems import Problem
 
 COLUMN_MAP = load_column_map()
@@ -35,7 +27,7 @@ def _file(path: Path) -> DropFile:
     return f
 
 
-def _records(result: read.ReadResult, index: int = 0) -> list[dict]:
+def _records(result: ReadResult, index: int = 0) -> list[dict]:
     table = result.tables[index]
     return [{k: v for k, v in rec.items() if isinstance(v, str)}
             for rec in table.data.to_dict("records")]
@@ -62,7 +54,7 @@ def test_discover_orders_files_and_skips_what_is_not_data(tmp_path: Path) -> Non
     files, problems = discover(tmp_path, ignore=(tmp_path / "my_report.csv",))
     assert [f.name for f in files] == ["enterprises.xlsx", "revenue.csv", "zone_metrics.csv"]
     assert problems == [
-        Problem("old.xls", None, None, None, None, read.REASON_XLS),
+        Problem("old.xls", None, None, None, None, REASON_XLS),
         Problem("typo.csv", None, None, None, None,
                 "file name is not a known kind: name it enterprises/企业名录, revenue/营业收入, "
                 "zone_metrics/园区指标 (.csv or .xlsx)"),
@@ -110,7 +102,7 @@ def test_utf16_gets_a_hint(tmp_path: Path) -> None:
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
 def test_error_offset_is_exact_across_read_chunks(tmp_path: Path, chunk: int,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(read, "READ_CHUNK", chunk)
+    monkeypatch.setattr(files, "READ_CHUNK", chunk)
     path = tmp_path / "revenue.csv"
     good = "名称,期间\n上海,2025Q1\n".encode()
     path.write_bytes(codecs.BOM_UTF8 + good + b"\xe4\xb8" + b",\n")

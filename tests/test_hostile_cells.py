@@ -29,8 +29,8 @@ from fixtures.make_fixtures import (
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from etl.drops.csv_reader import REASON_UNTERMINATED
 from etl.drops.load import load_drop
-from etl.drops.read import REASON_UNTERMINATED
 from etl.drops.text_rules import CELL_LIMIT, NAME_LIMIT
 from models import db as db_module
 from models.errors import DropRejected

@@ -165,7 +165,7 @@ def test_key_order_is_a_stable_sort_by_the_keys(dtype: object) -> None:
 
 @pytest.mark.parametrize("dtype", ["str", object])
 def test_sorted_factorize_matches_pandas(dtype: object) -> None:
-    from etl.drops.validate import sorted_factorize
+    from etl.drops.convert import sorted_factorize
 
     values = pd.Series(pd.array(["b", None, "ä", "a", "b", "张江", None, "a"], dtype=dtype))
     codes, uniques = sorted_factorize(values)

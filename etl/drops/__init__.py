@@ -2,7 +2,11 @@
 
 ``load.load_drop`` is the entry point; each step has its module (``read``, ``validate``,
 ``stage``, ``merge``, ``derive``) and the file and cell rules theirs (``drop_files``,
-``workbook_limits``, ``text_rules``).
+``workbook_limits``, ``text_rules``). Reading is split into ``files`` (find, hash, decode),
+``csv_reader``, ``xlsx_reader`` and ``headers`` (the column map, a file's header mapped);
+validating into ``convert`` (cell converters), ``schema`` (allowed values, range checks, report
+texts), ``lookups`` (what it reads from the database), ``collector`` (the problems found) and
+``checks`` (the column checks every kind shares).
 
 Around the steps: ``write`` writes a valid drop (staging in the second thread of
 ``background``), ``report`` rejects one, ``run_record`` keeps its rows in the history and

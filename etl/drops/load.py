@@ -46,16 +46,9 @@ from sqlalchemy.engine import Engine
 
 from etl.drops import merge
 from etl.drops.background import Background, stage_specs
-from etl.drops.read import (
-    REPORT_NAME,
-    ReadResult,
-    Table,
-    discover,
-    fingerprint,
-    load_column_map,
-    read_source,
-    read_tables,
-)
+from etl.drops.files import REPORT_NAME, discover, fingerprint, read_source
+from etl.drops.headers import Table, load_column_map
+from etl.drops.read import ReadResult, read_tables
 from etl.drops.report import display_path, reject
 from etl.drops.results import LoadResult
 from etl.drops.run_record import find_repeat, now_text, record_repeat, record_run

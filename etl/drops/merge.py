@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from etl.drops.convert import sorted_factorize
 from etl.drops.stage import indexes_rebuilt
 from etl.drops.steps import Steps
-from etl.drops.validate import ENTERPRISE_OPTIONAL, sorted_factorize
+from etl.drops.validate import ENTERPRISE_OPTIONAL
 
 
 @dataclass(frozen=True)
