@@ -89,9 +89,8 @@ def make(rng: random.Random, adcode: int | str, *, authority: str = "9", org_typ
 
 
 def check_values(values: np.ndarray) -> np.ndarray:
-    """:func:`check_char` over the rows of an (n, 17) matrix of character values (0–30; further columns are
-    ignored):
-    the value of each row's check character.
+    """:func:`check_char` over the rows of an (n, 17) matrix of character values (0–30;
+    further columns are ignored): the value of each row's check character.
 
     Summed column by column, so that a million rows of small integers never become an
     (n, 17) matrix of 64-bit products.

@@ -17,8 +17,9 @@ from typing import NoReturn
 import numpy as np
 import pandas as pd
 
+from etl.drops.collector import problems_as_list
 from etl.drops.run_record import record_run
-from etl.drops.validate import ValidDrop, problems_as_list
+from etl.drops.validate import ValidDrop
 from models.errors import DropRejected, is_busy
 from models.problems import REPORT_COLUMNS
 
