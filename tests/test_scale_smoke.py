@@ -321,3 +321,12 @@ def test_the_aggregates_of_a_new_quarter_are_summed_beside_its_insert(
     folder = sqlite_path(str(geo_engine.url)).parent  # type: ignore[union-attr]
     load_drop(geo_engine, _revise(scale_drop, folder / "fix" / "2025Q2"), progress=False)
     assert len(threads) == 2 and threads[1] == "MainThread"
+
+
+def test_every_step_the_benchmark_times_is_a_loader_function() -> None:
+    """The scale benchmark times the loader's steps by name: a renamed step must fail here,
+    not vanish from the benchmark's table."""
+    from benchmarks.loader_timers import LOADER_STEPS, THREAD_ONLY_STEPS, step_function
+
+    for module, name, _step in LOADER_STEPS + THREAD_ONLY_STEPS:
+        assert callable(step_function(module, name)), f"{module}.{name}"
