@@ -30,16 +30,20 @@ USAGE_ERROR = 2  # click's exit code for a bad argument or option
 
 
 def _cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> Result:
+    from typer import rich_utils
+
     from etl import cli
 
-    # Rich wraps at 80 columns when not on a terminal; the lines tested here are longer.
+    # Rich wraps at 80 columns when not on a terminal; the lines tested here are longer (a
+    # path in click's error box, too).
     monkeypatch.setattr(cli.out, "width", 250)
     monkeypatch.setattr(cli.err, "width", 250)
+    monkeypatch.setattr(rich_utils, "MAX_WIDTH", 400)
     return CliRunner().invoke(cli.app, args, prog_name="aidash")
 
 
 def _panel(text: str) -> str:
-    """The message inside click's error box (``╭─ Error ─╮ │ … │ ╰─╯``), unwrapped."""
+    """The message inside click's error box (``╭─ Error ─╮ │ … │ ╰─╯``)."""
     return " ".join(line.strip("│ ") for line in text.splitlines() if line.startswith("│"))
 
 

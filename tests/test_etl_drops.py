@@ -65,13 +65,6 @@ def _current(engine: Engine, metric: str, scope_type: str, period: str) -> dict[
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-@pytest.fixture
-def base(geo_engine: Engine) -> Engine:
-    """The geography plus the base drop good/2025Q1 (run 2)."""
-    load_drop(geo_engine, GOOD / "2025Q1", today=TODAY)
-    return geo_engine
-
-
 # ------------------------------------------------------------------------------ loading
 
 
