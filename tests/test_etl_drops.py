@@ -360,6 +360,7 @@ def test_readers_see_the_database_before_or_after_a_load(
     assert after[0][0] == before[0][0] + 5 and after[0][2] == before[0][2] + 1
 
 
+@pytest.mark.slow
 def test_load_killed_mid_write_leaves_the_database_as_it_was(geo_engine: Engine,
                                                               tmp_path: Path) -> None:
     """SIGKILL while the load's pages are going into the WAL: nothing of it survives."""

@@ -37,6 +37,9 @@ from etl.drops.drop_files import REASON_FOLDER, REASON_SYMLINK, size_text
 from etl.drops.workbook_limits import REASON_XML_ENTITIES
 from models.problems import Problem
 
+# Every case starts the command line in a subprocess of its own.
+pytestmark = pytest.mark.slow
+
 SECRET = "SECRET-HOST-LINE do not echo"
 REVENUE = [["credit_code", "period", "revenue"], [C1, "2025Q2", "12.5"], [C2, "2025Q2", "260"]]
 EXPORT = "export the sheet as CSV (UTF-8)"
