@@ -50,8 +50,10 @@ db: $(DB)
 run: $(STAMP) $(DB)
 	$(BIN)/streamlit run streamlit_app.py --server.address 127.0.0.1 --server.port $(PORT)
 
+# Every test, on two workers; worksteal splits the browser test's pages between them (loadfile
+# left one worker with the whole browser module). `pytest -m "not slow"` is the quick loop.
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check app etl models tests benchmarks scripts

@@ -16,6 +16,9 @@ import sys
 import time
 
 from benchmarks import forecast_bench, scale_bench
+from benchmarks.scale_readme import README, write_readme
+from benchmarks.scale_report import finish
+from benchmarks.scale_shared import ROOT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         forecast_table = forecast_bench.render(forecast_bench.run(quick=args.quick, progress=True))
 
     print("\n== Scale benchmark (benchmarks.scale_bench) ==", flush=True)
-    report = scale_bench.finish(scale_bench.run_benchmark(args))
+    report = finish(scale_bench.run_benchmark(args))
 
     print("\n== Forecast benchmark ==\n")
     print(forecast_table or "skipped (--skip-forecast)")
@@ -43,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     if scale_bench.should_write(args):
         command = ("python -m benchmarks.run_all " + " ".join(argv)).strip()
         extra = [("Forecast engine (same run)", forecast_table)] if forecast_table else []
-        scale_bench.write_readme(report, command, extra)
-        print(f"wrote {scale_bench.README.relative_to(scale_bench.ROOT)}")
+        write_readme(report, command, extra)
+        print(f"wrote {README.relative_to(ROOT)}")
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
     return 0
 

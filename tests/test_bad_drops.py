@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fixtures.make_fixtures import BAD, C1, C2, C4, C6, FORMULA, GOOD, TODAY, UNKNOWN, dump_tables
+from fixtures.make_fixtures import BAD, C1, C2, C4, C6, FORMULA, TODAY, UNKNOWN, dump_tables
 from sqlalchemy.engine import Engine
 
 from etl.drops.csv_reader import REASON_UNTERMINATED
@@ -111,13 +111,6 @@ REJECTED: dict[str, list[Problem]] = {
 }
 
 ACCEPTED = ("bom", "crlf", "formula_text", "full_width")
-
-
-@pytest.fixture
-def base(geo_engine: Engine) -> Engine:
-    """The geography plus the base drop good/2025Q1 (run 2)."""
-    load_drop(geo_engine, GOOD / "2025Q1", today=TODAY)
-    return geo_engine
 
 
 def _db(engine: Engine) -> Path:

@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import DATA_DIR, ROOT
 from tests.local_server import CHROMIUM, CHROMIUM_ARGS, ServerDidNotStart, streamlit_server
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 LANGS = ("en", "zh")

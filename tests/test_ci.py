@@ -100,6 +100,7 @@ def run_browser_test(tmp_path: Path, ci: str | None) -> subprocess.CompletedProc
         check=False)
 
 
+@pytest.mark.slow
 def test_the_browser_test_fails_without_chromium_in_ci(tmp_path: Path) -> None:
     result = run_browser_test(tmp_path, "true")
     assert result.returncode == 1, result.stdout
@@ -111,6 +112,7 @@ def test_the_browser_test_fails_without_chromium_in_ci(tmp_path: Path) -> None:
     assert re.fullmatch(r"\d+ errors in [\d.]+s", result.stdout.splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_the_browser_test_skips_without_chromium_outside_ci(tmp_path: Path) -> None:
     result = run_browser_test(tmp_path, None)
     assert result.returncode == 0, result.stdout

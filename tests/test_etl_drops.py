@@ -68,13 +68,6 @@ def _current(engine: Engine, metric: str, scope_type: str, period: str) -> dict[
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-@pytest.fixture
-def base(geo_engine: Engine) -> Engine:
-    """The geography plus the base drop good/2025Q1 (run 2)."""
-    load_drop(geo_engine, GOOD / "2025Q1", today=TODAY)
-    return geo_engine
-
-
 # ------------------------------------------------------------------------------ loading
 
 
@@ -370,6 +363,7 @@ def test_readers_see_the_database_before_or_after_a_load(
     assert after[0][0] == before[0][0] + 5 and after[0][2] == before[0][2] + 1
 
 
+@pytest.mark.slow
 def test_load_killed_mid_write_leaves_the_database_as_it_was(geo_engine: Engine,
                                                               tmp_path: Path) -> None:
     """SIGKILL while the load's pages are going into the WAL: nothing of it survives."""

@@ -32,13 +32,6 @@ def _load(engine: Engine, name: str) -> int:
     return result.run_id
 
 
-@pytest.fixture
-def base(geo_engine: Engine) -> Engine:
-    """The geography (run 1) plus the base drop good/2025Q1 (run 2)."""
-    assert _load(geo_engine, "2025Q1") == 2
-    return geo_engine
-
-
 def test_list_runs_newest_first(base: Engine) -> None:
     _load(base, "2025Q1_revised")
     got = [(r.id, r.kind, r.status, r.data_period, r.rows_read, r.rows_inserted,

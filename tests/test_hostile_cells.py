@@ -170,13 +170,6 @@ REJECTED: dict[str, tuple[dict[str, bytes], list[Problem]]] = {
 }
 
 
-@pytest.fixture
-def base(geo_engine: Engine) -> Engine:
-    """The geography plus the base drop good/2025Q1."""
-    load_drop(geo_engine, GOOD / "2025Q1", today=TODAY)
-    return geo_engine
-
-
 def _cli(args: list[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     from etl import cli
 

@@ -1,7 +1,8 @@
 """The catalogue of hostile drops (issue 10): files that lie about their size, expand without
 bound, point outside the drop or are no files at all, and report paths that cannot be written.
 
-Each is loaded through the real command line (``python -m etl etl load``) against a real
+Each is loaded through the real command line (``python -m etl etl load``, in a process forked
+from one that has imported it; the legitimate twins in fresh interpreters) against a real
 database holding the base drop: it is refused within ten seconds, with a non-zero exit, no
 traceback, exactly the expected problems and every data table unchanged; or, being legitimate,
 it loads exactly as its CSV twin. The harness is tests/hostile.py.
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fixtures.make_fixtures import C1, C2, ZONE_HEADER, dump_tables
 from hostile import (
     Drop,
+    LoadServer,
     Refused,
     assert_refused_cleanly,
     build_base,
@@ -37,6 +40,9 @@ from etl.drops.drop_files import REASON_FOLDER, REASON_SYMLINK, size_text
 from etl.drops.workbook_limits import REASON_XML_ENTITIES
 from models.problems import Problem
 
+# Every case runs the command line in a process of its own.
+pytestmark = pytest.mark.slow
+
 SECRET = "SECRET-HOST-LINE do not echo"
 REVENUE = [["credit_code", "period", "revenue"], [C1, "2025Q2", "12.5"], [C2, "2025Q2", "260"]]
 EXPORT = "export the sheet as CSV (UTF-8)"
@@ -50,6 +56,13 @@ def P(file: str, reason: str, *, sheet: str | None = None, row: int | None = Non
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_base(tmp_path_factory.mktemp("base") / "aidash.db")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadServer]:
+    load_server = LoadServer(tmp_path_factory.mktemp("runs"))
+    yield load_server
+    load_server.close()
 
 
 @pytest.fixture
@@ -272,8 +285,9 @@ def test_catalogue_names_are_unique() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_hostile_drop_is_refused(case: Refused, db: Path, tmp_path: Path) -> None:
-    run = check_refused(case, db, tmp_path)
+def test_hostile_drop_is_refused(case: Refused, db: Path, tmp_path: Path,
+                                 server: LoadServer) -> None:
+    run = check_refused(case, db, tmp_path, server)
     # Nothing of a file outside the drop is shown or kept.
     report = (tmp_path / "report.csv").read_text(encoding="utf-8-sig")
     assert SECRET not in run.stdout + run.stderr + report + last_run_message(db)
@@ -318,15 +332,15 @@ def _negative_drop(tmp: Path) -> Path:
     return folder
 
 
-def test_report_that_is_a_link_is_replaced_not_written_through(db: Path,
-                                                               tmp_path: Path) -> None:
+def test_report_that_is_a_link_is_replaced_not_written_through(db: Path, tmp_path: Path,
+                                                               server: LoadServer) -> None:
     folder = _negative_drop(tmp_path)
     target = tmp_path / "host" / "keep.txt"
     target.parent.mkdir()
     target.write_text("keep me\n", encoding="utf-8")
     (folder / "rejections.csv").symlink_to(target)
     before = dump_tables(db)
-    run = run_load(db, Drop(folder))
+    run = run_load(db, Drop(folder), server=server)
     assert_refused_cleanly(run, db, before)
     assert target.read_text(encoding="utf-8") == "keep me\n"
     report = folder / "rejections.csv"
@@ -341,12 +355,12 @@ def test_report_that_is_a_link_is_replaced_not_written_through(db: Path,
     ("a_file/r.csv", "Not a directory"),
 ])
 def test_unwritable_report_path_still_prints_the_reasons(db: Path, tmp_path: Path, where: str,
-                                                         why: str) -> None:
+                                                         why: str, server: LoadServer) -> None:
     folder = _negative_drop(tmp_path)
     (tmp_path / "a_file").write_text("not a folder", encoding="utf-8")
     report = tmp_path / where
     before = dump_tables(db)
-    run = run_load(db, Drop(folder), report=report)
+    run = run_load(db, Drop(folder), report=report, server=server)
     assert_refused_cleanly(run, db, before)
     assert run.stderr.splitlines() == [
         "Drop 2025Q2 rejected: 1 problem in 1 file.",

@@ -115,6 +115,7 @@ def test_every_page_in_both_languages(seeded_db: Path, page: str, lang: str) -> 
     check(at, lang)
 
 
+@pytest.mark.slow
 def test_switching_pages_in_one_session(seeded_db: Path) -> None:
     at = open_page("overview")
     for page in ("map", "trends", "enterprises", "sources", "overview"):
@@ -123,6 +124,7 @@ def test_switching_pages_in_one_session(seeded_db: Path) -> None:
         assert at.title[0].value == CHECKS[page][0]["en"]
 
 
+@pytest.mark.slow
 def test_language_switch_translates_and_goes_into_the_url(seeded_db: Path) -> None:
     at = open_page("enterprises")
     at.segmented_control(key="lang").set_value("zh").run()
@@ -131,6 +133,7 @@ def test_language_switch_translates_and_goes_into_the_url(seeded_db: Path) -> No
     assert at.dataframe[0].value.columns[1] == "企业名称"
 
 
+@pytest.mark.slow
 def test_a_filter_changes_the_table_and_the_url(seeded_db: Path) -> None:
     at = open_page("enterprises")
     at.multiselect(key="ent_zones").set_value(["zhangjiang_ai_island"]).run()
@@ -144,6 +147,7 @@ def test_a_filter_changes_the_table_and_the_url(seeded_db: Path) -> None:
     assert at.query_params["sizes"] == ["micro", "small"]
 
 
+@pytest.mark.slow
 def test_paging_and_sorting(seeded_db: Path) -> None:
     at = open_page("enterprises", sort="founded", desc="1")
     first = at.dataframe[0].value["Founded"].tolist()
@@ -155,6 +159,7 @@ def test_paging_and_sorting(seeded_db: Path) -> None:
     assert at.query_params["page"] == "2"
 
 
+@pytest.mark.slow
 def test_export_has_bom_filtered_rows_and_neutralised_formulas(
         seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[bytes] = []
@@ -186,6 +191,7 @@ def test_export_has_bom_filtered_rows_and_neutralised_formulas(
     assert [b.proto.url.rsplit(".", 1)[1] for b in at.get("download_button")] == ["csv", "xlsx"]
 
 
+@pytest.mark.slow
 def test_shared_enterprise_link_restores_the_view(seeded_db: Path) -> None:
     at = open_page("enterprises", lang="zh", zones="westbund_ai_tower", sort="employees",
                    desc="1", psize="50")
@@ -198,6 +204,7 @@ def test_shared_enterprise_link_restores_the_view(seeded_db: Path) -> None:
     assert at.query_params["zones"] == "westbund_ai_tower"
 
 
+@pytest.mark.slow
 def test_shared_trends_link_restores_the_view(seeded_db: Path) -> None:
     at = open_page("trends", lang="zh", stype="district", scopes=["310115", "310104"],
                    view="growth", fan="0")
@@ -211,6 +218,7 @@ def test_shared_trends_link_restores_the_view(seeded_db: Path) -> None:
     assert lines == ["浦东新区（样例）", "徐汇区（样例）"]  # districts in the order chosen
 
 
+@pytest.mark.slow
 def test_trends_view_switches_and_bad_url_values_fall_back(seeded_db: Path) -> None:
     at = open_page("trends", stype="nonsense", metric="no_such_metric|x", scopes="nowhere")
     assert at.session_state["trends_stype"] == "zone"
@@ -224,6 +232,7 @@ def test_trends_view_switches_and_bad_url_values_fall_back(seeded_db: Path) -> N
     assert at.query_params["view"] == "share"
 
 
+@pytest.mark.slow
 def test_annual_levels_sum_complete_years(seeded_db: Path) -> None:
     at = open_page("trends", stype="city", freq="Y")
     [trace] = [t for t in figures(at)[0]["data"] if t["meta"]["role"] == "line-sample"]
@@ -234,6 +243,7 @@ def test_annual_levels_sum_complete_years(seeded_db: Path) -> None:
     assert at.query_params["freq"] == "Y" and at.query_params["stype"] == "city"
 
 
+@pytest.mark.slow
 def test_map_selection_shows_the_trend_and_links_to_trends(seeded_db: Path) -> None:
     at = open_page("map", sel="district:310115")
     assert at.subheader[0].value == "Trend: Pudong New Area"
@@ -245,6 +255,7 @@ def test_map_selection_shows_the_trend_and_links_to_trends(seeded_db: Path) -> N
     assert at.query_params["sel"] == "district:310115"
 
 
+@pytest.mark.slow
 def test_map_period_slider_goes_into_the_url(seeded_db: Path) -> None:
     at = open_page("map")
     at.select_slider(key="map_period").set_value("2024Q2").run()
@@ -281,6 +292,7 @@ def test_empty_database_gives_a_friendly_page(tmp_path: Path,
         "（加 `--force` 可重建），然后刷新本页。")
 
 
+@pytest.mark.slow
 def test_trends_page_with_forecasts_too_short_to_backtest(seeded_db_path: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression (scale benchmark): series with no backtest store NULL accuracy, and the
@@ -303,6 +315,7 @@ def test_trends_page_with_forecasts_too_short_to_backtest(seeded_db_path: Path, 
     assert len(accuracy) == 1 and accuracy[0]["MASE"].isna().all()
 
 
+@pytest.mark.slow
 def test_sources_page_shows_units_in_chinese(seeded_db: Path) -> None:
     at = open_page("sources", lang="zh")
     facts = next(df.value for df in at.dataframe if "单位" in df.value.columns)
@@ -310,6 +323,7 @@ def test_sources_page_shows_units_in_chinese(seeded_db: Path) -> None:
     assert units and not units & {"enterprises", "billion CNY", "percent"}, units
 
 
+@pytest.mark.slow
 def test_a_broad_search_counts_up_to_the_cap(seeded_db: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from app.queries import register
@@ -328,6 +342,7 @@ def test_a_broad_search_counts_up_to_the_cap(seeded_db: Path,
     assert markdown(at)[0] == "**10** enterprises match · showing 1–10"
 
 
+@pytest.mark.slow
 def test_chinese_export_names_both_sheets_in_chinese(seeded_db: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import io
@@ -418,6 +433,7 @@ def test_a_zero_byte_database_is_not_built_yet(tmp_path: Path, monkeypatch: pyte
     assert len(at.error) == 0
 
 
+@pytest.mark.slow
 def test_the_quick_check_runs_once_per_data_version(seeded_db_path: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
@@ -468,6 +484,7 @@ def test_results_are_cached_until_the_data_version_changes(
     assert at.metric[0].value == "≥ 460.0 billion CNY"
 
 
+@pytest.mark.slow
 def test_enterprises_export_survives_control_characters_in_an_older_database(
         seeded_db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression (issue 10): a name holding U+0007 (loaded before loads refused it) made the
@@ -508,6 +525,7 @@ def test_enterprises_export_survives_control_characters_in_an_older_database(
     assert book.get_sheet_by_name("About").to_python()[-1] == ["Control characters", note]
 
 
+@pytest.mark.slow
 def test_damage_met_while_drawing_a_page_shows_the_damaged_screen(
         seeded_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Damage the checks did not reach (a page read after the quick check) is still reported as

@@ -62,6 +62,7 @@ def revenue(bundled: Path) -> dict[tuple[str, tuple[int, int]], int]:
 
 # --- bundled drops ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_bundled_drops_are_26_quarters_with_every_file(bundled: Path) -> None:
     assert sorted(p.name for p in bundled.iterdir()) == LABELS
     for label in LABELS:
@@ -72,6 +73,7 @@ def test_bundled_drops_are_26_quarters_with_every_file(bundled: Path) -> None:
         assert source["generator"] == "etl.sample.write_bundled_drops"
 
 
+@pytest.mark.slow
 def test_same_seed_writes_identical_bytes(bundled: Path, tmp_path: Path) -> None:
     written = write_bundled_drops(tmp_path)
     assert len(written) == 26 * 4
@@ -80,6 +82,7 @@ def test_same_seed_writes_identical_bytes(bundled: Path, tmp_path: Path) -> None
         assert path.read_bytes() == twin.read_bytes(), path.relative_to(tmp_path)
 
 
+@pytest.mark.slow
 def test_other_seed_writes_other_data(bundled: Path, tmp_path: Path) -> None:
     write_bundled_drops(tmp_path, seed=7)
     for label, name in (("2019Q1", "revenue.csv"), ("2019Q4", "revenue.xlsx")):
@@ -87,6 +90,7 @@ def test_other_seed_writes_other_data(bundled: Path, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "2019Q1" / "source.json").read_text())["seed"] == 7
 
 
+@pytest.mark.slow
 def test_committed_drops_equal_a_fresh_generation(bundled: Path) -> None:
     """Nobody edits the bundled drops by hand: regenerate with `aidash sample`."""
     ignore = {"rejections.csv"}
@@ -102,6 +106,7 @@ def test_committed_drops_equal_a_fresh_generation(bundled: Path) -> None:
             assert same, rel
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label, names, encoding, line_end", [
     ("2019Q1", ["enterprises.csv", "revenue.csv", "zone_metrics.csv"], "utf-8", b"\n"),
     ("2021Q2", ["enterprises.csv", "revenue.csv", "zone_metrics.csv"], "utf-8-sig", b"\r\n"),
@@ -126,6 +131,7 @@ def test_drop_formats(bundled: Path, label: str, names: list[str], encoding: str
         raw.decode(encoding)
 
 
+@pytest.mark.slow
 def test_formats_per_drop_match_the_readme(bundled: Path) -> None:
     text = README.read_text(encoding="utf-8")
     for label in LABELS:
@@ -135,6 +141,7 @@ def test_formats_per_drop_match_the_readme(bundled: Path) -> None:
         assert re.search(rf"\|\s*{label}\s*\|[^\n]*`{fmt}`", text), label
 
 
+@pytest.mark.slow
 def test_every_row_is_sample_and_every_code_valid(bundled: Path) -> None:
     registered: set[str] = set()
     for label in LABELS:
@@ -152,6 +159,7 @@ def test_every_row_is_sample_and_every_code_valid(bundled: Path) -> None:
                 assert all(float(r["revenue"]) >= 0 for r in rows)
 
 
+@pytest.mark.slow
 def test_zones_and_districts_are_known_and_consistent(bundled: Path) -> None:
     zones = {z.zone_id: z for z in load_zones()}
     seen_zones: set[str] = set()
@@ -188,6 +196,7 @@ def _iso(text: str) -> str:
     return f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}"
 
 
+@pytest.mark.slow
 def test_first_drop_holds_firms_founded_before_2019_04_and_later_drops_the_new_ones(
         bundled: Path) -> None:
     first, _ = read_file(drop_files(bundled / "2019Q1")["enterprises"])
@@ -205,6 +214,7 @@ def test_first_drop_holds_firms_founded_before_2019_04_and_later_drops_the_new_o
     assert 4_000 <= len(known) <= 6_000
 
 
+@pytest.mark.slow
 def test_ytd_drops_carry_year_to_date_periods(bundled: Path) -> None:
     for label, fmt in DROP_FORMATS.items():
         if fmt != FORMAT_CSV_ZH_YTD:
@@ -215,6 +225,7 @@ def test_ytd_drops_carry_year_to_date_periods(bundled: Path) -> None:
         assert {r["basis"] for r in rows} == {"累计"}
 
 
+@pytest.mark.slow
 def test_annual_totals_follow_the_reported_series(
         revenue: dict[tuple[str, tuple[int, int]], int]) -> None:
     by_year, by_q = annual_totals_million(revenue)
@@ -230,6 +241,7 @@ def test_annual_totals_follow_the_reported_series(
         assert quarters[3] == max(quarters) and quarters[0] == min(quarters), year
 
 
+@pytest.mark.slow
 def test_revenue_is_heavy_tailed(revenue: dict[tuple[str, tuple[int, int]], int]) -> None:
     per_firm: dict[str, int] = defaultdict(int)
     for (code, (y, _)), v in revenue.items():
@@ -241,6 +253,7 @@ def test_revenue_is_heavy_tailed(revenue: dict[tuple[str, tuple[int, int]], int]
     assert np.median(ranked) < np.mean(ranked) / 4
 
 
+@pytest.mark.slow
 def test_2024q4_restates_2024q3_for_a_handful_of_firms(bundled: Path) -> None:
     q3, _ = read_file(drop_files(bundled / "2024Q3")["revenue"])
     q4, _ = read_file(drop_files(bundled / "2024Q4")["revenue"])
@@ -256,6 +269,7 @@ def test_2024q4_restates_2024q3_for_a_handful_of_firms(bundled: Path) -> None:
     assert float(again[0]["computing_pflops"]) > float(before["computing_pflops"])
 
 
+@pytest.mark.slow
 def test_zone_metrics_near_reported_2025_figures(bundled: Path) -> None:
     rows, _ = read_file(drop_files(bundled / "2025Q2")["zone_metrics"])
     by_zone = {r["zone_id"]: r for r in rows}
@@ -270,6 +284,7 @@ def test_zone_metrics_near_reported_2025_figures(bundled: Path) -> None:
     assert float(by_zone["lingang_ct_computing"]["computing_pflops"]) >= 10_000
 
 
+@pytest.mark.slow
 def test_registered_models_never_fall(bundled: Path) -> None:
     last: dict[str, int] = {}
     for label in LABELS:
@@ -283,6 +298,7 @@ def test_registered_models_never_fall(bundled: Path) -> None:
             last[r["zone_id"]] = value
 
 
+@pytest.mark.slow
 def test_share_of_firms_in_no_zone(bundled: Path) -> None:
     state: dict[str, dict[str, str]] = {}
     for label in LABELS:

@@ -47,6 +47,7 @@ def _counts(conn: sqlite3.Connection) -> dict[str, int]:
     }
 
 
+@pytest.mark.slow
 def test_scale_drop_loads_once_and_repeats_as_a_noop(geo_engine: Engine,
                                                      scale_drop: Path) -> None:
     first = load_drop(geo_engine, scale_drop, progress=False)
@@ -162,6 +163,7 @@ def _revise(drop: Path, out: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_aggregates_equal_a_plain_sql_computation_on_both_paths(
         geo_engine: Engine, scale_drop: Path, tmp_path: Path) -> None:
     # The first load takes the bulk path (its rows are the whole of their quarters: the
@@ -189,6 +191,7 @@ def test_aggregates_equal_a_plain_sql_computation_on_both_paths(
         ENTERPRISES, ENTERPRISES + 1, ENTERPRISES + 2)
 
 
+@pytest.mark.slow
 def test_bulk_load_rebuilds_the_indexes_it_dropped(geo_engine: Engine, scale_drop: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from etl.drops import stage as staging
@@ -215,6 +218,7 @@ def test_bulk_load_rebuilds_the_indexes_it_dropped(geo_engine: Engine, scale_dro
         _assert_aggregates_match(conn)
 
 
+@pytest.mark.slow
 def test_the_stage_file_is_gone_after_a_load_and_after_a_failed_one(
         geo_engine: Engine, scale_drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from etl.drops import derive
@@ -240,6 +244,7 @@ def _dump(engine: Engine) -> list[tuple]:
                                          "ORDER BY name")]
 
 
+@pytest.mark.slow
 def test_a_failed_merge_stops_the_revenue_staging_thread(
         geo_engine: Engine, scale_drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Revenue is staged in a thread while the register is merged: when the merge fails, the
@@ -278,6 +283,7 @@ def test_a_failed_merge_stops_the_revenue_staging_thread(
     assert [r for r in after if r[0] != "etl_runs"] == [r for r in before if r[0] != "etl_runs"]
 
 
+@pytest.mark.slow
 def test_a_failure_in_the_staging_thread_fails_the_load(
         geo_engine: Engine, scale_drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from etl.drops import stage as staging
@@ -300,6 +306,7 @@ def test_a_failure_in_the_staging_thread_fails_the_load(
                             ).fetchone() == ("failed", "MemoryError: no room for revenue")
 
 
+@pytest.mark.slow
 def test_the_aggregates_of_a_new_quarter_are_summed_beside_its_insert(
         geo_engine: Engine, scale_drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A drop whose quarters are not stored yet has its revenue summed in the second thread
@@ -321,3 +328,36 @@ def test_the_aggregates_of_a_new_quarter_are_summed_beside_its_insert(
     folder = sqlite_path(str(geo_engine.url)).parent  # type: ignore[union-attr]
     load_drop(geo_engine, _revise(scale_drop, folder / "fix" / "2025Q2"), progress=False)
     assert len(threads) == 2 and threads[1] == "MainThread"
+
+
+def test_every_loader_step_has_a_line_in_the_benchmark() -> None:
+    """The scale benchmark reads the loader's on_step hook: every step the loader can report
+    has its line in the report, so a new step cannot vanish from the benchmark's table."""
+    from benchmarks.loader_timers import STEP_LABELS
+    from etl.drops.steps import Step
+
+    assert set(STEP_LABELS) == set(Step)
+
+
+def test_the_benchmark_timers_sum_a_real_load(geo_engine: Engine, scale_drop: Path) -> None:
+    """Timed through the hook: every main-thread step of a real load lands on a line, the
+    merges without the index rebuilds inside them, and the lines add up to the load."""
+    import time
+
+    from benchmarks.loader_timers import COMMIT_STEP, FORECAST_STEP, THREAD_MARK, LoaderTimers
+    from etl.drops.steps import Step
+
+    timers = LoaderTimers(sample_rss=False)
+    t0 = time.perf_counter()
+    load_drop(geo_engine, scale_drop, progress=False, on_step=timers.on_step)
+    load_s = time.perf_counter() - t0
+    phases = timers.phases(load_s, forecast_s=0.0)
+    assert {"hash files", "read (parse files)", "validate", "merge SQL (join, insert)",
+            COMMIT_STEP} <= set(phases)
+    merges = sum(t.seconds for t in timers.timings if t.step is Step.MERGE)
+    rebuilds = sum(t.seconds for t in timers.timings if t.step is Step.INDEX_REBUILD)
+    assert phases["merge SQL (join, insert)"] == pytest.approx(merges - rebuilds)
+    in_main = sum(v for k, v in phases.items() if not k.endswith(THREAD_MARK)
+                  and k != FORECAST_STEP)
+    reported = sum(t.seconds for t in timers.timings if not t.in_thread) - rebuilds
+    assert in_main == pytest.approx(max(load_s, reported))
