@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -32,7 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app.queries.health import RunInfo, check_database, run_info
-from models.db import make_engine, resolve_url, sqlite_path
+from models.db import make_engine, read_only_uri, resolve_url, sqlite_path
 from models.errors import DatabaseDamaged, DatabaseMissing
 from models.health import damage_reason, diagnose, file_stamp
 
@@ -42,6 +45,13 @@ R = TypeVar("R")
 MAX_ENTRIES = 512
 # Where a script run keeps the data version every cached call of the run is keyed on.
 TOKEN_KEY = "_run_token"
+# The quick check reads every page of the file (over a second at a million firms), so it runs
+# in a background thread, once per data version and file, and a script run waits for its
+# verdict at most this long: a small database is checked before its first page shows, a large
+# one does not hold its first visitor up (the verdict reaches the next run).
+QUICK_CHECK_WAIT_S = 0.25
+# Verdicts kept (data versions and files); older ones are dropped first.
+QUICK_CHECKS_KEPT = 16
 
 
 @st.cache_resource(show_spinner=False)
@@ -63,7 +73,7 @@ def check() -> RunInfo:
     """Raise :class:`models.errors.DatabaseMissing` unless the database is built, or
     :class:`models.errors.DatabaseDamaged` if it cannot be read whole; else the latest run info
     (uncached: this is what the caches key on). The quick check reads every page, so it runs
-    once per data version and file, not on every script run."""
+    once per data version and file, in the background (see :data:`QUICK_CHECK_WAIT_S`)."""
     url = database_url()
     eng = _engine(url)
     path = sqlite_path(url)
@@ -80,20 +90,54 @@ def check() -> RunInfo:
             stamp = file_stamp(path)
         except FileNotFoundError as exc:  # removed since check_database looked
             raise DatabaseMissing("missing") from exc
-        reason = _quick_check(url, str(path), info.token, stamp)
+        reason = _quick_check(str(path), info.token, stamp)
         if reason is not None:
             raise DatabaseDamaged(str(path), reason)
     return info
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _quick_check(url: str, path: str, token: str, stamp: tuple[int, int, int]) -> str | None:
-    raw = _engine(url).raw_connection()
-    conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
+class _QuickChecks:
+    """The background quick checks of this server: one per (file, data version, file stamp)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.runs: dict[tuple[str, str, tuple[int, int, int]], Future[str | None]] = {}
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aidash-quick-check")
+
+
+@st.cache_resource(show_spinner=False)
+def _quick_checks() -> _QuickChecks:
+    # A cache resource, so that clearing Streamlit's caches starts the checks afresh.
+    return _QuickChecks()
+
+
+def _quick_check(path: str, token: str, stamp: tuple[int, int, int]) -> str | None:
+    """The damage reason the quick check found, or None if it found none or is still running.
+
+    :raises sqlite3.Error: the check failed for a reason that is not damage (a lock, say).
+    """
+    checks = _quick_checks()
+    key = (path, token, stamp)
+    with checks.lock:
+        run = checks.runs.get(key)
+        if run is None:
+            run = checks.runs[key] = checks.pool.submit(_run_quick_check, path)
+            while len(checks.runs) > QUICK_CHECKS_KEPT:
+                del checks.runs[next(iter(checks.runs))]
     try:
+        return run.result(timeout=QUICK_CHECK_WAIT_S)
+    except FutureTimeout:
+        return None
+
+
+def _run_quick_check(path: str) -> str | None:
+    """``PRAGMA quick_check`` on its own read-only connection (this runs in the pool's thread)."""
+    conn = sqlite3.connect(read_only_uri(Path(path)), uri=True)
+    try:
+        conn.execute("PRAGMA query_only=ON")
         return diagnose(conn, Path(path), quick_check=True)
     finally:
-        raw.close()
+        conn.close()
 
 
 def remember_token(info: RunInfo) -> None:

@@ -457,6 +457,35 @@ def test_the_quick_check_runs_once_per_data_version(seeded_db_path: Path, tmp_pa
     assert checks == [True]
 
 
+def test_a_slow_quick_check_does_not_hold_up_the_page(seeded_db_path: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a large file the quick check outlasts the wait: the page shows, and the check's
+    verdict (here: damage) reaches the next run without a new data version."""
+    import shutil
+    import threading
+
+    from app import cached
+
+    path = tmp_path / "ai_industry.db"
+    shutil.copy(seeded_db_path, path)
+    release = threading.Event()
+
+    def slow(conn, where, *, quick_check):  # type: ignore[no-untyped-def]
+        release.wait(timeout=30)
+        return "check_failed"
+
+    monkeypatch.setattr(cached, "diagnose", slow)
+    monkeypatch.setattr(cached, "QUICK_CHECK_WAIT_S", 0.01)
+    at = _open_database_file(path, "en", monkeypatch)
+    assert at.title[0].value == "Shanghai AI industry at a glance" and len(at.error) == 0
+    release.set()
+    cached._quick_checks().pool.submit(lambda: None).result(timeout=30)  # the check is done
+    at.run()
+    assert at.title[0].value == DAMAGED["en"][0]
+    assert at.error[0].value == DAMAGED["en"][1].format(path=path,
+                                                      reason=REASONS["overwritten_page"]["en"])
+
+
 def test_results_are_cached_until_the_data_version_changes(
         seeded_db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A rerun on the same data version reads the cached cards; a new ETL run (a load or a
