@@ -20,6 +20,7 @@ only a chunk with a suspect byte is searched value by value.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,8 @@ _CONTROL = re.compile(CONTROL_PATTERN)
 _ESCAPED = re.compile(r"[\\\x00-\x1f\x7f-\x9f]")
 # What a reader calls the control characters a spreadsheet can put in a cell.
 _CONTROL_NAMES = {"\t": "a tab", "\n": "a line break", "\r": "a line break"}
+# Values converted to Arrow at a time when a column is not Arrow-backed already.
+CONVERT_ROWS = 1 << 20
 # UTF-8 of the C1 controls: 0xC2 followed by 0x80…0x9F.
 _C1_LEAD = 0xC2
 
@@ -123,18 +126,21 @@ def _cell_problems(position: int, value: str, limit: int) -> list[CellProblem]:
     return out
 
 
-def _arrow_chunks(series: pd.Series) -> list[pa.Array]:
-    """The column as Arrow string arrays: the buffers themselves for Arrow-backed text (what
-    the reader makes), a conversion otherwise."""
+def _arrow_chunks(series: pd.Series) -> Iterator[pa.Array]:
+    """The column as Arrow string arrays: the buffers themselves for Arrow-backed text, else
+    converted :data:`CONVERT_ROWS` values at a time (a whole column of 8M values converted at
+    once would add its full size to the load's peak memory)."""
     array = series.array
     if hasattr(array, "__arrow_array__"):
         converted = array.__arrow_array__()
+        chunks = converted.chunks if isinstance(converted, pa.ChunkedArray) else [converted]
     else:
-        converted = pa.array(series.to_numpy(dtype=object), type=pa.large_string(),
-                             from_pandas=True)
-    chunks = converted.chunks if isinstance(converted, pa.ChunkedArray) else [converted]
-    return [c if pa.types.is_large_string(c.type) or pa.types.is_string(c.type)
-            else c.cast(pa.large_string()) for c in chunks]
+        values = series.to_numpy(dtype=object)
+        chunks = (pa.array(values[i:i + CONVERT_ROWS], type=pa.large_string(), from_pandas=True)
+                  for i in range(0, len(values), CONVERT_ROWS))
+    for c in chunks:
+        yield (c if pa.types.is_large_string(c.type) or pa.types.is_string(c.type)
+               else c.cast(pa.large_string()))
 
 
 def _suspect(chunk: pa.Array, limit: int) -> bool:
