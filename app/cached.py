@@ -25,7 +25,6 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -46,10 +45,10 @@ MAX_ENTRIES = 512
 # Where a script run keeps the data version every cached call of the run is keyed on.
 TOKEN_KEY = "_run_token"
 # The quick check reads every page of the file (over a second at a million firms), so it runs
-# in a background thread, once per data version and file, and a script run waits for its
-# verdict at most this long: a small database is checked before its first page shows, a large
-# one does not hold its first visitor up (the verdict reaches the next run).
-QUICK_CHECK_WAIT_S = 0.25
+# in a background thread, once per data version and file. A file up to this size (a check of
+# a few tens of milliseconds) is checked before its first page shows; a larger one does not
+# hold any page up, and the check's verdict reaches the first run after it ends.
+QUICK_CHECK_SYNC_BYTES = 64 << 20
 # Verdicts kept (data versions and files); older ones are dropped first.
 QUICK_CHECKS_KEPT = 16
 
@@ -73,7 +72,7 @@ def check() -> RunInfo:
     """Raise :class:`models.errors.DatabaseMissing` unless the database is built, or
     :class:`models.errors.DatabaseDamaged` if it cannot be read whole; else the latest run info
     (uncached: this is what the caches key on). The quick check reads every page, so it runs
-    once per data version and file, in the background (see :data:`QUICK_CHECK_WAIT_S`)."""
+    once per data version and file, in the background (see :data:`QUICK_CHECK_SYNC_BYTES`)."""
     url = database_url()
     eng = _engine(url)
     path = sqlite_path(url)
@@ -124,10 +123,9 @@ def _quick_check(path: str, token: str, stamp: tuple[int, int, int]) -> str | No
             run = checks.runs[key] = checks.pool.submit(_run_quick_check, path)
             while len(checks.runs) > QUICK_CHECKS_KEPT:
                 del checks.runs[next(iter(checks.runs))]
-    try:
-        return run.result(timeout=QUICK_CHECK_WAIT_S)
-    except FutureTimeout:
-        return None
+    if stamp[0] <= QUICK_CHECK_SYNC_BYTES or run.done():
+        return run.result()
+    return None
 
 
 def _run_quick_check(path: str) -> str | None:
