@@ -117,3 +117,15 @@ def base(geo_engine: Engine, base_template: Path) -> Engine:
     """The geography (run 1) plus the base drop good/2025Q1 (run 2)."""
     _restore(geo_engine, base_template)
     return geo_engine
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A copy of the four geography files, for tests that edit them (a module may define its
+    own ``data_dir``, as tests/test_cli.py does)."""
+    target = tmp_path / "data"
+    (target / "geo").mkdir(parents=True)
+    shutil.copy(DATA_DIR / "geo" / "shanghai_districts.geojson", target / "geo")
+    for name in ("segments.csv", "zones.csv", "metrics.csv"):
+        shutil.copy(DATA_DIR / name, target / name)
+    return target

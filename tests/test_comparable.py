@@ -5,7 +5,6 @@ older database, and the Sources page's Conflicts tab in both languages."""
 from __future__ import annotations
 
 import csv
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,16 +128,6 @@ def test_groups_need_two_metrics_of_one_period_scope_basis_and_kind(facts_ro: En
 
 
 # -- the catalogue -------------------------------------------------------------------------
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "data"
-    (target / "geo").mkdir(parents=True)
-    shutil.copy(DATA_DIR / "geo" / "shanghai_districts.geojson", target / "geo")
-    for name in ("segments.csv", "zones.csv", "metrics.csv"):
-        shutil.copy(DATA_DIR / name, target / name)
-    return target
-
-
 def _edit_metric(data_dir: Path, code: str, changes: dict[str, str]) -> None:
     path = data_dir / "metrics.csv"
     with path.open(encoding="utf-8", newline="") as fh:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +41,6 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         "zones": rows(engine, "SELECT * FROM zones ORDER BY zone_id"),
         "metrics": rows(engine, "SELECT * FROM metrics ORDER BY code"),
     }
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    """A copy of the four geography files, for tests that edit them."""
-    target = tmp_path / "data"
-    (target / "geo").mkdir(parents=True)
-    shutil.copy(DATA_DIR / "geo" / "shanghai_districts.geojson", target / "geo")
-    for name in ("segments.csv", "zones.csv", "metrics.csv"):
-        shutil.copy(DATA_DIR / name, target / name)
-    return target
 
 
 def edit_zone(data_dir: Path, zone_id: str, changes: dict[str, str]) -> None:
