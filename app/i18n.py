@@ -141,9 +141,9 @@ class Translator:
 
         With ``basis="ytd"`` a quarter reads as the year to date: ``2025 Q1–Q3`` / ``2025年1—9月``.
         """
-        if not period:
+        if not isinstance(period, str) or not period:  # None, or NaN from a missing cell
             return "—"
-        p = str(period)
+        p = period
         if len(p) == 6 and p[4] == "Q" and basis == "ytd":
             return self("periods.ytd", year=p[:4], q=p[5], month=int(p[5]) * 3)
         if len(p) == 6 and p[4] == "Q":

@@ -79,8 +79,9 @@ def test_money_in_each_language(lang: str, billions: float | None, expected: str
 @pytest.mark.parametrize(("lang", "period", "expected"), [
     ("en", "2025Q2", "2025 Q2"), ("zh", "2025Q2", "2025年第2季度"), ("zh", "2024", "2024年"),
     ("en", "2024-09", "2024-09"), ("en", None, "—"),
+    ("zh", float("nan"), "—"),  # a zone without a firm count: a missing cell, not "nan"
 ])
-def test_periods(lang: str, period: str | None, expected: str) -> None:
+def test_periods(lang: str, period: str | float | None, expected: str) -> None:
     assert get_translator(lang).period(period) == expected
 
 
