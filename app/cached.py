@@ -104,10 +104,14 @@ class _QuickChecks:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aidash-quick-check")
 
 
-@st.cache_resource(show_spinner=False)
+# One registry per server process, outside Streamlit's caches: a verdict is about one version of
+# one file (its path, data version and size, mtime and inode), which clearing the result caches
+# does not make stale, so the check of a 1 GB file is never started twice for it.
+_QUICK_CHECKS = _QuickChecks()
+
+
 def _quick_checks() -> _QuickChecks:
-    # A cache resource, so that clearing Streamlit's caches starts the checks afresh.
-    return _QuickChecks()
+    return _QUICK_CHECKS
 
 
 def _quick_check(path: str, token: str, stamp: tuple[int, int, int]) -> str | None:
