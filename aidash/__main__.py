@@ -1,0 +1,3 @@
+from aidash.cli import main
+
+main()
