@@ -5,14 +5,12 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import cached, state
+from app import auth, cached, state
 from app.i18n import LANGS, get_translator
 from app.pages import VIEWS
 from models.errors import DatabaseDamaged, DatabaseMissing
 from models.db import sqlite_path
 from models.health import damage_reason
-
-LANG_NAMES = {"en": "English", "zh": "中文"}
 
 lang = state.init_lang()
 tr = get_translator(lang)
@@ -23,6 +21,19 @@ st.set_page_config(page_title=tr("app.title"), page_icon="📊", layout="wide")
 # the app's CSV and Excel buttons (app/export.py) instead, so the built-in one is hidden.
 st.html('<style>button[aria-label="Download as CSV"]{display:none}</style>')
 
+# Nobody sees a figure before this: anonymous visitors get the sign-in screen on every path,
+# people without a role a "no access" screen, open mode on a network address a refusal.
+access = auth.gate(tr)
+
+# A role without firm-level rights gets no Enterprises page: its address is kept (hidden) so a
+# typed or shared link is refused and recorded instead of falling back to another page.
+if access.firm_rows:
+    enterprises = st.Page(VIEWS["enterprises"], title=tr("nav.enterprises"),
+                          icon=":material/apartment:", url_path="enterprises")
+else:
+    enterprises = st.Page(lambda: auth.refused_page("enterprises"), title=tr("nav.enterprises"),
+                          url_path="enterprises", visibility="hidden")
+
 pages = {
     tr("nav.section_dashboard"): [
         st.Page(VIEWS["overview"], title=tr("nav.overview"),
@@ -32,17 +43,19 @@ pages = {
                 url_path="trends"),
     ],
     tr("nav.section_data"): [
-        st.Page(VIEWS["enterprises"], title=tr("nav.enterprises"),
-                icon=":material/apartment:", url_path="enterprises"),
+        enterprises,
         st.Page(VIEWS["sources"], title=tr("nav.sources"),
                 icon=":material/fact_check:", url_path="sources"),
     ],
 }
 page = st.navigation(pages)
+st.session_state[auth.PAGE_KEY] = page.url_path or "overview"
 
 with st.sidebar:
     st.segmented_control(tr("common.language"), options=list(LANGS), key=state.LANG_KEY,
-                         format_func=LANG_NAMES.get, required=True)
+                         format_func=lambda code: auth.LANG_NAMES.get(code, code),
+                         required=True)
+    auth.sidebar(access, tr)
 
 
 def database_screen(exc: DatabaseMissing | DatabaseDamaged) -> None:

@@ -27,6 +27,15 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"sqlite {sqlite3.sqlite_version}"
 
 
+@pytest.fixture(autouse=True)
+def audit_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's audit trail goes to its own file (the dashboard appends sign-ins,
+    refusals and exports to ``$AIDASH_AUDIT_LOG``), never to the project's data folder."""
+    path = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("AIDASH_AUDIT_LOG", str(path))
+    return path
+
+
 def _checkpointed(engine: Engine) -> None:
     """Fold the write-ahead log into the file and close it, so the file alone is the copy."""
     with engine.connect() as conn:

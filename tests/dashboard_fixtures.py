@@ -7,7 +7,7 @@ also clears Streamlit's caches so no test sees another's results.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -113,3 +113,45 @@ def damaged_copy(built: Path, dest: Path, kind: str) -> Path:
     elif kind != "missing":
         raise ValueError(kind)
     return dest
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[], bytes]]:
+    """The files the page's download buttons would make on a click, by file name.
+
+    The dashboard's buttons are deferred downloads (app/downloads.py): the server runs the
+    button's function when it is clicked. This records each function as Streamlit registers
+    it, so a test can "click" by calling it (the audit trail records the export, then the
+    bytes come back)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    made: dict[str, Callable[[], bytes]] = {}
+    real = MediaFileManager.add_deferred
+
+    def add_deferred(self, callable_, mimetype, coordinates, file_name=None,  # type: ignore[no-untyped-def]
+                     element_id=""):
+        made[str(file_name)] = callable_
+        return real(self, callable_, mimetype, coordinates, file_name=file_name,
+                    element_id=element_id)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return made
+
+
+@pytest.fixture
+def clicked_downloads(downloads: dict[str, Callable[[], bytes]],
+                      monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """Every download button clicked as soon as it is drawn: the files, by file name (each
+    click is recorded in the test's audit trail like a real one)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    files: dict[str, bytes] = {}
+    recording = MediaFileManager.add_deferred
+
+    def add_and_click(self, callable_, *args, **kwargs):  # type: ignore[no-untyped-def]
+        file_id = recording(self, callable_, *args, **kwargs)
+        files[str(kwargs.get("file_name"))] = callable_()
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_and_click)
+    return files

@@ -161,7 +161,8 @@ def test_paging_and_sorting(seeded_db: Path) -> None:
 
 @pytest.mark.slow
 def test_export_has_bom_filtered_rows_and_neutralised_formulas(
-        seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        seeded_db: Path, monkeypatch: pytest.MonkeyPatch, clicked_downloads: dict[str, bytes],
+        audit_log: Path) -> None:
     made: list[bytes] = []
     stems: list[str] = []
     real_csv, real_stem = export.to_csv_bytes, export.file_stem
@@ -188,7 +189,13 @@ def test_export_has_bom_filtered_rows_and_neutralised_formulas(
     assert lines[0].startswith("Credit code,Name (Chinese),Name (English),Zone")
     assert ",\"'=HYPERLINK(\"\"http://example.invalid\"\",\"\"click\"\")\"," in lines[1]
     assert re.fullmatch(r"enterprises_search_2025Q2_\d{8}-\d{4}", stems[-1])
-    assert [b.proto.url.rsplit(".", 1)[1] for b in at.get("download_button")] == ["csv", "xlsx"]
+    # Two buttons, each a deferred download: the file is made (and recorded) on the click.
+    assert [b.proto.deferred_file_id != "" for b in at.get("download_button")] == [True, True]
+    assert [name.rsplit(".", 1)[1] for name in clicked_downloads][-2:] == ["csv", "xlsx"]
+    recorded = [json.loads(line) for line in audit_log.read_text(encoding="utf-8").splitlines()]
+    assert {(e["event"], e["format"], e["page"], e["rows"], e["role"]) for e in recorded
+            if e.get("file", "").startswith("enterprises_search")} == {
+        ("export", "csv", "enterprises", 1, "open"), ("export", "xlsx", "enterprises", 1, "open")}
 
 
 @pytest.mark.slow
@@ -344,7 +351,8 @@ def test_a_broad_search_counts_up_to_the_cap(seeded_db: Path,
 
 @pytest.mark.slow
 def test_chinese_export_names_both_sheets_in_chinese(seeded_db: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     clicked_downloads: dict[str, bytes]) -> None:
     import io
 
     import openpyxl
@@ -515,6 +523,7 @@ def test_results_are_cached_until_the_data_version_changes(
 
 @pytest.mark.slow
 def test_enterprises_export_survives_control_characters_in_an_older_database(
+        clicked_downloads: dict[str, bytes],
         seeded_db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression (issue 10): a name holding U+0007 (loaded before loads refused it) made the
     XLSX export raise IllegalCharacterError, so the page crashed whenever that firm showed."""

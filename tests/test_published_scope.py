@@ -26,6 +26,8 @@ from etl.geography import load_geography
 from models.db import ENV_VAR, create_db_and_tables, make_engine
 from tests.conftest import DATA_DIR
 
+pytest_plugins = ["dashboard_fixtures"]
+
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 REFERENCE = DATA_DIR / "reference"
 TOWER = {"en": "West Bund AI Tower (Shanghai West Bund International AI Center)",
@@ -157,8 +159,9 @@ def test_scope_text_names_the_published_scope_apart_from_the_zone(lang: str) -> 
 
 # -- pages ---------------------------------------------------------------------------------
 @pytest.fixture
-def exports(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[bytes]]:
-    """Every CSV and XLSX the pages build, in order."""
+def exports(monkeypatch: pytest.MonkeyPatch,
+            clicked_downloads: dict[str, bytes]) -> dict[str, list[bytes]]:
+    """Every CSV and XLSX the pages' buttons make (each clicked as it is drawn), in order."""
     made: dict[str, list[bytes]] = {"csv": [], "xlsx": []}
     real_csv, real_xlsx = export.to_csv_bytes, export.to_xlsx_bytes
 

@@ -1,7 +1,9 @@
 """The enterprise register: filtered, searched, sorted, paged and counted in SQL.
 
 The register (``enterprises``, up to a million firms; filled by ``etl/drops/merge.py`` from each
-drop's ``enterprises`` file) is never read whole: only one page reaches pandas. A name search
+drop's ``enterprises`` file) is firm-level data: every function here that reads firms takes the
+caller's ``role`` and raises :class:`app.access.AccessDenied` for a role that sees aggregates
+only, whatever page called it. It is never read whole: only one page reaches pandas. A name search
 finds its matches in memory (:mod:`app.search`); every other filter goes through an index, and
 the page is found by one of four strategies (:func:`enterprise_page`).
 """
@@ -16,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from app import search
+from app.access import require_firm_rows
 from app.cached import cached_query
 from app.filters import MIN_SEARCH_CHARS, EnterpriseFilters, build_where
 from app.queries.frames import read_frame
@@ -56,8 +59,9 @@ def enterprise_filter_options(engine: Engine) -> dict[str, int | None]:
 
 
 @cached_query
-def enterprise_count(engine: Engine, filters: EnterpriseFilters) -> int:
+def enterprise_count(engine: Engine, filters: EnterpriseFilters, *, role: str) -> int:
     """How many enterprises match ``filters`` (a separate COUNT, never a len() of rows)."""
+    require_firm_rows(role, "the register")
     where, params = build_where(filters)
     with engine.connect() as conn:
         return int(conn.execute(text(f"SELECT COUNT(*) FROM enterprises e {where}"),
@@ -66,7 +70,7 @@ def enterprise_count(engine: Engine, filters: EnterpriseFilters) -> int:
 
 @cached_query
 def enterprise_search_codes(engine: Engine, filters: EnterpriseFilters,
-                            cap: int | None = None) -> tuple[str, ...]:
+                            cap: int | None = None, *, role: str) -> tuple[str, ...]:
     """The credit codes (sorted) of the enterprises matching ``filters``, at most ``cap + 1``
     (default :data:`SEARCH_COUNT_CAP`): more than ``cap`` means "more than ``cap`` match" (the
     page shows "1,000+").
@@ -78,6 +82,7 @@ def enterprise_search_codes(engine: Engine, filters: EnterpriseFilters,
     Enterprises page counts with this and then sorts and pages only these rows
     (:func:`enterprise_page` ``matches=``).
     """
+    require_firm_rows(role, "the register")
     cap = SEARCH_COUNT_CAP if cap is None else cap
     if cap < 1:
         raise ValueError(f"cap must be at least 1, not {cap}")
@@ -117,13 +122,13 @@ class EnterpriseTotal:
 
 
 @cached_query
-def enterprise_total(engine: Engine, filters: EnterpriseFilters) -> EnterpriseTotal:
+def enterprise_total(engine: Engine, filters: EnterpriseFilters, *, role: str) -> EnterpriseTotal:
     """Count the firms ``filters`` match: through an index without a name search; with one,
     by finding its matches once (:func:`enterprise_search_codes`, capped), which the page
     then sorts and pages without searching again."""
     if not filters.search.strip():
-        return EnterpriseTotal(enterprise_count(engine, filters), False, None)
-    matches = enterprise_search_codes(engine, filters)
+        return EnterpriseTotal(enterprise_count(engine, filters, role=role), False, None)
+    matches = enterprise_search_codes(engine, filters, role=role)
     if len(matches) > SEARCH_COUNT_CAP:
         return EnterpriseTotal(SEARCH_COUNT_CAP, True, None)
     return EnterpriseTotal(len(matches), False, matches)
@@ -174,7 +179,7 @@ def _nulls_last_codes(engine: Engine, where: str, params: dict, column: str, dir
 def enterprise_page(engine: Engine, filters: EnterpriseFilters, *, sort: str = "name_zh",
                     descending: bool = False, page: int = 1, page_size: int = 25,
                     revenue_period: str | None = None,
-                    matches: tuple[str, ...] | None = None) -> pd.DataFrame:
+                    matches: tuple[str, ...] | None = None, role: str) -> pd.DataFrame:
     """One page of the enterprise register, filtered and sorted in SQL (LIMIT/OFFSET).
 
     :param sort: a key of :data:`SORT_COLUMNS`.
@@ -185,8 +190,11 @@ def enterprise_page(engine: Engine, filters: EnterpriseFilters, *, sort: str = "
         :func:`enterprise_search_codes`, at most :data:`SEARCH_COUNT_CAP`): only these rows are
         read (primary-key lookups) and sorted. Without it a name search first finds them itself
         when there are few; a broad one walks the sort column's index and stops at the page.
+    :param role: the caller's role (:mod:`app.access`); only a role that sees firms gets rows.
+    :raises AccessDenied: for a role that sees aggregates only.
     :raises ValueError: for an unknown sort key or page size.
     """
+    require_firm_rows(role, "the register")
     if sort not in SORT_COLUMNS:
         raise ValueError(f"unknown sort column {sort!r}; use one of {', '.join(SORT_COLUMNS)}")
     if page_size not in PAGE_SIZES:
@@ -195,7 +203,7 @@ def enterprise_page(engine: Engine, filters: EnterpriseFilters, *, sort: str = "
     column = SORT_COLUMNS[sort]
     offset = (max(page, 1) - 1) * page_size
     if matches is None and filters.search.strip():
-        found = enterprise_search_codes(engine, filters)
+        found = enterprise_search_codes(engine, filters, role=role)
         if len(found) <= SEARCH_COUNT_CAP:
             matches = found
     # For the index-ordered sorts (name_zh, credit_code) a filter that matches many rows is

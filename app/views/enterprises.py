@@ -8,7 +8,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from app import downloads, search, state
+from app import auth, downloads, search, state
 from app.cached import engine
 from app.filters import SIZE_BANDS, EnterpriseFilters, slug
 from app.queries import reference, register
@@ -19,6 +19,7 @@ ROW_PX = 35  # st.dataframe's row height: the whole page shows without an inner 
 tr = state.translator()
 info = st.session_state["_run_info"]
 db = engine()
+role = auth.current_role()  # the register's functions refuse a role without firm-level rights
 
 st.title(tr("enterprises.title"))
 st.caption(tr("enterprises.caption"))
@@ -78,7 +79,7 @@ filters = EnterpriseFilters(
     sizes=tuple(ss[keys["sizes"]]), search=ss[keys["q"]])
 # A name search finds its matches once, up to the cap ("1,000+"), which also caps the pages
 # offered; the page then sorts only those rows. Every other filter is counted exactly.
-found = register.enterprise_total(db, filters)
+found = register.enterprise_total(db, filters, role=role)
 total, over_cap, matches = found.total, found.over_cap, found.matches
 
 # A new filter starts again at page 1 (set before the page widget is drawn).
@@ -101,7 +102,7 @@ c10.number_input(tr("enterprises.page", n=n_pages), min_value=1, max_value=n_pag
 page = register.enterprise_page(db, filters, sort=ss[keys["sort"]], descending=ss[keys["desc"]],
          page=ss[keys["page"]], page_size=ss[keys["psize"]], revenue_period=info.data_period
          if info.data_period and period_freq(info.data_period) == "Q" else None,
-         matches=matches)
+         matches=matches, role=role)
 first = (ss[keys["page"]] - 1) * ss[keys["psize"]] + 1 if total else 0
 st.markdown(tr("enterprises.count", total=tr.number(total) + ("+" if over_cap else ""),
                first=tr.number(first),
