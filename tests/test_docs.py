@@ -6,7 +6,7 @@ import csv
 
 import typer.main
 
-from etl.cli import app
+from aidash.cli import app
 from tests.conftest import DATA_DIR, ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -26,7 +26,7 @@ def _commands(group: typer.Typer, prefix: str = "aidash") -> list[str]:
 
 def test_every_cli_command_is_in_the_readme() -> None:
     commands = _commands(app)
-    assert "aidash etl rollback" in commands
+    assert "aidash etl rollback" in commands and "aidash audit" in commands
     assert [c for c in commands if f"`{c}" not in README] == []
 
 
