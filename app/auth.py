@@ -34,8 +34,9 @@ SESSION_KEY = "_access"
 PAGE_KEY = "_page"
 ALLOW_OPEN_ENV = "AIDASH_ALLOW_OPEN"
 LANG_NAMES = {"en": "English", "zh": "中文"}
-# One sign-in is recorded once per server process, however many tabs and reloads it opens.
-_RECORDED: set[tuple[str, str, str]] = set()
+# One sign-in is recorded once per server process and audit log, however many tabs and
+# reloads it opens.
+_RECORDED: set[tuple[str, str, str, str]] = set()
 _RECORDED_LOCK = threading.Lock()
 
 
@@ -99,7 +100,7 @@ def client() -> str | None:
 
 
 def _record_once(event: str, user: str | None, role: str, token: str, **fields: Any) -> None:
-    key = (event, user or "", token)
+    key = (str(audit.log_path()), event, user or "", token)
     with _RECORDED_LOCK:
         if key in _RECORDED:
             return
