@@ -17,7 +17,6 @@ from rich.table import Table
 
 from etl.cli import app, err, out
 
-
 # The table a terminal shows; `--csv` writes every column.
 TABLE_COLUMNS = ("time", "event", "user", "role", "page", "format", "rows", "filters", "detail")
 

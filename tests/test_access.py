@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from app.access import (ANALYST, OPEN, VIEWER, AccessDenied, RolesConfigError, Rule,
-                        can_see_firms, parse_rules, require_firm_rows, role_for)
-from app.queries import register
+from app.access import (
+    ANALYST,
+    OPEN,
+    VIEWER,
+    AccessDenied,
+    RolesConfigError,
+    Rule,
+    can_see_firms,
+    parse_rules,
+    require_firm_rows,
+    role_for,
+)
 from app.filters import EnterpriseFilters
+from app.queries import register
 
 pytest_plugins = ["dashboard_fixtures"]
 
@@ -45,17 +55,17 @@ def test_rules_are_parsed_by_kind() -> None:
     ({"viewer": "@example.gov.cn"},
      "[aidash.roles] viewer must be a list of rules, like viewer = [\"@example.gov.cn\"]"),
     ({"viewer": ["example.gov.cn"]},
-     "[aidash.roles] viewer: 'example.gov.cn' is not a rule; write an e-mail "
+     ("[aidash.roles] viewer: 'example.gov.cn' is not a rule; write an e-mail "
      "(\"wang.li@example.gov.cn\"), a domain (\"@example.gov.cn\") or a group "
-     "(\"group:analysts\")"),
+     "(\"group:analysts\")")),
     ({"analyst": ["group:"]},
-     "[aidash.roles] analyst: 'group:' is not a rule; write an e-mail "
+     ("[aidash.roles] analyst: 'group:' is not a rule; write an e-mail "
      "(\"wang.li@example.gov.cn\"), a domain (\"@example.gov.cn\") or a group "
-     "(\"group:analysts\")"),
+     "(\"group:analysts\")")),
     ({"analyst": [3]},
-     "[aidash.roles] analyst: 3 is not a rule; write an e-mail "
+     ("[aidash.roles] analyst: 3 is not a rule; write an e-mail "
      "(\"wang.li@example.gov.cn\"), a domain (\"@example.gov.cn\") or a group "
-     "(\"group:analysts\")"),
+     "(\"group:analysts\")")),
 ])
 def test_a_malformed_roles_table_says_what_to_write(table: dict, message: str) -> None:
     with pytest.raises(RolesConfigError) as caught:

@@ -215,10 +215,10 @@ def test_open_mode_refuses_a_network_address(seeded_db: Path, network_address: N
     at = session("overview", None)
     assert drawn(at) == NOTHING
     assert [e.value for e in at.error] == [
-        "This dashboard listens on 0.0.0.0, which other machines can reach, and no sign-in is "
+        ("This dashboard listens on 0.0.0.0, which other machines can reach, and no sign-in is "
         "configured, so it shows no data. Configure sign-in under [auth] in "
         ".streamlit/secrets.toml (see the README, “Deploying for an agency”), or serve it on "
-        "127.0.0.1 only, or set AIDASH_ALLOW_OPEN=1 to serve it open on purpose."]
+        "127.0.0.1 only, or set AIDASH_ALLOW_OPEN=1 to serve it open on purpose.")]
     assert ("aidash: refusing to serve open (no [auth] in secrets.toml) on "
             "server.address=0.0.0.0; configure sign-in, bind 127.0.0.1, or set "
             "AIDASH_ALLOW_OPEN=1") in capfd.readouterr().err
@@ -238,9 +238,9 @@ def test_nothing_is_served_while_the_audit_trail_cannot_be_written(
     at = session("overview", ANALYST)
     assert drawn(at) == NOTHING
     assert [e.value for e in at.error] == [
-        f"the audit log {target} cannot be written (No such file or directory); point "
+        (f"the audit log {target} cannot be written (No such file or directory); point "
         "AIDASH_AUDIT_LOG at a file the dashboard may append to. Sign-ins and exports must be "
-        "recorded, so this dashboard shows no data until they can be."]
+        "recorded, so this dashboard shows no data until they can be.")]
 
 
 def test_a_malformed_roles_table_is_shown_not_guessed(seeded_db: Path) -> None:
@@ -248,5 +248,5 @@ def test_a_malformed_roles_table_is_shown_not_guessed(seeded_db: Path) -> None:
     at = session("overview", VIEWER, secrets=secrets)
     assert drawn(at) == NOTHING
     assert [e.value for e in at.error] == [
-        "[aidash.roles] has an unknown role 'admin'; the roles are viewer, analyst. Fix "
-        ".streamlit/secrets.toml and reload this page."]
+        ("[aidash.roles] has an unknown role 'admin'; the roles are viewer, analyst. Fix "
+        ".streamlit/secrets.toml and reload this page.")]
