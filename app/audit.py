@@ -5,7 +5,11 @@ to ``$AIDASH_AUDIT_LOG`` (default ``data/audit.jsonl``), one JSON object per lin
 
     {"time": "2026-12-06T08:15:02Z", "event": "export", "user": "wang.li@example.gov.cn",
      "role": "analyst", "page": "enterprises", "format": "csv", "rows": 25,
-     "filters": {"ent_zones": ["zhangjiang"]}, "file": "enterprises_….csv", "client": "10.0.0.7"}
+     "filters": "Zones: Zhangjiang AI Island", "scope": "zone-zhangjiang_ai_island",
+     "file": "enterprises_….csv", "client": "10.0.0.7"}
+
+(``client`` is the address Streamlit reports for the connection: a proxy's behind one, and
+none for a browser on the server itself.)
 
 Each line is appended with one ``write`` under an exclusive ``flock``, so several server
 processes can share the file. ``aidash audit`` prints it (:func:`read_events`).

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
@@ -126,7 +127,25 @@ def _screen(tr: Translator, title: str, body: str, *, kind: str = "info",
     raise AssertionError("st.stop() returned")  # pragma: no cover - for the type checker
 
 
+def requested_page() -> str | None:
+    """The page the browser asked for (its URL's last path segment; "overview" for the root),
+    before any navigation: what an anonymous visitor was refused."""
+    try:
+        url = st.context.url
+    except Exception:  # noqa: BLE001 - outside a server (AppTest) there is none
+        return None
+    if not url:
+        return None
+    path = urlsplit(url).path.rstrip("/").rpartition("/")[2]
+    return path or "overview"
+
+
 def _sign_in_screen(tr: Translator) -> NoReturn:
+    # A visit without sign-in is recorded once per browser session (not per rerun).
+    if not st.session_state.get("_anonymous_recorded"):
+        audit.record("refused", user=None, role="anonymous", page=requested_page(),
+                     client=client(), reason="not signed in")
+        st.session_state["_anonymous_recorded"] = True
     st.title(tr("app.title"))
     _language_switch(tr)
     st.write(tr("auth.sign_in_intro"))

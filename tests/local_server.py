@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,37 +40,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def streamlit_server(database_url: str, *,
-                     timeout_s: float = START_TIMEOUT_S) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Run ``streamlit_app.py`` over ``database_url`` until the block ends.
+def wait_until_up(url: str, proc: subprocess.Popen, timeout_s: float, what: str) -> None:
+    """Poll ``url`` until it answers 200; :class:`ServerDidNotStart` (with the end of the
+    process's stderr) if the process exits or the time runs out first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise ServerDidNotStart(f"{what} did not start on {url}: {err[-2000:]}") from None
+            time.sleep(0.3)
 
-    :yields: the base URL (``http://127.0.0.1:PORT``) and the server process.
-    :raises ServerDidNotStart: with the end of the server's stderr.
-    """
-    port = free_port()
-    env = {**os.environ, "AIDASH_DATABASE_URL": database_url}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
+
+@contextmanager
+def stopping(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """Terminate ``proc`` (then kill it if it lingers) when the block ends."""
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise ServerDidNotStart(
-                        f"streamlit did not start on {base}: {err[-2000:]}") from None
-                time.sleep(0.3)
-        yield base, proc
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -78,3 +69,29 @@ def streamlit_server(database_url: str, *,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+@contextmanager
+def streamlit_server(database_url: str, *, timeout_s: float = START_TIMEOUT_S,
+                     port: int | None = None, args: Sequence[str] = (),
+                     env: Mapping[str, str] | None = None,
+                     ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run ``streamlit_app.py`` over ``database_url`` until the block ends.
+
+    :param port: the port to listen on (default: a free one).
+    :param args: more ``streamlit run`` options (``--secrets.files PATH``).
+    :param env: more environment variables (``AIDASH_AUDIT_LOG``).
+    :yields: the base URL (``http://127.0.0.1:PORT``) and the server process.
+    :raises ServerDidNotStart: with the end of the server's stderr.
+    """
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false", *args],
+        cwd=ROOT, env={**os.environ, **(env or {}), "AIDASH_DATABASE_URL": database_url},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    with stopping(proc):
+        wait_until_up(f"{base}/_stcore/health", proc, timeout_s, "streamlit")
+        yield base, proc

@@ -98,7 +98,10 @@ def test_anonymous_visitors_see_the_sign_in_screen_only(seeded_db: Path, audit_l
     assert [b.label for b in at.button] == [{"en": "Sign in", "zh": "登录"}[lang]]
     assert at.get("segmented_control")[0].options == ["English", "中文"]
     assert len(at.sidebar) == 0  # no navigation, no freshness line
-    assert events(audit_log) == []
+    # The visit is recorded once, not once per rerun.
+    at.get("segmented_control")[0].set_value("zh" if lang == "en" else "en").run()
+    assert [(e["event"], e["user"], e["role"], e["reason"]) for e in events(audit_log)] == [
+        ("refused", None, "anonymous", "not signed in")]
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
