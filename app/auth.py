@@ -76,9 +76,26 @@ def is_loopback(address: str | None) -> bool:
         return False
 
 
-def open_mode_allowed(address: str | None, environ: Mapping[str, str] = os.environ) -> bool:
-    """Open mode serves a loopback address, or any address when ``AIDASH_ALLOW_OPEN=1``."""
-    return is_loopback(address) or environ.get(ALLOW_OPEN_ENV, "") == "1"
+# Headers a reverse proxy adds: behind one, a loopback address still serves the network.
+PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def open_mode_allowed(address: str | None, *, proxied: bool = False,
+                      environ: Mapping[str, str] = os.environ) -> bool:
+    """Open mode serves a loopback address reached directly, or anything when
+    ``AIDASH_ALLOW_OPEN=1``."""
+    if environ.get(ALLOW_OPEN_ENV, "") == "1":
+        return True
+    return is_loopback(address) and not proxied
+
+
+def proxied() -> bool:
+    """True if this session's request came through a reverse proxy (it says so in a header)."""
+    try:
+        headers = st.context.headers
+    except Exception:  # noqa: BLE001 - outside a server (AppTest) there are none
+        return False
+    return any(headers.get(name) for name in PROXY_HEADERS)
 
 
 def current() -> Access:
@@ -182,13 +199,19 @@ def gate(tr: Translator) -> Access:
     config = secrets()
     if "auth" not in config:
         address = st.get_option("server.address")
-        if not open_mode_allowed(address):
-            print(f"aidash: refusing to serve open (no [auth] in secrets.toml) on "
-                  f"server.address={address or '(all interfaces)'}; configure sign-in, bind "
-                  f"127.0.0.1, or set {ALLOW_OPEN_ENV}=1", file=sys.stderr)
-            _screen(tr, tr("auth.open_refused_title"),
-                    tr("auth.open_refused", address=address or tr("auth.all_interfaces"),
-                       env=ALLOW_OPEN_ENV), kind="error")
+        through_proxy = proxied()
+        if not open_mode_allowed(address, proxied=through_proxy):
+            where = f"server.address={address or '(all interfaces)'}" + (
+                " behind a reverse proxy" if through_proxy else "")
+            print(f"aidash: refusing to serve open (no [auth] in secrets.toml) on {where}; "
+                  f"configure sign-in, bind 127.0.0.1 without a proxy, or set "
+                  f"{ALLOW_OPEN_ENV}=1", file=sys.stderr)
+            if through_proxy:
+                body = tr("auth.open_refused_proxy", env=ALLOW_OPEN_ENV)
+            else:
+                body = tr("auth.open_refused", address=address or tr("auth.all_interfaces"),
+                          env=ALLOW_OPEN_ENV)
+            _screen(tr, tr("auth.open_refused_title"), body, kind="error")
         access = Access(None, OPEN)
     else:
         try:

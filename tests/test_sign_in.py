@@ -223,8 +223,22 @@ def test_open_mode_refuses_a_network_address(seeded_db: Path, network_address: N
         ".streamlit/secrets.toml (see the README, “Deploying for an agency”), or serve it on "
         "127.0.0.1 only, or set AIDASH_ALLOW_OPEN=1 to serve it open on purpose.")]
     assert ("aidash: refusing to serve open (no [auth] in secrets.toml) on "
-            "server.address=0.0.0.0; configure sign-in, bind 127.0.0.1, or set "
+            "server.address=0.0.0.0; configure sign-in, bind 127.0.0.1 without a proxy, or set "
             "AIDASH_ALLOW_OPEN=1") in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(("address", "proxied", "allowed", "verdict"), [
+    ("127.0.0.1", False, "", True), ("::1", False, "", True), ("localhost", False, "", True),
+    ("127.0.0.1", True, "", False),  # a proxy in front serves the network
+    ("0.0.0.0", False, "", False), ("", False, "", False), ("10.1.2.3", False, "", False),
+    ("0.0.0.0", False, "1", True), ("127.0.0.1", True, "1", True), ("0.0.0.0", False, "yes", False),
+])
+def test_open_mode_is_for_a_loopback_address_reached_directly(
+        address: str, proxied: bool, allowed: str, verdict: bool) -> None:
+    from app.auth import open_mode_allowed
+
+    assert open_mode_allowed(address, proxied=proxied,
+                             environ={"AIDASH_ALLOW_OPEN": allowed}) is verdict
 
 
 def test_open_mode_on_a_network_address_when_allowed_on_purpose(

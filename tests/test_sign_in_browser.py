@@ -226,3 +226,21 @@ def test_the_audit_trail_names_each_of_them(visitor: Visitor,
         == ("trends", "csv")
     assert (exports["wang.li@example.gov.cn"]["page"], exports["wang.li@example.gov.cn"]["rows"]) \
         == ("enterprises", 25)
+
+
+def test_open_mode_serves_this_machine_but_not_through_a_proxy(
+        browser, seeded_db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Without [auth], a browser on the machine gets the dashboard; the same server reached
+    through a reverse proxy (which adds X-Forwarded-For) shows only the refusal."""
+    with streamlit_server(f"sqlite:///{seeded_db_path}",
+                          env={"AIDASH_AUDIT_LOG": str(tmp_path / "audit.jsonl")}) as (base, _):
+        direct = Visitor(browser, base, tmp_path)
+        text = direct.open("enterprises?lang=en", '[data-testid="stDataFrame"]')
+        assert "Open: no sign-in configured." in text
+        direct.context.close()
+        relayed = Visitor(browser, base, tmp_path)
+        relayed.context.set_extra_http_headers({"X-Forwarded-For": "203.0.113.9"})
+        text = relayed.open("enterprises?lang=en", 'text="Sign-in is not configured"')
+        assert "This dashboard is reached through a reverse proxy" in text
+        assert relayed.page.locator(DATA).count() == 0
+        relayed.context.close()
