@@ -98,3 +98,17 @@ def test_the_register_refuses_a_viewer_whatever_page_asks(ro_engine, call) -> No
     with pytest.raises(AccessDenied) as caught:
         call(ro_engine, VIEWER)
     assert str(caught.value).startswith("the register is firm-level data; the viewer role")
+
+
+def test_the_example_secrets_file_is_complete_and_its_rules_parse() -> None:
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    example = tomllib.loads((ROOT / ".streamlit" / "secrets.toml.example").read_text("utf-8"))
+    assert {"redirect_uri", "cookie_secret", "client_id", "client_secret",
+            "server_metadata_url"} <= set(example["auth"])
+    rules = parse_rules(example["aidash"]["roles"])
+    assert role_for("wang.li@example.gov.cn", [], rules) == ANALYST
+    assert role_for("someone@example.gov.cn", [], rules) == VIEWER
+    assert ".streamlit/secrets.toml" in (ROOT / ".gitignore").read_text("utf-8").splitlines()
