@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from app.access import ANALYST
 from app.filters import EnterpriseFilters
 from app.queries import forecasts, health, overview, reference, register, series, sources
 from models.db import create_db_and_tables, make_engine
@@ -193,9 +194,9 @@ def test_count_and_page_are_filtered_in_sql(ro_engine: Engine, seeded_db_path: P
     expected = _sql(seeded_db_path, "SELECT credit_code FROM enterprises WHERE zone_id = ? "
                     "AND founded >= '2012-01-01' ORDER BY employees DESC, credit_code DESC",
                     ("zhangjiang_ai_island",))
-    assert register.enterprise_count(ro_engine, f) == len(expected)
+    assert register.enterprise_count(ro_engine, f, role=ANALYST) == len(expected)
     page = register.enterprise_page(ro_engine, f, sort="employees", descending=True, page=1,
-                                   page_size=25, revenue_period="2025Q2")
+                                   page_size=25, revenue_period="2025Q2", role=ANALYST)
     assert page["credit_code"].tolist() == [c for (c,) in expected[:25]]
     assert set(page["zone_id"]) == {"zhangjiang_ai_island"}
     assert page["revenue_m"].notna().any()
@@ -203,8 +204,10 @@ def test_count_and_page_are_filtered_in_sql(ro_engine: Engine, seeded_db_path: P
 
 def test_pages_do_not_overlap(ro_engine: Engine) -> None:
     f = EnterpriseFilters()
-    first = register.enterprise_page(ro_engine, f, sort="founded", page=1, page_size=25)
-    second = register.enterprise_page(ro_engine, f, sort="founded", page=2, page_size=25)
+    first = register.enterprise_page(ro_engine, f, sort="founded", page=1, page_size=25,
+                                     role=ANALYST)
+    second = register.enterprise_page(ro_engine, f, sort="founded", page=2, page_size=25,
+                                      role=ANALYST)
     assert len(first) == len(second) == 25
     assert not set(first["credit_code"]) & set(second["credit_code"])
 
@@ -212,13 +215,15 @@ def test_pages_do_not_overlap(ro_engine: Engine) -> None:
 @pytest.mark.parametrize(("term", "expected"), [("=HYPERLINK", 1), ("有限公司007", 1),
                                                 ("nothing like this", 0)])
 def test_search_by_name(ro_engine: Engine, term: str, expected: int) -> None:
-    assert register.enterprise_count(ro_engine, EnterpriseFilters(search=term)) == expected
+    assert register.enterprise_count(ro_engine, EnterpriseFilters(search=term),
+                                     role=ANALYST) == expected
 
 
 def test_search_by_credit_code_prefix(ro_engine: Engine, seeded_db_path: Path) -> None:
     code = _sql(seeded_db_path, "SELECT credit_code FROM enterprises ORDER BY credit_code "
                 "LIMIT 1")[0][0]
-    page = register.enterprise_page(ro_engine, EnterpriseFilters(search=code[:12].lower()))
+    page = register.enterprise_page(ro_engine, EnterpriseFilters(search=code[:12].lower()),
+                                    role=ANALYST)
     assert code in page["credit_code"].tolist()
 
 
@@ -231,7 +236,7 @@ def test_search_by_credit_code_prefix(ro_engine: Engine, seeded_db_path: Path) -
 def test_enterprise_page_rejects_bad_arguments(ro_engine: Engine, kwargs: dict,
                                                message: str) -> None:
     with pytest.raises(ValueError) as info:
-        register.enterprise_page(ro_engine, EnterpriseFilters(), **kwargs)
+        register.enterprise_page(ro_engine, EnterpriseFilters(), **kwargs, role=ANALYST)
     assert str(info.value) == message
 
 
@@ -275,14 +280,14 @@ def test_search_codes_stop_after_the_cap(ro_engine: Engine, seeded_db_path: Path
     # "a" is in every English name of the seeded register: 200 matches.
     every = sorted(c for (c,) in _sql(seeded_db_path, "SELECT credit_code FROM enterprises"))
     f = EnterpriseFilters(search="a")
-    assert register.enterprise_search_codes(ro_engine, f) == tuple(every)
-    assert len(register.enterprise_search_codes(ro_engine, f, cap=50)) == 51
-    assert len(register.enterprise_search_codes(ro_engine, f, cap=199)) == 200
-    assert register.enterprise_search_codes(ro_engine, f, cap=200) == tuple(every)
+    assert register.enterprise_search_codes(ro_engine, f, role=ANALYST) == tuple(every)
+    assert len(register.enterprise_search_codes(ro_engine, f, cap=50, role=ANALYST)) == 51
+    assert len(register.enterprise_search_codes(ro_engine, f, cap=199, role=ANALYST)) == 200
+    assert register.enterprise_search_codes(ro_engine, f, cap=200, role=ANALYST) == tuple(every)
     assert register.enterprise_search_codes(ro_engine, EnterpriseFilters(search="nothing like "
-                                                                        "this")) == ()
+                                                                        "this"), role=ANALYST) == ()
     with pytest.raises(ValueError) as info:
-        register.enterprise_search_codes(ro_engine, f, cap=0)
+        register.enterprise_search_codes(ro_engine, f, cap=0, role=ANALYST)
     assert str(info.value) == "cap must be at least 1, not 0"
 
 
@@ -293,8 +298,8 @@ def test_credit_code_prefix_is_a_range_on_the_key(ro_engine: Engine,
     prefix = codes[0][:10]
     expected = [c for c in codes if c.startswith(prefix)]
     f = EnterpriseFilters(search=prefix.lower())
-    assert register.enterprise_count(ro_engine, f) == len(expected)
-    page = register.enterprise_page(ro_engine, f, sort="credit_code", page_size=100)
+    assert register.enterprise_count(ro_engine, f, role=ANALYST) == len(expected)
+    page = register.enterprise_page(ro_engine, f, sort="credit_code", page_size=100, role=ANALYST)
     assert page["credit_code"].tolist() == expected
 
 
@@ -311,11 +316,12 @@ def test_search_pages_follow_the_sort_with_or_without_known_matches(
         assert len(expected) == 100
         for page in (1, 2, 4, 5):
             got = register.enterprise_page(ro_engine, f, sort=sort, descending=descending,
-                                          page=page, page_size=25)["credit_code"].tolist()
+                                          page=page, page_size=25,
+                                              role=ANALYST)["credit_code"].tolist()
             assert got == expected[(page - 1) * 25:page * 25]
-        matches = register.enterprise_search_codes(ro_engine, f, cap=1000)
+        matches = register.enterprise_search_codes(ro_engine, f, cap=1000, role=ANALYST)
         known = register.enterprise_page(ro_engine, f, sort=sort, descending=descending,
-                                        page=2, page_size=25, matches=matches)
+                                        page=2, page_size=25, matches=matches, role=ANALYST)
         assert known["credit_code"].tolist() == expected[25:50]
 
 
@@ -350,10 +356,11 @@ def test_nulls_last_and_index_walks_keep_the_order(
         monkeypatch.setattr(register, "WALK_MIN_ROWS", walk_min)
         for descending in (False, True):
             expected = _reference_codes(nulls_db_path, sort, descending, where, params)
-            assert register.enterprise_count(engine, filters) == len(expected)
+            assert register.enterprise_count(engine, filters, role=ANALYST) == len(expected)
             pages = -(-len(expected) // 25)
             for page in range(1, pages + 2):
                 got = register.enterprise_page(engine, filters, sort=sort,
-                                              descending=descending, page=page, page_size=25)
+                                              descending=descending, page=page, page_size=25,
+                                                  role=ANALYST)
                 assert got["credit_code"].tolist() == expected[(page - 1) * 25:page * 25]
     engine.dispose()

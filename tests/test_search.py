@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from app import search
+from app.access import ANALYST
 from app.filters import EnterpriseFilters, build_where
 from app.queries import health
 from app.queries import register as register_queries
@@ -109,15 +110,16 @@ def test_a_term_matching_more_than_the_limit_is_left_to_sql(register: Engine) ->
 ])
 def test_search_codes_agree_with_the_sql_scan(register: Engine, filters: EnterpriseFilters,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = register_queries.enterprise_search_codes(register, filters, cap=5_000)
+    fast = register_queries.enterprise_search_codes(register, filters, cap=5_000, role=ANALYST)
     monkeypatch.setattr(register_queries, "SEARCH_LOOKUP_MAX", 0)  # every search takes the SQL path
-    slow = register_queries.enterprise_search_codes(register, filters, cap=5_000)
+    slow = register_queries.enterprise_search_codes(register, filters, cap=5_000, role=ANALYST)
     assert fast == slow
     assert len(fast) > 0
 
 
 def test_the_cap_still_says_more_than(register: Engine) -> None:
-    codes = register_queries.enterprise_search_codes(register, EnterpriseFilters(search="科技"), cap=10)
+    codes = register_queries.enterprise_search_codes(register, EnterpriseFilters(search="科技"), cap=10,
+                                                     role=ANALYST)
     assert len(codes) == 11 and list(codes) == sorted(codes)
 
 
@@ -132,7 +134,8 @@ def test_a_name_with_a_line_break_sends_every_search_to_sql(
         index = search.build_name_index(register)
         assert not index.usable and index.find("换行", FIRMS) is None
         monkeypatch.setattr(search, "_cached", None)
-        assert register_queries.enterprise_search_codes(register, EnterpriseFilters(search="换行")) == (
+        assert register_queries.enterprise_search_codes(register, EnterpriseFilters(search="换行"),
+                                                        role=ANALYST) == (
             code,)
     finally:
         with register.begin() as conn:
@@ -170,7 +173,8 @@ def test_warm_builds_the_index_once_in_the_background(register: Engine,
 def test_a_load_replaces_the_index(register: Engine, tmp_path: Path) -> None:
     """(Last in the file: it renames a firm of the shared register.)"""
     name = "上海刚刚成立的测试科技有限公司"
-    assert register_queries.enterprise_search_codes(register, EnterpriseFilters(search=name)) == ()
+    assert register_queries.enterprise_search_codes(register, EnterpriseFilters(search=name),
+                                                    role=ANALYST) == ()
     before = search.name_index(register, health.run_info(register).token)
     with sqlite3.connect(str(register.url).removeprefix("sqlite:///")) as conn:
         code, row = conn.execute("SELECT credit_code, name_en FROM enterprises LIMIT 1").fetchone()
@@ -180,5 +184,6 @@ def test_a_load_replaces_the_index(register: Engine, tmp_path: Path) -> None:
         csv.writer(fh).writerows([["credit_code", "name_zh", "name_en", "district_code",
                                    "segment"], [code, name, row, "310115", "applications"]])
     load_drop(register, drop)
-    assert register_queries.enterprise_search_codes(register, EnterpriseFilters(search=name)) == (code,)
+    assert register_queries.enterprise_search_codes(register, EnterpriseFilters(search=name),
+                                                    role=ANALYST) == (code,)
     assert search.name_index(register, health.run_info(register).token) is not before
