@@ -156,12 +156,23 @@ def value(param: Param) -> Any:
     return st.session_state.get(param.key, param.default)
 
 
+def browser_lang() -> str:
+    """Chinese for a browser set to Chinese (``zh``, ``zh-CN``, ``zh-Hant``…), else English: the
+    language of a first visit without ``?lang=`` (a sign-in comes back without it, too)."""
+    try:
+        locale = st.context.locale or ""
+    except Exception:  # noqa: BLE001 - outside a server there is no browser
+        locale = ""
+    return "zh" if locale.lower().startswith("zh") else DEFAULT_LANG
+
+
 def init_lang() -> str:
-    """The language from the widget, else the URL (``?lang=zh``), else English."""
+    """The language from the widget, else the URL (``?lang=zh``), else what this session used
+    last, else the browser's."""
     ss = st.session_state
     if LANG_KEY not in ss or ss[LANG_KEY] not in LANGS:
         raw = st.query_params.get(LANG_KEY)
-        ss[LANG_KEY] = raw if raw in LANGS else ss.get(_SHADOW + LANG_KEY, DEFAULT_LANG)
+        ss[LANG_KEY] = raw if raw in LANGS else ss.get(_SHADOW + LANG_KEY) or browser_lang()
     return ss[LANG_KEY]
 
 

@@ -267,3 +267,21 @@ def test_a_malformed_roles_table_is_shown_not_guessed(seeded_db: Path) -> None:
     assert [e.value for e in at.error] == [
         ("[aidash.roles] has an unknown role 'admin'; the roles are viewer, analyst. Fix "
         ".streamlit/secrets.toml and reload this page.")]
+
+
+@pytest.mark.parametrize(("locale", "lang", "title"), [
+    ("zh-CN", None, "上海人工智能产业看板"), ("zh-Hant-TW", None, "上海人工智能产业看板"),
+    ("en-GB", None, "Shanghai AI Industry Dashboard"), (None, None, "Shanghai AI Industry Dashboard"),
+    ("zh-CN", "en", "Shanghai AI Industry Dashboard"),  # the link's ?lang= wins
+])
+def test_a_first_visit_without_lang_takes_the_browsers_language(
+        seeded_db: Path, locale: str | None, lang: str | None, title: str) -> None:
+    """A sign-in comes back to the dashboard without ?lang=: a Chinese browser stays Chinese."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.secrets, at.user = SECRETS, ANONYMOUS
+    if locale:
+        at.context = {"locale": locale}
+    if lang:
+        at.query_params["lang"] = lang
+    at.run()
+    assert [t.value for t in at.title] == [title]
