@@ -259,6 +259,8 @@ def published_db(seeded_db_path: Path, tmp_path: Path,
 
 
 def _record_csv_frames(monkeypatch: pytest.MonkeyPatch) -> list[pd.DataFrame]:
+    """The frames the page's CSV downloads were made from (take `clicked_downloads` too, so
+    the deferred buttons are clicked and their files made)."""
     frames: list[pd.DataFrame] = []
     real = export.to_csv_bytes
 
@@ -271,7 +273,8 @@ def _record_csv_frames(monkeypatch: pytest.MonkeyPatch) -> list[pd.DataFrame]:
 
 
 def test_trends_export_names_provenance_source_and_date(
-        published_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        published_db: Path, monkeypatch: pytest.MonkeyPatch,
+        clicked_downloads: dict[str, bytes]) -> None:
     frames = _record_csv_frames(monkeypatch)
     at = AppTest.from_file(APP, default_timeout=30)
     at.query_params.update(stype="zone", scopes="westbund_ai_tower",
@@ -374,8 +377,9 @@ def test_a_method_in_another_form_is_shown_as_recorded(ro_engine: Engine) -> Non
     ("zh", "样例估计", "（样例）", "二者口径不同", "方法："),
 ])
 def test_overview_labels_the_probability_sample_with_basis_and_method(
-        seeded_db: Path, ro_engine: Engine, monkeypatch: pytest.MonkeyPatch, lang: str,
-        label: str, sample: str, differs: str, method: str) -> None:
+        seeded_db: Path, ro_engine: Engine, monkeypatch: pytest.MonkeyPatch,
+        clicked_downloads: dict[str, bytes], lang: str, label: str, sample: str, differs: str,
+        method: str) -> None:
     # Read straight from the tables: what the page must say about the first tracked target.
     with ro_engine.connect() as conn:
         odds = dict(conn.execute(text(

@@ -147,6 +147,17 @@ def _events(audit_log: Path) -> list[dict]:
     return [json.loads(line) for line in audit_log.read_text(encoding="utf-8").splitlines()]
 
 
+def _seen(audit_log: Path) -> set[tuple[str, str | None, str]]:
+    """(event, user, role) of every line of the server's audit log. Each test checks its own
+    person's lines: the tests of this module may run on different workers, each with its own
+    server and log."""
+    return {(e["event"], e["user"], e["role"]) for e in _events(audit_log)}
+
+
+def _exports(audit_log: Path, user: str) -> list[dict]:
+    return [e for e in _events(audit_log) if e["event"] == "export" and e["user"] == user]
+
+
 @pytest.fixture
 def visitor(browser, signed_in_server: tuple[str, Path], tmp_path: Path):  # type: ignore[no-untyped-def]
     v = Visitor(browser, signed_in_server[0], tmp_path)
@@ -155,8 +166,8 @@ def visitor(browser, signed_in_server: tuple[str, Path], tmp_path: Path):  # typ
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_anonymous_visitors_get_the_sign_in_page_on_every_path(visitor: Visitor,
-                                                               lang: str) -> None:
+def test_anonymous_visitors_get_the_sign_in_page_on_every_path(
+        visitor: Visitor, signed_in_server: tuple[str, Path], lang: str) -> None:
     button = {"en": "Sign in", "zh": "登录"}[lang]
     for path in ["", "map", "trends", "enterprises", "sources", "enterprises?q=%E6%9C%89%E9%99%90",
                  "no-such-page"]:
@@ -165,14 +176,17 @@ def test_anonymous_visitors_get_the_sign_in_page_on_every_path(visitor: Visitor,
         assert visitor.page.locator(DATA).count() == 0, path
         assert not re.search(r"billion|亿元|PFLOPS", text), path
     assert visitor.off_machine() == []
+    assert ("refused", None, "anonymous") in _seen(signed_in_server[1])
 
 
-def test_a_person_matching_no_rule_sees_no_access(visitor: Visitor) -> None:
+def test_a_person_matching_no_rule_sees_no_access(visitor: Visitor,
+                                                  signed_in_server: tuple[str, Path]) -> None:
     visitor.sign_in("li")
     text = visitor.open("trends", 'text="No access"')
     assert "You are signed in as li@partner.org, but this address has no role" in text
     assert "To be given access, ask the data office (data@example.gov.cn)." in text
     assert visitor.page.locator(DATA).count() == 0
+    assert ("no_access", "li@partner.org", "none") in _seen(signed_in_server[1])
 
 
 def test_a_viewer_gets_aggregates_and_never_a_firm(visitor: Visitor, firms: set[str],
@@ -196,10 +210,15 @@ def test_a_viewer_gets_aggregates_and_never_a_firm(visitor: Visitor, firms: set[
     urls = [u for u in visitor.requests if "q=" not in u]  # the typed address itself aside
     assert [f for f in firms if any(quote(f) in u or f in u for u in urls)] == []
     assert visitor.off_machine() == []
+    log = signed_in_server[1]
+    assert {("sign_in", "zhao@example.gov.cn", "viewer"),
+            ("refused", "zhao@example.gov.cn", "viewer")} <= _seen(log)
+    assert [(e["page"], e["format"]) for e in _exports(log, "zhao@example.gov.cn")] == [
+        ("trends", "csv")]
 
 
 def test_an_analyst_gets_the_explorer_and_a_firm_level_export(
-        visitor: Visitor, firms: set[str]) -> None:
+        visitor: Visitor, firms: set[str], signed_in_server: tuple[str, Path]) -> None:
     visitor.sign_in("wang")
     text = visitor.open("enterprises?lang=zh", '[data-testid="stDataFrame"]')
     assert "已登录：wang.li@example.gov.cn · 分析员（含企业级数据）" in text
@@ -207,25 +226,10 @@ def test_an_analyst_gets_the_explorer_and_a_firm_level_export(
     exported = visitor.download_first().decode("utf-8-sig")
     assert sum(f in exported for f in firms) >= 25
     assert visitor.off_machine() == []
-
-
-def test_the_audit_trail_names_each_of_them(visitor: Visitor,
-                                            signed_in_server: tuple[str, Path]) -> None:
-    """Runs after the four visits above (pytest keeps a module's order)."""
-    events = _events(signed_in_server[1])
-    seen = {(e["event"], e["user"], e["role"]) for e in events}
-    assert {("refused", None, "anonymous"),
-            ("no_access", "li@partner.org", "none"),
-            ("sign_in", "zhao@example.gov.cn", "viewer"),
-            ("refused", "zhao@example.gov.cn", "viewer"),
-            ("export", "zhao@example.gov.cn", "viewer"),
-            ("sign_in", "wang.li@example.gov.cn", "analyst"),
-            ("export", "wang.li@example.gov.cn", "analyst")} <= seen
-    exports = {e["user"]: e for e in events if e["event"] == "export"}
-    assert (exports["zhao@example.gov.cn"]["page"], exports["zhao@example.gov.cn"]["format"]) \
-        == ("trends", "csv")
-    assert (exports["wang.li@example.gov.cn"]["page"], exports["wang.li@example.gov.cn"]["rows"]) \
-        == ("enterprises", 25)
+    log = signed_in_server[1]
+    assert ("sign_in", "wang.li@example.gov.cn", "analyst") in _seen(log)
+    assert [(e["page"], e["role"], e["rows"]) for e in _exports(log, "wang.li@example.gov.cn")] \
+        == [("enterprises", "analyst", 25)]
 
 
 def test_open_mode_serves_this_machine_but_not_through_a_proxy(
