@@ -56,8 +56,8 @@ test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 lint: $(STAMP)
-	$(BIN)/ruff check app etl models tests benchmarks scripts
-	$(BIN)/mypy app etl models
+	$(BIN)/ruff check aidash app etl models tests benchmarks scripts
+	$(BIN)/mypy aidash app etl models
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run_all
