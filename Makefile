@@ -21,16 +21,20 @@ $(BENCH_STAMP): requirements-bench.lock $(STAMP)
 	$(BIN)/python -m pip install --quiet -r requirements-bench.lock
 	touch $@
 
-# Debian's Chromium and a CJK font for the real-browser test and screenshots. Installed only
-# where missing (apt-get update first); without root the browser test skips and says why.
+# Debian's Chromium and CJK fonts for the real-browser test and screenshots, Noto CJK and
+# poppler-utils (pdffonts, pdftotext, pdftoppm) for the briefing, PostgreSQL for the tests on the
+# second backend. Installed only where missing (apt-get update first); without root the browser
+# test skips and says why.
 # In CI (CI=true) a browser that could not be installed is an error, not a warning: there the
 # browser test fails instead of skipping, so the run should stop here with the reason.
-SYSTEM_PACKAGES := chromium fonts-wqy-microhei
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei fonts-noto-cjk poppler-utils postgresql
 
 system-deps:
 	@in_ci=; case "$$CI" in [Tt][Rr][Uu][Ee]|1|[Yy][Ee][Ss]) in_ci=1;; esac; \
-	if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then \
-		echo "system-deps: chromium and a CJK font are present"; \
+	if command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 \
+		&& fc-list 2>/dev/null | grep -qi "noto sans cjk" && fc-list 2>/dev/null | grep -qi "wenquanyi" \
+		&& ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		echo "system-deps: $(SYSTEM_PACKAGES) are present"; \
 	elif [ "$$(id -u)" = "0" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null \
 		|| { if [ -n "$$in_ci" ]; then \

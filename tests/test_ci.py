@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import ROOT
 
 MAKE = shutil.which("make")
-PACKAGES = "chromium fonts-wqy-microhei"
+PACKAGES = "chromium fonts-wqy-microhei fonts-noto-cjk poppler-utils postgresql"
 
 
 def fake_bin(tmp_path: Path, uid: int) -> tuple[Path, Path]:
