@@ -24,7 +24,7 @@ def reported_facts(engine: Engine) -> pd.DataFrame:
                o.period_end, o.value, o.unit, m.unit_en, m.unit_zh, o.basis, o.kind,
                o.lower_bound, o.approximate, s.title AS source_title, s.publisher,
                s.url_or_publication, s.published,
-               s.quote, s.confidence, s.caveat,
+               s.quote, s.confidence, s.caveat, o.source_id,
                CASE WHEN r.id IS NULL THEN 0 ELSE 1 END AS is_record
         FROM current_observations o
              JOIN sources s ON s.id = o.source_id
