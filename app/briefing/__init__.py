@@ -12,8 +12,15 @@ one step, by ``aidash briefing`` and the Overview's "Briefing (PDF)" button.
 Aggregates only: no firm's name or credit code is read, so a viewer may have it.
 """
 
-from app.briefing.document import BriefingError, check_quarter, make_pdf, page_count, quarters
-from app.briefing.fonts import FontMissing
+from app.briefing.document import (
+    PDF_MIME,
+    BriefingError,
+    check_quarter,
+    make_pdf,
+    page_count,
+    quarters,
+)
+from app.briefing.fonts import FontMissing, font_dir
 
-__all__ = ["BriefingError", "FontMissing", "check_quarter", "make_pdf", "page_count",
-           "quarters"]
+__all__ = ["PDF_MIME", "BriefingError", "FontMissing", "check_quarter", "font_dir", "make_pdf",
+           "page_count", "quarters"]

@@ -193,7 +193,7 @@ def district_map(districts: pd.DataFrame, values: Mapping[int, float], zones: pd
                               cmap=GROWTH_MAP, norm=TwoSlopeNorm(0.0, -span, span),
                               edgecolors="#1F2A33", linewidths=0.8, zorder=3)
             for number, lon, lat in zip(placed["number"], placed["lon"], placed["lat"]):
-                ax.annotate(str(number), (lon, lat), xytext=(5, 5), textcoords="offset points",
+                ax.annotate(str(int(number)), (lon, lat), xytext=(5, 5), textcoords="offset points",
                             fontsize=7, fontweight="bold", color="#1F2A33", zorder=4)
             growth_bar = fig.colorbar(dots, ax=ax, shrink=0.5, pad=0.01)
             growth_bar.set_label(labels.growth)

@@ -52,17 +52,19 @@ def citation(number: int | None, source: Mapping, tr: Translator) -> str:
     """``People's Daily, 2025-05-07 [1]`` / ``人民日报，2025年5月7日 [1]``."""
     label = short_label(source, tr)
     if _text(source.get("provenance")) != "sample" and _text(source.get("published")):
-        label = tr("briefing.source_dated", source=label, date=tr.date(source.get("published")))
+        label = tr("briefing.source_dated", source=label,
+                   date=tr.date(_text(source.get("published"))))
     return f"{label} [{number}]" if number is not None else label
 
 
 def source_line(number: int, source: Mapping, tr: Translator) -> str:
     """One entry of the list of sources."""
-    if _text(source.get("provenance")) == "sample":
-        return f"[{number}] " + tr("briefing.sample_source_line")
+    provenance = _text(source.get("provenance"))
+    if provenance in ("sample", "derived"):  # the loader's own: no title to quote
+        return f"[{number}] " + tr(f"briefing.{provenance}_source_line")
     where = outlet(source)
     known = publisher(source, tr)
     if known and known.lower() not in where.lower():
         where = tr("briefing.outlet_of", publisher=known, outlet=where) if where else known
     return f"[{number}] " + tr("briefing.source_line", title=_text(source.get("title")),
-                               outlet=where or "—", date=tr.date(source.get("published")))
+                               outlet=where or "—", date=tr.date(_text(source.get("published"))))

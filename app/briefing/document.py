@@ -24,6 +24,7 @@ from models.errors import AidashError
 from models.metrics import REVENUE_METRIC
 from models.periods import quarter_end, split_quarter
 
+PDF_MIME = "application/pdf"
 QUARTER_FORM = re.compile(r"\d{4}Q[1-4]")
 # Typst counts PDF pages in its page tree; a briefing is 2–6 A4 pages.
 _PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")

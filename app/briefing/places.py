@@ -34,7 +34,11 @@ def map_section(engine: Engine, quarter: str, quarter_end: date, tr: Translator,
     shades = {int(a): float(v) * scale for a, v in zip(values["scope_id"], values["value_bn"])}
     glance = overview.zones_glance(engine, quarter_end)
     glance = glance[glance["kind"] != "core4-subsite"].reset_index(drop=True)
-    glance["number"] = range(1, len(glance) + 1)
+    # Growth on the movers' minimum base only (a computing site new last year: +7,000 %).
+    growth = movers.revenue_growth(engine, "zone", quarter, MIN_BASE_BN["zone"])
+    glance["growth"] = glance["zone_id"].map(dict(zip(growth["scope_id"], growth["growth_pct"])))
+    placed = glance["lon"].notna() & glance["lat"].notna()
+    glance["number"] = placed.cumsum().where(placed)
     labels = charts.MapLabels(value=tr("briefing.map_value", unit=tr.money_unit),
                               growth=tr("map.growth_colorbar"), no_value=tr("map.no_data"))
     charts_out[MAP_FILE] = charts.district_map(districts, shades, glance, labels)
@@ -42,8 +46,7 @@ def map_section(engine: Engine, quarter: str, quarter_end: date, tr: Translator,
                                               quarter=tr.period(quarter))))
     rows = []
     for z in glance.to_dict("records"):
-        placed = not (pd.isna(z["lon"]) or pd.isna(z["lat"]))
-        rows.append([str(z["number"]) if placed else "—", tr.name(z["name_en"], z["name_zh"]),
+        rows.append([str(int(z["number"])) if not pd.isna(z["number"]) else "—", tr.name(z["name_en"], z["name_zh"]),
                      tr.name(z["district_en"], z["district_zh"]), numbers.count(tr, z["firms"]),
                      numbers.change(tr, z["growth"]),
                      tr.label("provenance", z["firms_provenance"])])

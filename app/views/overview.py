@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, downloads, published_scope, state, target_probability
+from app import briefing, charts, downloads, published_scope, state, target_probability
 from app.cached import engine
 from app.money import money_factor
 from app.queries import forecasts, overview, series
@@ -17,10 +17,42 @@ CARDS_PER_ROW = 3
 tr = state.translator()
 info = st.session_state["_run_info"]
 db = engine()
-state.init([])
+brief_quarters = briefing.quarters(db)
+brief_param = state.Param("quarter", brief_quarters[-1] if brief_quarters else "",
+                          choices=brief_quarters, page="overview")
+params = [brief_param]
+state.init(params)
 
 st.title(tr("overview.title"))
 st.caption(tr("overview.caption", period=tr.period(info.data_period)))
+
+
+def briefing_button() -> None:
+    """The quarterly briefing of the chosen quarter in this language, made on the click
+    (aggregates only, so every role may have it) and recorded like every export."""
+    try:
+        briefing.font_dir()
+    except briefing.FontMissing:
+        st.caption(tr("briefing.no_font"))
+        return
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+        st.selectbox(tr("briefing.quarter"), brief_quarters, key=brief_param.key,
+                     format_func=tr.period, width=220)
+        quarter, lang = state.value(brief_param), tr.lang
+        name = f"briefing-{quarter}-{lang}.pdf"
+
+        def make() -> bytes:
+            return briefing.make_pdf(db, quarter, lang)
+
+        st.download_button(tr("briefing.button"), data=downloads.recorded(
+            make, format="pdf", file=name, rows=None, filters=tr.period(quarter), scope="city"),
+                           file_name=name, mime=briefing.PDF_MIME, key="dl_briefing",
+                           icon=":material/picture_as_pdf:", on_click="ignore",
+                           help=tr("briefing.button_help"))
+
+
+if brief_quarters:
+    briefing_button()
 
 
 def card_value(card: dict) -> str:
@@ -196,4 +228,4 @@ else:
                      data_period=info.data_period, key="dl_zones",
                      sample=bool((glance["firms_provenance"] == "sample").any()))
 
-state.sync([])
+state.sync(params)
