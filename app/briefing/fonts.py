@@ -16,9 +16,9 @@ FAMILY = "Noto Sans CJK SC"
 REGULAR_FILE = "NotoSansCJK-Regular.ttc"
 # Where Debian puts them, looked at when fontconfig cannot be asked.
 KNOWN_DIRS = (Path("/usr/share/fonts/opentype/noto"), Path("/usr/share/fonts/truetype/noto"))
-MISSING = (f"the font {FAMILY} is not installed (it was looked for with fc-match and in "
-           f"{', '.join(str(d) for d in KNOWN_DIRS)}); install it with `make system-deps` "
-           "(Debian's fonts-noto-cjk), then make the briefing again")
+MISSING = ("the font {family} is not installed (looked for with fc-match and in {dirs}); "
+           "install it with `make system-deps` (Debian's fonts-noto-cjk), then make the "
+           "briefing again")
 
 
 class FontMissing(AidashError):
@@ -52,7 +52,8 @@ def regular_font() -> Path:
         candidate = folder / REGULAR_FILE
         if candidate.is_file():
             return candidate
-    raise FontMissing(MISSING)
+    raise FontMissing(MISSING.format(family=FAMILY,
+                                     dirs=", ".join(str(d) for d in KNOWN_DIRS)))
 
 
 def font_dir() -> Path:
