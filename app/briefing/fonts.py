@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
 
 from models.errors import AidashError
@@ -25,8 +26,10 @@ class FontMissing(AidashError):
     """The briefing's font is not installed."""
 
 
+@cache
 def _from_fontconfig() -> Path | None:
-    """The file fontconfig gives for the family, if it is the family asked for."""
+    """The file fontconfig gives for the family, if it is the family asked for (asked once
+    per process: the Overview checks on every run)."""
     if shutil.which("fc-match") is None:
         return None
     try:

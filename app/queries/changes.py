@@ -42,8 +42,8 @@ def loads(engine: Engine, limit: int = 2) -> pd.DataFrame:
 @cached_query
 def revisions(engine: Engine, run_id: int) -> pd.DataFrame:
     """Aggregate figures (city, district, zone, segment) that run ``run_id`` revised: the
-    earlier value (superseded by the run) beside the value the run wrote, with the metric's
-    and the scope's names, the largest relative change first."""
+    earlier value (superseded by the run) beside the current one, with the metric's and the
+    scope's names, the largest relative change first."""
     df = read_frame(engine, f"""
         SELECT old.metric, m.name_en, m.name_zh, old.scope_type, old.scope_id,
                n.name_en AS scope_en, n.name_zh AS scope_zh, old.period, old.basis, old.unit,
@@ -53,8 +53,7 @@ def revisions(engine: Engine, run_id: int) -> pd.DataFrame:
              JOIN observations new ON new.metric = old.metric
               AND new.scope_type = old.scope_type AND new.scope_id = old.scope_id
               AND new.period = old.period AND new.basis = old.basis AND new.kind = old.kind
-              AND new.source_id = old.source_id AND new.etl_run_id = :run
-              AND new.superseded_by IS NULL
+              AND new.source_id = old.source_id AND new.superseded_by IS NULL
              JOIN metrics m ON m.code = old.metric
              JOIN sources s ON s.id = new.source_id
              LEFT JOIN ({_SCOPE_NAMES}) n ON n.scope_type = old.scope_type
