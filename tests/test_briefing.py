@@ -319,3 +319,28 @@ def test_a_viewer_gets_the_briefing(seeded_db: Path, clicked_downloads: dict[str
     assert clicked_downloads[name] == make_pdf(seeded_db, QUARTER, "en", made=MADE)
     [event] = [e for e in audit.read_events(audit_log) if e.get("file") == name]
     assert (event["user"], event["role"], event["format"]) == (VIEWER["email"], "viewer", "pdf")
+
+
+# -- typesetting ------------------------------------------------------------------------------
+HOSTILE = ['#import "x.typ": * $x^2$ ] [ \\ "quoted" <label> @ref *bold* _it_ `raw` // not a comment',
+           "上海 #set page(width: 1cm) 张江 {} ; = heading? - list? + enum?"]
+
+
+def test_every_text_is_printed_as_written(tmp_path: Path) -> None:
+    """Text goes into Typst as string literals: markup and code in a name print as written."""
+    from app.briefing import typst_source
+    from app.briefing.model import Briefing, Bullets, Note, Paragraph, Section, Table
+
+    briefing = Briefing(lang="en", title=HOSTILE[0], subtitle=HOSTILE[1], made_at=HOSTILE[0],
+                        data_line="", sample_note=HOSTILE[1], footer="{page}/{pages} " + HOSTILE[0],
+                        sections=[Section(HOSTILE[1], [
+                            Paragraph(HOSTILE[0]), Note(HOSTILE[1]),
+                            Table([HOSTILE[0], "b"], [[HOSTILE[1], "c"]]),
+                            Bullets(HOSTILE)])])
+    assert typst_source.literal('a"b\\c\nd') == '"a\\"b\\\\c\\nd"'
+    pdf = tmp_path / "hostile.pdf"
+    pdf.write_bytes(document.typeset(briefing, MADE))
+    flat = _flat(_text(pdf))
+    assert flat.count(_flat(HOSTILE[0])) == 6  # title, made-at, paragraph, header, list, footer
+    assert flat.count(_flat(HOSTILE[1])) == 6  # subtitle, banner, heading, note, cell, list
+    assert "1/1" in flat

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -42,6 +43,9 @@ QUARTERS_PER_YEAR = 4
 # Shanghai's latitude: a degree of longitude is this much shorter than one of latitude.
 MAP_LATITUDE = 31.2
 SVG_SALT = "aidash-briefing"
+# matplotlib's style (rc_context) is global to the process: one chart at a time, so two
+# sessions making briefings at once do not mix their settings.
+_DRAWING = threading.Lock()
 
 
 @cache
@@ -90,7 +94,7 @@ def trend_chart(sample: pd.DataFrame, forecast: pd.DataFrame, annual: pd.DataFra
     quarters = list(sample["period"]) + [p for p in forecast["period"]
                                          if p not in set(sample["period"])]
     x = {p: i for i, p in enumerate(quarters)}
-    with rc_context(_style()):
+    with _DRAWING, rc_context(_style()):
         fig = Figure(figsize=(WIDTH_IN, TREND_HEIGHT_IN))
         ax = fig.add_subplot()
         if not forecast.empty:
@@ -166,7 +170,7 @@ def district_map(districts: pd.DataFrame, values: Mapping[int, float], zones: pd
             polys.append(ring)
             shade.append(values.get(int(row.adcode), math.nan))
     known = [v for v in shade if not math.isnan(v)]
-    with rc_context(_style()):
+    with _DRAWING, rc_context(_style()):
         fig = Figure(figsize=(WIDTH_IN, MAP_HEIGHT_IN))
         ax = fig.add_subplot()
         ax.set_axis_off()

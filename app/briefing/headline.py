@@ -233,6 +233,11 @@ def target_blocks(engine: Engine, tr: Translator, cited: Citations) -> list:
         if odds is None:
             blocks.append(Paragraph(text + " " + tr("overview.target_no_probability")))
             continue
+        recorded = target_probability.LOGNORMAL_METHOD.match(str(odds.get("method") or ""))
+        if recorded and recorded["note"]:
+            # The stored note is free English text (it may quote a Chinese term); the basis
+            # sentence says what it says, in the reader's language.
+            odds = {**odds, "method": str(odds["method"])[:recorded.start("note")].strip()}
         note = target_probability.describe(t, odds, tr)
         blocks.append(Paragraph(text + tr("target_probability.separator") + note.chance))
         method = note.method
