@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from app.briefing import fonts, headline, notes, places, typst_source
+from app.briefing import fonts, typst_source
 from app.briefing.model import Briefing, Citations
 from app.i18n import LANGS, SHANGHAI, get_translator
 from app.queries import changes, reference
@@ -78,6 +78,10 @@ def check_lang(lang: str) -> str:
 
 def assemble(engine: Engine, quarter: str, lang: str, made: datetime) -> Briefing:
     """Every section of one edition, charts included, in the reader's language."""
+    # Imported here: matplotlib is needed only when a briefing is made, not for the Overview
+    # to draw its button.
+    from app.briefing import headline, notes, places
+
     tr = get_translator(lang)
     end = quarter_end(*split_quarter(quarter))
     cited = Citations(same=changes.same_source(engine))

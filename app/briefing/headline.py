@@ -197,7 +197,7 @@ def trend_section(engine: Engine, quarter: str, tr: Translator, cited: Citations
                                       period=tr.period(str(run["last_period"])),
                                       cov80=tr.percent((run["backtest_cov80"] or 0) * 100, 0),
                                       cov95=tr.percent((run["backtest_cov95"] or 0) * 100, 0))))
-    section.blocks.extend(target_blocks(engine, tr, cited))
+    section.blocks.extend(target_blocks(engine, quarter, tr, cited))
     return section
 
 
@@ -216,11 +216,13 @@ def annual_points(engine: Engine, quarter: str, tr: Translator) -> pd.DataFrame:
                       "kind": "target"})], ignore_index=True)
 
 
-def target_blocks(engine: Engine, tr: Translator, cited: Citations) -> list:
-    """The targets with their source and, where stored, the chance of reaching them with its
-    provenance, basis and method (:mod:`app.target_probability`)."""
+def target_blocks(engine: Engine, quarter: str, tr: Translator, cited: Citations) -> list:
+    """The targets not yet past in the quarter's year, with their source and, where stored,
+    the chance of reaching them with its provenance, basis and method
+    (:mod:`app.target_probability`)."""
     blocks: list = []
     targets = series.targets(engine)
+    targets = targets[targets["period_end"].dt.year >= _year(quarter)]
     tracking = series.target_tracking(engine)
     odds_by = {int(r["target_id"]): r for r in tracking.to_dict("records")}
     for t in targets[targets["value_bn"].notna()].to_dict("records"):
