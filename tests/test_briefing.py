@@ -344,3 +344,22 @@ def test_every_text_is_printed_as_written(tmp_path: Path) -> None:
     assert flat.count(_flat(HOSTILE[0])) == 6  # title, made-at, paragraph, header, list, footer
     assert flat.count(_flat(HOSTILE[1])) == 6  # subtitle, banner, heading, note, cell, list
     assert "1/1" in flat
+
+
+@pytest.mark.parametrize(("lang", "value", "expected"), [
+    ("en", 41_280, "41,280"), ("zh", 41_280, "4.1万"), ("zh", 9_876, "9,876"),
+    ("zh", 10_000, "1万"), ("en", None, "—")])
+def test_counts_are_written_per_language(lang: str, value: float | None, expected: str) -> None:
+    from app.briefing import numbers
+    from app.i18n import get_translator
+
+    assert numbers.count(get_translator(lang), value) == expected
+
+
+@pytest.mark.parametrize(("lang", "value", "expected"), [
+    ("en", 12, "+12"), ("en", -3, "−3"), ("zh", 25_000, "+2.5万")])
+def test_changes_in_counts_carry_their_sign(lang: str, value: float, expected: str) -> None:
+    from app.briefing import numbers
+    from app.i18n import get_translator
+
+    assert numbers.signed_count(get_translator(lang), value) == expected

@@ -151,9 +151,11 @@ def sample_figures(engine: Engine, quarter: str, tr: Translator,
             continue
         value = fmt(tr, row["value"]) if fmt else tr("units.pflops_fmt",
                                                     value=tr.number(row["value"]))
+        # Zone totals sum the drops' zone files: their source is the sample generator too.
+        source = citation(cited.cite(now["source_id"]) if now is not None else None,
+                          {"provenance": "sample"}, tr) if row["provenance"] == "sample" else "—"
         rows.append([tr(f"briefing.sample_{key}"), tr.period(quarter), value, "—",
-                     tr.label("provenance", row["provenance"]),
-                     tr("briefing.sample_source") if row["provenance"] == "sample" else "—"])
+                     tr.label("provenance", row["provenance"]), source])
     return rows, lead
 
 
