@@ -38,8 +38,9 @@ def _year(period: str) -> int:
 
 
 def reported_figures(engine: Engine, quarter: str, quarter_end: date) -> pd.DataFrame:
-    """The city's reported money and growth figures of the quarter's year and the year before,
-    published up to the quarter's end: what the overview's cards pick from."""
+    """The city's reported money and growth figures of the quarter's year and the year before
+    (periods ending by the quarter's end; the latest publication of each, as the overview's
+    cards read them), newest first, at most :data:`MAX_REPORTED`."""
     df = series.city_reported(engine)
     if df.empty:
         return df
