@@ -226,7 +226,7 @@ def run(quick: bool = False, dev: bool = False, step: int = STEP,
     summary = summarize(scores)
     summary.attrs["scores"] = scores
     summary.attrs["targets"] = check_targets(summary)
-    summary.attrs["n_series"] = len(series)
+    summary.attrs["n_series"] = scores["series"].nunique()  # those long enough for a window
     return summary
 
 
