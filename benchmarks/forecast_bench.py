@@ -44,6 +44,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import datetime as _dt
 import platform
+import re
 import sys
 import time
 import warnings
@@ -304,25 +305,28 @@ SECTION_TEXT = {
 }
 
 
+RESULTS_INTRO = (
+    "# Forecast engine benchmark\n\n"
+    "Protocol, data and metric definitions: docstrings of `benchmarks/forecast_bench.py` and "
+    "`benchmarks/forecast_data.py`. Median ms is wall time per window on a shared 2-core "
+    "machine, every model in the same process with one BLAS thread, so timings are noisy; "
+    "compare them within one table.\n\n")
+
+
 def write_section(dev: bool, body: str) -> None:
-    """Replace this set's section of ``FORECAST_RESULTS.md``, keeping the other one."""
+    """Replace this set's ``## `` section of ``FORECAST_RESULTS.md``; keep every other one."""
     head = SECTION[dev]
-    text = RESULTS_FILE.read_text(encoding="utf-8") if RESULTS_FILE.exists() else ""
-    parts = {h: "" for h in SECTION.values()}
-    for h in parts:
-        if h in text:
-            rest = text.split(h, 1)[1]
-            ends = [rest.index(o) for o in parts if o != h and o in rest]
-            parts[h] = h + (rest[: min(ends)] if ends else rest).rstrip() + "\n"
-    parts[head] = f"{head}\n\n{body.rstrip()}\n"
-    RESULTS_FILE.write_text(
-        "# Forecast engine benchmark\n\n"
-        "Protocol, data and metric definitions: docstrings of `benchmarks/forecast_bench.py` "
-        "and `benchmarks/forecast_data.py`. Median ms is wall time per window on a shared "
-        "2-core machine, every model in the same process with one BLAS thread, so timings are "
-        "noisy; compare them within one table.\n\n"
-        + "\n".join(p for p in (parts[SECTION[True]], parts[SECTION[False]]) if p),
-        encoding="utf-8")
+    text = RESULTS_FILE.read_text(encoding="utf-8") if RESULTS_FILE.exists() else RESULTS_INTRO
+    intro, *sections = re.split(r"(?m)^(?=## )", text)
+    new = f"{head}\n\n{body.rstrip()}\n"
+    mine = [i for i, sec in enumerate(sections) if sec.startswith(head + "\n")]
+    if mine:
+        sections[mine[0]] = new
+    else:
+        sections.append(new)
+    RESULTS_FILE.write_text(intro.rstrip() + "\n\n"
+                            + "\n".join(sec.rstrip() + "\n" for sec in sections),
+                            encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

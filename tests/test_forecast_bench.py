@@ -50,3 +50,13 @@ def test_each_run_replaces_only_its_own_section(tmp_path, monkeypatch):
     dev_at, held_at = text.index("## Development set"), text.index("## Held-out set")
     assert dev_at < text.index("dev table 2") < held_at < text.index("held-out table")
     assert text.count("## Development set") == 1 and text.count("## Held-out set") == 1
+
+
+def test_sections_the_runs_do_not_own_are_kept(tmp_path, monkeypatch):
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Title\n\nIntro.\n\n## Outcome\n\nWhat it means.\n\n"
+                       "## Held-out set\n\nold table\n", encoding="utf-8")
+    monkeypatch.setattr(forecast_bench, "RESULTS_FILE", results)
+    forecast_bench.write_section(False, "new table")
+    assert results.read_text(encoding="utf-8") == (
+        "# Title\n\nIntro.\n\n## Outcome\n\nWhat it means.\n\n## Held-out set\n\nnew table\n")
