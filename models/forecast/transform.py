@@ -20,11 +20,11 @@ from models.forecast.prepare import SHORT_SERIES
 
 GUERRERO_MIN_BLOCKS = 4  # Guerrero's lambda needs several subseries; else fall back to log
 SEASON_MIN_OBS = 12  # three full years before quarterly indices are estimated
-SEASON_ACF_Z = 1.645  # 90 % one-sided test on the lag-4 autocorrelation, as in M4's Theta
+SEASON_ACF_Z = 1.28  # 80 % one-sided test on the lag-4 autocorrelation; dev: beat 90 % and 99 %
 SEASON_WINSOR = 5.0  # steps clipped at 5 robust SDs first, so one spike cannot fake a season
 
 ADJUST_BREAKS = True  # dev: one crash at a window's end otherwise became a trend in 6 models
-SHIFT_Z = 6.0  # robust SDs for a break; 4 flagged ordinary wiggles, 5-8 behaved the same
+SHIFT_Z = 4.5  # robust SDs for a break; dev: 4-5 beat 6-8 (M1 has many breaks), 3 overfired
 SHIFT_NEIGHBOURS = 3  # steps on each side whose median is a step's local reference
 SPIKE_RATIO = (0.5, 2.0)  # a jump undone by the next step within this ratio is a spike
 
