@@ -95,7 +95,7 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
                             etl_run_id)
             SELECT credit_code, {all_cols}, :source, :run FROM temp.ent_new
             WHERE action = 'new' ORDER BY rowid""", params)
-    counts = file_counts(conn, "SELECT t, sum(action = 'new'), sum(action = 'changed') "
+    counts = file_counts(conn, f"SELECT t, {count_where('new')}, {count_where('changed')} "
                                 "FROM temp.ent_new GROUP BY t")
     conn.execute("DROP TABLE temp.ent_new")
     return counts
@@ -113,13 +113,13 @@ def _ent_exprs(*, stored: bool) -> dict[str, str]:
         "name_zh": "s.name_zh",
         "district_adcode": "s.district_adcode",
         "segment": "s.segment",
-        "status": f"coalesce(CASE WHEN s.given & {bit['status']} THEN s.status END, "
+        "status": f"coalesce(CASE WHEN (s.given & {bit['status']}) <> 0 THEN s.status END, "
                   f"{old('status')}, 'active')",
-        "provenance": f"coalesce(CASE WHEN s.given & {bit['provenance']} THEN s.provenance END, "
+        "provenance": f"coalesce(CASE WHEN (s.given & {bit['provenance']}) <> 0 THEN s.provenance END, "
                       f"{old('provenance')}, :prov)",
     }
     for c in ("name_en", "zone_id", "founded", "registered_capital", "employees"):
-        exprs[c] = f"CASE WHEN s.given & {bit[c]} THEN s.{c} ELSE {old(c)} END"
+        exprs[c] = f"CASE WHEN (s.given & {bit[c]}) <> 0 THEN s.{c} ELSE {old(c)} END"
     return exprs
 
 
@@ -218,7 +218,7 @@ def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[st
         ON CONFLICT (period, credit_code) DO UPDATE SET revenue = excluded.revenue,
             from_ytd = excluded.from_ytd, provenance = excluded.provenance,
             etl_run_id = excluded.etl_run_id""", {"run": run_id})
-    counts = file_counts(conn, "SELECT t, sum(action = 'new'), sum(action = 'changed') "
+    counts = file_counts(conn, f"SELECT t, {count_where('new')}, {count_where('changed')} "
                                 "FROM temp.rev_chg GROUP BY t")
     conn.execute("DROP TABLE temp.rev_chg")
     return counts, False
@@ -252,9 +252,14 @@ def merge_observations(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
                         period, period_end, period_label, value, unit, basis, kind, lower_bound,
                         approximate, provenance, method, source_id, etl_run_id, superseded_by)
         SELECT metric, 'zone', scope_id, NULL, period, period_end, period_label, value, unit,
-               'point', 'actual', 0, 0, provenance, NULL, :source, :run, NULL
+               'point', 'actual', false, false, provenance, NULL, :source, :run, NULL
         FROM temp.obs_chg WHERE action IN ('new', 'changed')
         ORDER BY metric, scope_id, period""", {"run": run_id, "source": source_id})
+
+
+def count_where(action: str) -> str:
+    """SQL counting the rows whose ``action`` is ``action`` (both dialects)."""
+    return f"sum(CASE WHEN action = '{action}' THEN 1 ELSE 0 END)"
 
 
 def file_counts(conn: sqlite3.Connection, sql: str) -> dict[int, tuple[int, int]]:

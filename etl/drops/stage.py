@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from etl.drops.steps import Step, Steps
+from models.dialect import PgConnection
 
 # Rows per Arrow batch handed to the ingest: bounds the memory of a reordered copy and sets
 # how often the progress bar advances.
@@ -217,7 +218,14 @@ class Stage:
 
 
 def _row_estimate(conn: sqlite3.Connection, table: str) -> int:
-    """The table's largest rowid: its row count, or more after deletions (O(log n))."""
+    """The table's largest rowid: its row count, or more after deletions (O(log n)); on
+    PostgreSQL the planner's estimate (``reltuples``, -1 before the first ANALYZE: then a count)."""
+    if isinstance(conn, PgConnection):
+        estimate = conn.execute("SELECT reltuples FROM pg_class WHERE oid = CAST(? AS regclass)",
+                                (table,)).fetchone()[0]
+        if estimate is None or estimate < 0:
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return int(estimate)
     return int(conn.execute(f"SELECT coalesce(max(rowid), 0) FROM main.{table}").fetchone()[0])
 
 
@@ -231,6 +239,15 @@ def drop_indexes(conn: sqlite3.Connection, table: str,
                  keep: Sequence[str] = ()) -> list[tuple[str, str]]:
     """Drop ``table``'s secondary indexes (not its primary key's, nor those in ``keep``);
     return their DDL."""
+    if isinstance(conn, PgConnection):
+        ddl = [(n, s) for n, s in conn.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = ? "
+            "AND i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+            "WHERE c.conname = i.indexname) ORDER BY i.indexname", (table,)).fetchall()
+            if n not in keep]
+        for name, _sql in ddl:
+            conn.execute(f'DROP INDEX "{name}"')
+        return [(str(n), str(s)) for n, s in ddl]
     ddl = [(n, s) for n, s in conn.execute(
         "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND tbl_name = ? "
         "AND sql IS NOT NULL ORDER BY name", (table,)).fetchall() if n not in keep]
