@@ -39,6 +39,16 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"sqlite {sqlite3.sqlite_version}"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_backends`` (a whole module, usually) run once per backend when
+    they use a database fixture; ``sqlite_only`` keeps one test on SQLite (it reads the file,
+    or a PRAGMA)."""
+    if ("backend" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("both_backends")
+            and not metafunc.definition.get_closest_marker("sqlite_only")):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server for this session (this xdist worker), stopped at the end. Skips

@@ -140,8 +140,8 @@ def test_init_builds_sqlite_or_postgresql_only(monkeypatch: pytest.MonkeyPatch) 
     result = _cli(["init", "--db", "sqlite://"], monkeypatch)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "Error: `aidash init` builds SQLite files or PostgreSQL databases; sqlite:// is neither "
-        "(use a path, sqlite:///PATH or postgresql+psycopg://…)"]
+        ("Error: `aidash init` builds SQLite files or PostgreSQL databases; sqlite:// is "
+         "neither (use a path, sqlite:///PATH or postgresql+psycopg://…)")]
 
 
 # ---------------------------------------------------------------------------- etl load
