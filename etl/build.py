@@ -16,7 +16,13 @@ from rich.console import Console
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine, make_url
 
-from models.db import create_db_and_tables, make_engine, resolve_url, sqlite_path
+from models.db import (
+    create_db_and_tables,
+    drop_db_and_tables,
+    make_engine,
+    resolve_url,
+    sqlite_path,
+)
 from models.dialect import is_postgres
 from models.errors import AidashError
 
@@ -111,12 +117,12 @@ def _build_postgres(url: str, *, data_dir: Path, force: bool, console: Console) 
             if not force:
                 raise AidashError(f"database {name} already has the tables; pass --force to "
                                   "rebuild it from the bundled data")
-            drop_schema(engine)
+            drop_db_and_tables(engine)
         start = time.perf_counter()
         try:
             n_drops, n_series = _fill(engine, data_dir, console)
         except BaseException:
-            drop_schema(engine)
+            drop_db_and_tables(engine)
             raise
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE")
@@ -125,12 +131,3 @@ def _build_postgres(url: str, *, data_dir: Path, force: bool, console: Console) 
     finally:
         engine.dispose()
 
-
-def drop_schema(engine: Engine) -> None:
-    """Drop every view and table of ``models/tables.py`` (PostgreSQL)."""
-    from sqlmodel import SQLModel
-
-    with engine.begin() as conn:
-        for view in ("series_of_record", "current_observations", "enterprise_revenue_vintages"):
-            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {view}")
-        SQLModel.metadata.drop_all(conn)

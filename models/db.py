@@ -149,3 +149,13 @@ def create_db_and_tables(engine: Engine) -> None:
             if pg:
                 ddl = ddl.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW")
             conn.execute(text(ddl))
+
+
+def drop_db_and_tables(engine: Engine) -> None:
+    """Drop every view and table :func:`create_db_and_tables` makes (``aidash init --force``
+    and ``aidash copy --force`` on PostgreSQL, where a database is not a file to replace)."""
+    with engine.begin() as conn:
+        for ddl in tables.VIEWS:
+            name = ddl.split(" AS", 1)[0].split()[-1]
+            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {name}")
+        SQLModel.metadata.drop_all(conn)
