@@ -14,8 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Table, insert, inspect, select
+from sqlalchemy import Table, insert, inspect, literal_column, select
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import SQLModel
 
@@ -56,7 +57,11 @@ def _name(db: str) -> str:
 
 
 def _chunks(conn: Connection, table: Table) -> Iterator[list[tuple]]:
-    order = list(table.primary_key.columns)
+    # In the order the rows were written (SQLite's rowid, where the table has one): the
+    # dashboard lists zones and metrics in that order.
+    order: list[Any] = list(table.primary_key.columns)
+    if conn.dialect.name == "sqlite" and table.dialect_options["sqlite"].get("with_rowid", True):
+        order = [literal_column("rowid")]
     result = conn.execution_options(stream_results=True).execute(
         select(*table.columns).order_by(*order))
     while rows := result.fetchmany(CHUNK):

@@ -2,8 +2,8 @@
 
 The project's SQL is written once, in SQLite's dialect where the two differ. On PostgreSQL,
 :func:`to_postgres` rewrites the few SQLite spellings it uses (``GLOB``, ``group_concat``,
-``char()``, ``printf``, ``IS`` / ``IS NOT`` as null-safe comparisons, ``rowid``, the ``main.`` and
-``temp.`` schema names, ``REAL``) and, for statements sent straight to the driver, the ``?``
+``char()``, ``printf``, ``IS`` / ``IS NOT`` as null-safe comparisons, ``LIKE`` (case-blind for
+ASCII on SQLite), ``rowid``, the ``main.`` and ``temp.`` schema names, ``REAL``) and, for statements sent straight to the driver, the ``?``
 and ``:name`` placeholders. :class:`PgConnection` gives a psycopg connection the part of the
 ``sqlite3.Connection`` interface the writers use (``execute``, ``executemany``, ``commit``,
 ``rollback``, ``in_transaction``, a cursor's ``lastrowid``), so that the loader, the rollback
@@ -120,6 +120,8 @@ def _rewrite_code(code: str, placeholders: bool) -> str:
     code = re.sub(r"\bmain\.", "", code)
     code = re.sub(r"\btemp\.", "pg_temp.", code)
     code = re.sub(r"\bREAL\b", "DOUBLE PRECISION", code)
+    # SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's does not.
+    code = re.sub(r"\bLIKE\b", "ILIKE", code)
     if re.match(r"\s*(INSERT|CREATE)\b", code, re.IGNORECASE):
         code = _ORDER_ROWID.sub("", code)  # heap order means nothing to an insert
     code = re.sub(r"\browid\b", "ctid", code)
