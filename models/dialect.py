@@ -2,7 +2,7 @@
 
 The project's SQL is written once, in SQLite's dialect where the two differ. On PostgreSQL,
 :func:`to_postgres` rewrites the few SQLite spellings it uses (``GLOB``, ``group_concat``,
-``char()``, ``printf``, ``IS`` / ``IS NOT`` as null-safe comparisons, ``LIKE`` (case-blind for
+``char()``, ``printf``, ``json_each``, ``IS`` / ``IS NOT`` as null-safe comparisons, ``LIKE`` (case-blind for
 ASCII on SQLite), ``rowid``, the ``main.`` and ``temp.`` schema names, ``REAL``) and, for statements sent straight to the driver, the ``?``
 and ``:name`` placeholders. :class:`PgConnection` gives a psycopg connection the part of the
 ``sqlite3.Connection`` interface the writers use (``execute``, ``executemany``, ``commit``,
@@ -41,6 +41,8 @@ _GLOB = re.compile(r"(NOT\s+)?GLOB\s+'((?:[^']|'')*)'", re.IGNORECASE)
 _IS_NOT = re.compile(r"\bIS\s+NOT\s+(?!NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", re.IGNORECASE)
 _IS = re.compile(r"\bIS\s+(?!NOT\b|NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", re.IGNORECASE)
 _ORDER_ROWID = re.compile(r"\s+ORDER\s+BY\s+(?:\w+\.)?rowid\b(?!\s*,)", re.IGNORECASE)
+_JSON_EACH = re.compile(r"json_each\((%\(\w+\)s|:\w+|\?)\)\s+(\w+)\s+CROSS\s+JOIN",
+                        re.IGNORECASE)
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
@@ -120,6 +122,9 @@ def _rewrite_code(code: str, placeholders: bool) -> str:
     code = re.sub(r"\bmain\.", "", code)
     code = re.sub(r"\btemp\.", "pg_temp.", code)
     code = re.sub(r"\bREAL\b", "DOUBLE PRECISION", code)
+    # json_each of a bound JSON array, joined with SQLite's CROSS JOIN (which fixes the loop
+    # order): PostgreSQL's set-returning function and a plain join.
+    code = _JSON_EACH.sub(r"json_array_elements_text(CAST(\1 AS json)) AS \2(value) JOIN", code)
     # SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's does not.
     code = re.sub(r"\bLIKE\b", "ILIKE", code)
     if re.match(r"\s*(INSERT|CREATE)\b", code, re.IGNORECASE):
