@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from postgres_server import PostgresServer
 from sqlalchemy.engine import Engine
 
 from models.db import ENV_VAR, make_engine, read_only_uri
-from postgres_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
