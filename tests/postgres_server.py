@@ -84,8 +84,15 @@ class PostgresServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_server() -> PostgresServer:
-    """initdb a temp folder and start a server on 127.0.0.1 on a free port."""
+# The tests' settings: nothing a test checks depends on surviving a power cut.
+TEST_SETTINGS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+
+
+def start_server(settings: str = TEST_SETTINGS) -> PostgresServer:
+    """initdb a temp folder and start a server on 127.0.0.1 on a free port.
+
+    :param settings: further ``-c name=value`` options of the server.
+    """
     bin_dir = find_bin()
     folder = Path(tempfile.mkdtemp(prefix="aidash-pg-"))
     as_user: list[str] = []
@@ -98,8 +105,8 @@ def start_server() -> PostgresServer:
                    check=True, capture_output=True)
     for attempt in range(5):
         port = _free_port()
-        options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+        options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 "
+                   f"-c max_connections=100 {settings}")
         started = subprocess.run(
             [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
              "-l", str(folder / "server.log"), "-w", "start"], check=False,
