@@ -144,11 +144,25 @@ def create_db_and_tables(engine: Engine) -> None:
             for ddl in dialect.PG_FUNCTIONS:
                 conn.exec_driver_sql(ddl)
     SQLModel.metadata.create_all(engine)
+    if pg:
+        _drop_bulk_foreign_keys(engine)
     with engine.begin() as conn:
         for ddl in tables.VIEWS:
             if pg:
                 ddl = ddl.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW")
             conn.execute(text(ddl))
+
+
+def _drop_bulk_foreign_keys(engine: Engine) -> None:
+    """On PostgreSQL, the foreign keys of :data:`models.dialect.PG_UNDECLARED_FOREIGN_KEYS`
+    (see there why)."""
+    with engine.begin() as conn:
+        for table in dialect.PG_UNDECLARED_FOREIGN_KEYS:
+            names = conn.exec_driver_sql(
+                "SELECT conname FROM pg_constraint WHERE contype = 'f' "
+                f"AND conrelid = CAST('{table}' AS regclass)").scalars().all()
+            for name in names:
+                conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
 
 
 def drop_db_and_tables(engine: Engine) -> None:

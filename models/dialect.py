@@ -36,6 +36,13 @@ PG_FUNCTIONS = (
        AS 'SELECT strpos($1, $2)' LANGUAGE sql IMMUTABLE""",
 )
 
+# Tables whose foreign keys are not declared on PostgreSQL. Its keys are checked by triggers,
+# row by row, with a row lock on the referenced row: 93 % of a first load of 100k firms (800k
+# revenue rows) went there. The loader checks the same references set-based, once per merge,
+# before they are written (``etl.drops.merge.check_references``), as SQLite's loads run with
+# foreign keys off behind the validator.
+PG_UNDECLARED_FOREIGN_KEYS = ("enterprises", "enterprise_revenue")
+
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
 _GLOB = re.compile(r"(NOT\s+)?GLOB\s+'((?:[^']|'')*)'", re.IGNORECASE)
 _IS_NOT = re.compile(r"\bIS\s+NOT\s+(?!NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", re.IGNORECASE)

@@ -126,3 +126,23 @@ def test_init_builds_a_postgresql_database_and_refuses_to_overwrite_it(
             engine.dispose()
     finally:
         pg_server.drop_database("init_test")
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_undeclared_foreign_keys_are_checked_set_based_by_the_merge(pg_base: Engine) -> None:
+    from etl.drops.merge import Staged, check_references
+    from etl.transaction import driver_connection
+    from models.errors import AidashError
+
+    declared = query(pg_base, "SELECT conrelid::regclass::text FROM pg_constraint "
+                              "WHERE contype = 'f' AND conrelid::regclass::text "
+                              "IN ('enterprises', 'enterprise_revenue')")
+    assert declared == []
+    with driver_connection(pg_base) as conn:
+        conn.execute("CREATE TEMP TABLE staged_revenue (credit_code text)")
+        conn.execute("INSERT INTO staged_revenue VALUES ('91310000NOSUCHFIRM')")
+        with pytest.raises(AidashError) as info:
+            check_references(conn, Staged("staged_revenue", {}), "revenue")
+    assert str(info.value) == ("revenue: credit_code '91310000NOSUCHFIRM' is not in "
+                               "enterprises; nothing was loaded (report this: the validator "
+                               "should have refused it)")

@@ -22,6 +22,8 @@ from etl.drops.convert import sorted_factorize
 from etl.drops.stage import indexes_rebuilt
 from etl.drops.steps import Steps
 from etl.drops.validate import ENTERPRISE_OPTIONAL
+from models.dialect import PgConnection
+from models.errors import AidashError
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
     :returns: (inserted, updated) per table index ``t``.
     """
     table = staged.table
+    check_references(conn, staged, "enterprises")
     all_cols = ", ".join(ENT_COLUMNS)
     params = {"run": run_id, "source": source_id, "prov": default_provenance}
     known = conn.execute(f"""SELECT EXISTS (SELECT 1 FROM {table} s
@@ -189,6 +192,7 @@ def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[st
         the only rows of its quarters (the fast path).
     """
     columns = ", ".join(REV_COLUMNS)
+    check_references(conn, staged, "revenue")
     if not revenue_stored(conn, periods):
         conn.execute(f"""INSERT INTO main.enterprise_revenue ({columns}, etl_run_id)
             SELECT {columns}, :run FROM {staged.table} ORDER BY rowid""", {"run": run_id})
@@ -260,6 +264,34 @@ def merge_observations(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
 def count_where(action: str) -> str:
     """SQL counting the rows whose ``action`` is ``action`` (both dialects)."""
     return f"sum(CASE WHEN action = '{action}' THEN 1 ELSE 0 END)"
+
+
+# What the foreign keys of the register and revenue would check, as (column, parent table,
+# parent key) per staged kind: on PostgreSQL they are not declared (models/dialect.py) and
+# checked here, set-based, before the rows are written.
+REFERENCES = {
+    "enterprises": (("zone_id", "zones", "zone_id"), ("district_adcode", "districts", "adcode"),
+                    ("segment", "segments", "code")),
+    "revenue": (("credit_code", "enterprises", "credit_code"),),
+}
+
+
+def check_references(conn: sqlite3.Connection, staged: Staged, kind: str) -> None:
+    """On PostgreSQL, refuse staged rows that reference a row that does not exist (the
+    validator refuses such drops first: this is the database's own guarantee).
+
+    :raises AidashError: naming the first dangling value; nothing is written.
+    """
+    if not isinstance(conn, PgConnection):
+        return  # SQLite declares the keys (and the validator has checked them)
+    for column, parent, key in REFERENCES[kind]:
+        row = conn.execute(
+            f"""SELECT s.{column} FROM {staged.table} s WHERE s.{column} IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{key} = s.{column})
+                LIMIT 1""").fetchone()
+        if row is not None:
+            raise AidashError(f"{kind}: {column} {row[0]!r} is not in {parent}; nothing was "
+                              "loaded (report this: the validator should have refused it)")
 
 
 def file_counts(conn: sqlite3.Connection, sql: str) -> dict[int, tuple[int, int]]:
