@@ -27,7 +27,13 @@ class PostgresMissing(RuntimeError):
 
 
 def find_bin() -> Path:
-    """The newest installed PostgreSQL's bin folder."""
+    """The newest installed PostgreSQL's bin folder (``$AIDASH_POSTGRES_BIN`` if set)."""
+    override = os.environ.get("AIDASH_POSTGRES_BIN")
+    if override:
+        if (Path(override) / "pg_ctl").exists():
+            return Path(override)
+        raise PostgresMissing(f"PostgreSQL is not installed (no pg_ctl in {override}); run "
+                              "`make system-deps` as root")
     found = sorted(glob.glob(BIN_GLOB), key=lambda p: int(Path(p).parent.name)
                    if Path(p).parent.name.isdigit() else 0)
     for folder in reversed(found):
