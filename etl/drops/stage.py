@@ -262,15 +262,31 @@ def create_indexes(conn: sqlite3.Connection, ddl: Sequence[tuple[str, str]]) -> 
         conn.execute(sql)
 
 
+def _drop_primary_key(conn: PgConnection, table: str) -> list[tuple[str, str]]:
+    """On PostgreSQL, drop ``table``'s primary key; the DDL that adds it again."""
+    row = conn.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                       "WHERE conrelid = CAST(? AS regclass) AND contype = 'p'",
+                       (table,)).fetchone()
+    if row is None:
+        return []
+    conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{row[0]}"')
+    return [(str(row[0]), f'ALTER TABLE {table} ADD CONSTRAINT "{row[0]}" {row[1]}')]
+
+
 @contextmanager
 def indexes_rebuilt(conn: sqlite3.Connection, table: str, new_rows: int, *,
-                    keep: Sequence[str] = (), steps: Steps | None = None) -> Iterator[bool]:
+                    keep: Sequence[str] = (), steps: Steps | None = None,
+                    primary_key: bool = False) -> Iterator[bool]:
     """Drop ``table``'s secondary indexes around a write of ``new_rows`` rows that at least
     doubles it, then build them again (inside the caller's transaction). Yields whether it did.
 
     :param keep: indexes the write does not touch (a partial index whose WHERE excludes
         every new row), left in place.
     :param steps: the load's steps, to time the rebuild as :attr:`Step.INDEX_REBUILD`.
+    :param primary_key: on PostgreSQL, the primary key's index too (a write with no conflict
+        to resolve: one sort instead of a B-tree insertion per row, and the key is checked
+        whole when it is added back). Its table is locked from readers until the commit
+        (``ALTER TABLE``), as any dropped index locks it there.
 
     On an exception the indexes are not rebuilt: the caller's rollback restores them with
     everything else.
@@ -279,6 +295,10 @@ def indexes_rebuilt(conn: sqlite3.Connection, table: str, new_rows: int, *,
         yield False
         return
     ddl = drop_indexes(conn, table, keep)
+    if primary_key and isinstance(conn, PgConnection):
+        ddl = _drop_primary_key(conn, table) + ddl
     yield True
     with steps.timed(Step.INDEX_REBUILD) if steps is not None else nullcontext():
         create_indexes(conn, ddl)
+        if isinstance(conn, PgConnection):
+            conn.execute(f"ANALYZE {table}")  # the planner's view of the table it doubled
