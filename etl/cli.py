@@ -26,7 +26,8 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="SQLite file path or SQLAlchemy URL. Default: $AIDASH_DATABASE_URL, "
+        help="SQLite file path or SQLAlchemy URL (sqlite:///PATH, "
+        "postgresql+psycopg://USER@HOST/DB). Default: $AIDASH_DATABASE_URL, "
         "else data/ai_industry.db.",
         show_default=False,
     ),

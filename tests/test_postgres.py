@@ -118,6 +118,9 @@ def test_init_builds_a_postgresql_database_and_refuses_to_overwrite_it(
                                         "--force to rebuild it from the bundled data")
         history = CliRunner().invoke(cli.app, ["etl", "history", "--db", url])
         assert history.exit_code == 0, history.output
+        refreshed = CliRunner().invoke(cli.app, ["forecast", "refresh", "--db", url])
+        assert refreshed.exit_code == 0, refreshed.output
+        assert refreshed.stdout.startswith("Forecast "), refreshed.stdout
         engine = make_engine(url)
         try:
             assert query(engine, "SELECT kind, status FROM etl_runs ORDER BY id")[:3] == [
