@@ -106,6 +106,10 @@ def _load_connection(engine: Engine) -> Iterator[sqlite3.Connection]:
     (on PostgreSQL, its :class:`models.dialect.PgConnection`, as it is)."""
     if is_postgres(engine):
         with driver_connection(engine) as conn:
+            # The merges' temp tables in memory rather than spilled through the default 8 MB
+            # (settable until the session first touches a temp table).
+            with suppress(Exception):
+                conn.execute(f"SET temp_buffers = '{LOAD_CACHE_KIB}kB'")
             try:
                 yield conn
             finally:
