@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,8 @@ def _cli(args: list[str]):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def target(pg_server: PostgresServer, request: pytest.FixtureRequest) -> str:
+def target(pg_server: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A PostgreSQL database of its own, with no tables, dropped afterwards."""
     name = f"copy_{request.node.name}".replace("[", "_").replace("]", "")[:60].lower()
     url = pg_server.create_database(name)
     yield url
