@@ -6,6 +6,8 @@ Every test here runs against the server the session starts (``tests/postgres_ser
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 from backends import dump, query
@@ -22,6 +24,8 @@ from models import db as models_db
 from models.db import make_engine
 from models.dialect import WRITE_LOCK_KEY, libpq_uri, to_postgres
 from models.errors import DatabaseBusy
+
+pytest_plugins = ["dashboard_fixtures"]
 
 WRITES = ["INSERT INTO segments (code, name_en, name_zh) VALUES ('x', 'x', 'x')",
           "UPDATE districts SET area_km2 = 1", "DELETE FROM etl_runs",
@@ -149,3 +153,39 @@ def test_undeclared_foreign_keys_are_checked_set_based_by_the_merge(pg_base: Eng
     assert str(info.value) == ("revenue: credit_code '91310000NOSUCHFIRM' is not in "
                                "enterprises; nothing was loaded (report this: the validator "
                                "should have refused it)")
+
+
+@pytest.mark.slow
+def test_the_dashboard_shows_a_new_run_without_a_restart(
+        seeded_db_path: Path, pg_server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on SQLite (tests/test_pages.py): results are cached per data version, and a new run
+    written by another process shows on the next rerun of the same session."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from etl.copy import copy_database
+    from models.db import ENV_VAR
+
+    url = pg_server.create_database("new_run_view")
+    copy_database(str(seeded_db_path), url)
+    monkeypatch.setenv(ENV_VAR, url)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(Path(__file__).parent.parent / "streamlit_app.py"),
+                           default_timeout=60)
+    at.query_params["lang"] = "en"
+    at.run()
+    assert at.metric[0].value == "≥ 450.0 billion CNY"
+    with psycopg.connect(libpq_uri(url), autocommit=True) as conn:
+        conn.execute("UPDATE observations SET value = 460 WHERE metric = 'ai_industry_scale' "
+                     "AND period = '2024'")
+    at.run()
+    assert at.metric[0].value == "≥ 450.0 billion CNY"  # same data version: from the cache
+    with psycopg.connect(libpq_uri(url), autocommit=True) as conn:
+        conn.execute("INSERT INTO etl_runs (kind, started_at, finished_at, status) VALUES "
+                     "('facts', '2026-01-01 00:00:00', '2026-01-01 00:00:01', 'succeeded')")
+    at.run()
+    assert not at.exception
+    assert at.metric[0].value == "≥ 460.0 billion CNY"
+    st.cache_data.clear()
+    st.cache_resource.clear()
