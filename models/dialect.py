@@ -104,14 +104,15 @@ def to_postgres(sql: str, placeholders: bool = False) -> str:
         SQLAlchemy (which has converted its parameters already).
     """
     sql = _GLOB.sub(_glob_to_regex, sql)
+    writes = bool(re.match(r"\s*(INSERT|CREATE)\b", sql, re.IGNORECASE))
     parts: list[str] = []
     pos = 0
     for literal in _LITERAL.finditer(sql):
-        parts.append(_rewrite_code(sql[pos:literal.start()], placeholders))
+        parts.append(_rewrite_code(sql[pos:literal.start()], placeholders, writes))
         text = literal.group(0)
         parts.append(text.replace("%", "%%") if placeholders else text)
         pos = literal.end()
-    parts.append(_rewrite_code(sql[pos:], placeholders))
+    parts.append(_rewrite_code(sql[pos:], placeholders, writes))
     out = "".join(parts)
     if "format(" in out:
         # printf's %d is format's %s (format has no numeric conversions).
@@ -119,8 +120,9 @@ def to_postgres(sql: str, placeholders: bool = False) -> str:
     return out
 
 
-def _rewrite_code(code: str, placeholders: bool) -> str:
-    """Rewrite SQL outside string literals."""
+def _rewrite_code(code: str, placeholders: bool, writes: bool) -> str:
+    """Rewrite SQL outside string literals (``writes``: the statement is an INSERT or a
+    CREATE … AS)."""
     code = _IS_NOT.sub("IS DISTINCT FROM ", code)
     code = _IS.sub("IS NOT DISTINCT FROM ", code)
     code = re.sub(r"\bgroup_concat\(", "string_agg(", code, flags=re.IGNORECASE)
@@ -134,7 +136,7 @@ def _rewrite_code(code: str, placeholders: bool) -> str:
     code = _JSON_EACH.sub(r"json_array_elements_text(CAST(\1 AS json)) AS \2(value) JOIN", code)
     # SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's does not.
     code = re.sub(r"\bLIKE\b", "ILIKE", code)
-    if re.match(r"\s*(INSERT|CREATE)\b", code, re.IGNORECASE):
+    if writes:
         code = _ORDER_ROWID.sub("", code)  # heap order means nothing to an insert
     code = re.sub(r"\browid\b", "ctid", code)
     if placeholders:

@@ -110,12 +110,16 @@ def _load_connection(engine: Engine) -> Iterator[sqlite3.Connection]:
             # (settable until the session first touches a temp table).
             with suppress(Exception):
                 conn.execute(f"SET temp_buffers = '{LOAD_CACHE_KIB}kB'")
+            # Hashes and sorts in memory: checking 8M revenue rows against 1M firms spilled
+            # to disk in batches at the default 4 MB (9 s instead of 2 s).
+            conn.execute(f"SET work_mem = '{LOAD_CACHE_KIB}kB'")
             try:
                 yield conn
             finally:
                 if conn.in_transaction:
                     conn.rollback()
                 merge.drop_temp(conn)
+                conn.execute("RESET work_mem")
         return
     with driver_connection(engine) as conn:
         old_cache = conn.execute("PRAGMA cache_size").fetchone()[0]

@@ -297,11 +297,14 @@ def check_references(conn: sqlite3.Connection, staged: Staged, kind: str) -> Non
     if not isinstance(conn, PgConnection):
         return  # SQLite declares the keys (and the validator has checked them)
     for column, parent, key in REFERENCES[kind]:
+        # min(), not LIMIT 1: with a LIMIT the planner expects a dangling row early and
+        # probes the parent's index once per staged row (9 s for 8M rows, against 2 s for a
+        # hash anti-join of the whole stage).
         row = conn.execute(
-            f"""SELECT s.{column} FROM {staged.table} s WHERE s.{column} IS NOT NULL
+            f"""SELECT min(s.{column}) FROM {staged.table} s WHERE s.{column} IS NOT NULL
                 AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{key} = s.{column})
-                LIMIT 1""").fetchone()
-        if row is not None:
+                """).fetchone()
+        if row is not None and row[0] is not None:
             raise AidashError(f"{kind}: {column} {row[0]!r} is not in {parent}; nothing was "
                               "loaded (report this: the validator should have refused it)")
 
