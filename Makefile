@@ -63,7 +63,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check aidash app etl models tests benchmarks scripts
 	$(BIN)/mypy aidash app etl models
 
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) system-deps
 	$(BIN)/python -m benchmarks.run_all
 
 clean-db:

@@ -78,7 +78,8 @@ def build_name_index(engine: Engine) -> NameIndex:
         codes_text, names_text = conn.exec_driver_sql(
             "SELECT group_concat(credit_code, ''), "
             "group_concat(name_zh || char(31) || coalesce(name_en, '') || char(10), '') "
-            "FROM (SELECT credit_code, name_zh, name_en FROM enterprises ORDER BY rowid)").one()
+            "FROM (SELECT credit_code, name_zh, name_en FROM enterprises ORDER BY rowid) AS names"
+        ).one()
     raw = (codes_text or "").encode("utf-8")
     text = (names_text or "").encode("utf-8").lower()
     del codes_text, names_text

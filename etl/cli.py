@@ -26,7 +26,8 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="SQLite file path or SQLAlchemy URL. Default: $AIDASH_DATABASE_URL, "
+        help="SQLite file path or SQLAlchemy URL (sqlite:///PATH, "
+        "postgresql+psycopg://USER@HOST/DB). Default: $AIDASH_DATABASE_URL, "
         "else data/ai_industry.db.",
         show_default=False,
     ),
@@ -177,6 +178,31 @@ def etl_rollback(
     except AidashError as exc:
         _fail(str(exc))
     out.print(f"Rolled back run(s) {', '.join(str(i) for i in undone)}.", markup=False, soft_wrap=True)
+
+
+@app.command("copy")
+def copy(
+    source: Annotated[str, typer.Option("--from", help="The database to copy: a path or "
+                                        "SQLAlchemy URL (read only).", show_default=False)],
+    target: Annotated[str, typer.Option("--to", help="The database to fill: a path or "
+                                        "SQLAlchemy URL, with no tables yet.",
+                                        show_default=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace the target's tables if it "
+                                        "has them.")] = False,
+) -> None:
+    """Copy a whole database to another backend: every table, run and vintage.
+
+    \b
+    Example:
+        aidash copy --from data/ai_industry.db --to postgresql+psycopg://aidash@db/aidash
+    """
+    from etl.copy import copy_database
+
+    try:
+        result = copy_database(source, target, force=force)
+    except AidashError as exc:
+        _fail(str(exc))
+    out.print(result.summary_line(), markup=False, soft_wrap=True)
 
 
 @forecast_app.command("refresh")

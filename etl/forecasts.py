@@ -138,14 +138,15 @@ def _store(conn: Connection, *, key: str, y: pd.Series, provenance: str, result:
              last_period, vintage_run_id, created_at, model, method_note, backtest_mase,
              backtest_cov80, backtest_cov95, provenance)
            VALUES (:key, :metric, :scope_type, :scope_id, :basis, :freq, :last, :vintage, :now,
-             :model, :note, :mase, :cov80, :cov95, :prov)"""),
+             :model, :note, :mase, :cov80, :cov95, :prov)
+           RETURNING id"""),
         {"key": key, "metric": metric, "scope_type": scope_type, "scope_id": scope_id,
          "basis": basis, "freq": freq, "last": str(y.dropna().index[-1]), "vintage": vintage,
          "now": now, "model": str(result.attrs.get("model", "")),
          "note": result.attrs.get("method_note"), "mase": _num(backtest.get("mase")),
          "cov80": _num(backtest.get("coverage_80")), "cov95": _num(backtest.get("coverage_95")),
          "prov": provenance},
-    ).lastrowid
+    ).scalar_one()
     conn.execute(text(
         """INSERT INTO forecast_points (forecast_id, period, period_end, mean, lo_80, hi_80,
              lo_95, hi_95) VALUES (:fid, :period, :end, :mean, :lo_80, :hi_80, :lo_95, :hi_95)"""),

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, insert, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from etl.csv_rows import CsvRow, read_rows
 from etl.datum import gcj02_to_wgs84
 from etl.district_check import DistrictLocator
+from models.dialect import upsert
 from models.errors import AidashError, CellError
 from models.migrations import upgrade
 from models.tables import ZONE_KINDS, District, EtlRun, Metric, Segment, Zone
@@ -415,7 +415,7 @@ def upsert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> U
     if new:
         conn.execute(insert(table), new)
     if changed:
-        stmt = sqlite_insert(table)
+        stmt = upsert(conn, table)
         stmt = stmt.on_conflict_do_update(
             index_elements=[key],
             set_={c: stmt.excluded[c] for c in columns if c != key.name})

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 
+from models.dialect import PgConnection, is_postgres, lock_for_writing
 from models.errors import busy_as_error
 
 _Conn = TypeVar("_Conn", sqlite3.Connection, Connection)
@@ -39,9 +40,23 @@ def busy_writer(engine: Engine, undone: str, retry: str) -> AbstractContextManag
 @contextmanager
 def driver_connection(engine: Engine) -> Iterator[sqlite3.Connection]:
     """The engine's own sqlite3 connection (from its pool), outside any transaction, handed
-    back to the pool when the block ends."""
+    back to the pool when the block ends. On PostgreSQL, the psycopg connection behind a
+    :class:`models.dialect.PgConnection`, which speaks the same interface."""
     raw = engine.raw_connection()
     try:
+        if is_postgres(engine):
+            from models.db import BUSY_TIMEOUT_MS
+
+            driver = raw.driver_connection
+            driver.rollback()  # type: ignore[union-attr]
+            pg = PgConnection(driver, lock_timeout_ms=BUSY_TIMEOUT_MS)
+            try:
+                yield pg  # type: ignore[misc]
+            finally:
+                if pg.in_transaction:
+                    pg.rollback()
+                driver.autocommit = False  # type: ignore[union-attr]
+            return
         conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
         if conn.in_transaction:
             conn.rollback()
@@ -63,10 +78,16 @@ def write_transaction(conn: _Conn, *, immediate: bool = True) -> Iterator[_Conn]
         run, which only reads and is rolled back).
     """
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-    if isinstance(conn, sqlite3.Connection):
-        conn.execute(begin)
-    else:
+    if isinstance(conn, Connection) and conn.dialect.name == "postgresql":
+        conn.rollback()  # SQLAlchemy begins by itself: a fresh transaction, then the lock
+        if immediate:
+            from models.db import BUSY_TIMEOUT_MS
+
+            lock_for_writing(conn, BUSY_TIMEOUT_MS)
+    elif isinstance(conn, Connection):
         conn.exec_driver_sql(begin)
+    else:
+        conn.execute(begin)
     try:
         yield conn
     except BaseException:
@@ -78,8 +99,10 @@ def write_transaction(conn: _Conn, *, immediate: bool = True) -> Iterator[_Conn]
 
 
 def _in_transaction(conn: sqlite3.Connection | Connection) -> bool:
-    if isinstance(conn, sqlite3.Connection):
+    if not isinstance(conn, Connection):
         return conn.in_transaction
+    if conn.dialect.name == "postgresql":
+        return conn.in_transaction()
     # SQLAlchemy's own flag says only that it began one; the driver knows whether SQLite
     # still has it open (a block may have committed it through the driver).
     raw = conn.connection.driver_connection

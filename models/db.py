@@ -14,7 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import SQLModel, create_engine
 
-from models import tables
+from models import dialect, tables
 
 ENV_VAR = "AIDASH_DATABASE_URL"
 DEFAULT_DB_PATH = Path("data/ai_industry.db")
@@ -37,6 +37,9 @@ def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
     if db is None or str(db) == "":
         db = os.environ.get(ENV_VAR) or DEFAULT_DB_PATH
     db = str(db)
+    if db.startswith(("postgresql://", "postgres://")):
+        # psycopg (3) is the driver installed; SQLAlchemy's default would be psycopg2.
+        return "postgresql+psycopg://" + db.split("://", 1)[1]
     if "://" in db:
         return db
     return URL.create("sqlite", database=db).render_as_string(hide_password=False)
@@ -87,6 +90,8 @@ def make_engine(db: str | os.PathLike[str] | None = None, *, read_only: bool = F
             "sqlite://",
             creator=lambda: _connect_ro(path),
         )
+    elif dialect.is_postgres(url):
+        return _postgres_engine(url, read_only=read_only)
     else:
         engine = create_engine(url)
     if engine.dialect.name == "sqlite":
@@ -97,6 +102,26 @@ def make_engine(db: str | os.PathLike[str] | None = None, *, read_only: bool = F
             with engine.connect() as conn:
                 conn.exec_driver_sql(f"PRAGMA page_size={PAGE_SIZE}")  # new files only
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    return engine
+
+
+def _postgres_engine(url: str, *, read_only: bool) -> Engine:
+    """A PostgreSQL engine: the shared SQL rewritten (``models.dialect``) on its way to the
+    server; a read-only engine's sessions default to read-only transactions, so even a bug
+    in a page cannot write (the README's read-only role is the second lock)."""
+    engine = create_engine(url, pool_pre_ping=True)
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _rewrite(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        return dialect.to_postgres(statement), parameters
+
+    if read_only:
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            autocommit = dbapi_conn.autocommit
+            dbapi_conn.autocommit = True
+            dbapi_conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            dbapi_conn.autocommit = autocommit
     return engine
 
 
@@ -113,7 +138,38 @@ def _connect_ro(path: Path) -> sqlite3.Connection:
 
 def create_db_and_tables(engine: Engine) -> None:
     """Create every table, index and view that does not exist yet."""
+    pg = dialect.is_postgres(engine)
+    if pg:
+        with engine.begin() as conn:
+            for ddl in dialect.PG_FUNCTIONS:
+                conn.exec_driver_sql(ddl)
     SQLModel.metadata.create_all(engine)
+    if pg:
+        _drop_bulk_foreign_keys(engine)
     with engine.begin() as conn:
         for ddl in tables.VIEWS:
+            if pg:
+                ddl = ddl.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW")
             conn.execute(text(ddl))
+
+
+def _drop_bulk_foreign_keys(engine: Engine) -> None:
+    """On PostgreSQL, the foreign keys of :data:`models.dialect.PG_UNDECLARED_FOREIGN_KEYS`
+    (see there why)."""
+    with engine.begin() as conn:
+        for table in dialect.PG_UNDECLARED_FOREIGN_KEYS:
+            names = conn.exec_driver_sql(
+                "SELECT conname FROM pg_constraint WHERE contype = 'f' "
+                f"AND conrelid = CAST('{table}' AS regclass)").scalars().all()
+            for name in names:
+                conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+
+
+def drop_db_and_tables(engine: Engine) -> None:
+    """Drop every view and table :func:`create_db_and_tables` makes (``aidash init --force``
+    and ``aidash copy --force`` on PostgreSQL, where a database is not a file to replace)."""
+    with engine.begin() as conn:
+        for ddl in tables.VIEWS:
+            name = ddl.split(" AS", 1)[0].split()[-1]
+            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {name}")
+        SQLModel.metadata.drop_all(conn)

@@ -63,12 +63,26 @@ def is_busy(exc: BaseException) -> bool:
     """Whether ``exc`` is SQLite's "database is locked" (SQLITE_BUSY), raised by sqlite3 or
     wrapped by SQLAlchemy."""
     orig = getattr(exc, "orig", None) or exc
+    if getattr(orig, "sqlstate", None) == "55P03":  # PostgreSQL: lock_not_available
+        return True
     if not isinstance(orig, sqlite3.OperationalError):
         return False
     code = getattr(orig, "sqlite_errorcode", None)
     if code is not None:
         return code & 0xFF == sqlite3.SQLITE_BUSY
     return "database is locked" in str(orig)
+
+
+def _pg_errors() -> tuple[type[Exception], ...]:
+    """psycopg's lock timeout, when psycopg is installed."""
+    try:
+        from psycopg.errors import LockNotAvailable
+    except ImportError:
+        return ()
+    return (LockNotAvailable,)
+
+
+_PG_ERRORS: tuple[type[Exception], ...] = _pg_errors()
 
 
 @contextmanager
@@ -84,8 +98,9 @@ def busy_as_error(database: str, undone: str, retry: str) -> Iterator[None]:
 
     try:
         yield
-    except (sqlite3.OperationalError, OperationalError) as exc:
-        if not is_busy(exc):
+    except Exception as exc:
+        if not isinstance(exc, (sqlite3.OperationalError, OperationalError, *_PG_ERRORS)) \
+                or not is_busy(exc):
             raise
         from models.db import BUSY_TIMEOUT_MS
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 from sqlmodel import SQLModel
 
 from models import tables
+from models.dialect import is_postgres
 
 
 def split_revenue_versions(engine: Engine) -> list[str]:
@@ -27,6 +29,8 @@ def split_revenue_versions(engine: Engine) -> list[str]:
 
     :returns: ``["enterprise_revenue"]`` if there was anything to move, else ``[]``.
     """
+    if is_postgres(engine):
+        return []  # no PostgreSQL database was ever built with the old layout
     raw = engine.raw_connection()
     conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
     try:
@@ -79,13 +83,12 @@ def add_missing_columns(engine: Engine) -> list[str]:
     """
     added: list[str] = []
     with engine.begin() as conn:
-        present = {name for (name,) in conn.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        inspector = inspect(conn)
+        present = set(inspector.get_table_names())
         for table in SQLModel.metadata.sorted_tables:
             if table.name not in present:
                 continue
-            stored = {row[1] for row in conn.exec_driver_sql(
-                f'PRAGMA table_info("{table.name}")')}
+            stored = {c["name"] for c in inspector.get_columns(table.name)}
             for column in table.columns:
                 if column.name in stored:
                     continue
@@ -108,6 +111,8 @@ def sync_indexes(engine: Engine) -> list[str]:
     :returns: the names of the indexes created or rebuilt (none when all match).
     """
     changed: list[str] = []
+    if is_postgres(engine):
+        return _create_missing_indexes(engine)
     with engine.begin() as conn:
         stored: dict[str, str] = dict(conn.exec_driver_sql(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
@@ -127,6 +132,23 @@ def sync_indexes(engine: Engine) -> list[str]:
                 conn.exec_driver_sql(ddl)
                 changed.append(str(index.name))
     return changed
+
+
+def _create_missing_indexes(engine: Engine) -> list[str]:
+    """On PostgreSQL: create the indexes of ``models/tables.py`` a database lacks (by name)."""
+    created: list[str] = []
+    with engine.begin() as conn:
+        inspector = inspect(conn)
+        present = set(inspector.get_table_names())
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name not in present:
+                continue
+            stored = {i["name"] for i in inspector.get_indexes(table.name)}
+            for index in sorted(table.indexes, key=lambda i: str(i.name)):
+                if index.name not in stored:
+                    conn.execute(CreateIndex(index))
+                    created.append(str(index.name))
+    return created
 
 
 # The steps :func:`upgrade` runs, in this order: the revenue table's layout first (its new

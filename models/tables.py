@@ -193,7 +193,8 @@ class Enterprise(SQLModel, table=True):
         # Only firms in a zone: a zone filter implies it, and the index a load builds is a
         # third smaller (at 1M firms 1.4 s instead of 2.4 s).
         Index("ix_enterprises_zone", "zone_id", "segment", "name_zh", "founded",
-              sqlite_where=text("zone_id IS NOT NULL")),
+              sqlite_where=text("zone_id IS NOT NULL"),
+              postgresql_where=text("zone_id IS NOT NULL")),
         Index("ix_enterprises_district", "district_adcode", "segment", "name_zh", "founded"),
         Index("ix_enterprises_segment", "segment", "name_zh", "founded"),
         Index("ix_enterprises_founded", "founded"),

@@ -1,4 +1,9 @@
-"""Shared fixtures: a fresh SQLite file per test, and one with the reference geography loaded.
+"""Shared fixtures: a fresh database per test, and one with the reference geography loaded.
+
+``engine``, ``geo_engine`` and ``base`` are SQLite files unless a test asks for the
+``backend`` ``postgresql`` (``@pytest.mark.parametrize("backend", BACKENDS, indirect=True)``,
+see :data:`BACKENDS`): then they are databases of a PostgreSQL server the session starts
+itself (``tests/postgres_server.py``), each test its own database made from a template.
 
 The databases are built once per session (per xdist worker) and copied for each test: an
 empty schema, the geography, and the geography plus the base drop ``good/2025Q1``. A copy
@@ -7,6 +12,8 @@ takes a millisecond where building takes up to a second, and it holds the same r
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -14,6 +21,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from postgres_server import PostgresMissing, PostgresServer, in_ci, start_server
 from sqlalchemy.engine import Engine
 
 from models.db import create_db_and_tables, make_engine
@@ -23,8 +31,94 @@ DATA_DIR = ROOT / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+# Both backends, for the tests that run on each: parametrize ``backend`` indirectly.
+BACKENDS = ("sqlite", "postgresql")
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"sqlite {sqlite3.sqlite_version}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_backends`` (a whole module, usually) run once per backend when
+    they use a database fixture; ``sqlite_only`` keeps one test on SQLite (it reads the file,
+    or a PRAGMA)."""
+    if ("backend" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("both_backends")
+            and not metafunc.definition.get_closest_marker("sqlite_only")):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for this session (this xdist worker), stopped at the end. Skips
+    where PostgreSQL is not installed, except in CI, where that is a failure."""
+    try:
+        server = start_server()
+    except PostgresMissing as exc:
+        if in_ci():
+            pytest.fail(f"{exc} (CI={os.environ.get('CI')}: PostgreSQL is required)")
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend the database fixtures make: ``sqlite`` unless parametrized."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+_PG_COUNTER = itertools.count()
+
+
+class _PgTemplates:
+    """The PostgreSQL counterparts of the SQLite templates, built once per session on first
+    use: template databases each test's database is created from."""
+
+    def __init__(self, server: PostgresServer) -> None:
+        self.server = server
+        self.built: set[str] = set()
+
+    def get(self, name: str) -> str:
+        """The template database ``name`` (``tables``, ``geo``, ``base``), built if needed."""
+        if name in self.built:
+            return f"tmpl_{name}"
+        parent = {"tables": None, "geo": "tables", "base": "geo"}[name]
+        url = self.server.create_database(f"tmpl_{name}",
+                                          self.get(parent) if parent else None)
+        engine = make_engine(url)
+        try:
+            if name == "tables":
+                create_db_and_tables(engine)
+            elif name == "geo":
+                from etl.geography import load_geography
+
+                load_geography(engine, DATA_DIR)
+            else:
+                from fixtures.make_fixtures import GOOD, TODAY
+
+                from etl.drops.load import load_drop
+
+                assert load_drop(engine, GOOD / "2025Q1", today=TODAY).run_id == 2
+        finally:
+            engine.dispose()
+        self.built.add(name)
+        return f"tmpl_{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_templates(pg_server: PostgresServer) -> _PgTemplates:
+    return _PgTemplates(pg_server)
+
+
+def _pg_restore(engine: Engine, templates: _PgTemplates, name: str) -> None:
+    """Make the database of ``engine`` a fresh copy of the template ``name``."""
+    engine.dispose()
+    template = templates.get(name)
+    templates.server.create_database(str(engine.url.database), template)
 
 
 @pytest.fixture(autouse=True)
@@ -105,9 +199,19 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def engine(db_path: Path, tables_template: Path) -> Iterator[Engine]:
-    """A real SQLite file with every table created and nothing in it."""
-    shutil.copyfile(tables_template, db_path)
+def engine(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A real database (an SQLite file, or a PostgreSQL database) with every table created
+    and nothing in it."""
+    if backend == "postgresql":
+        templates: _PgTemplates = request.getfixturevalue("pg_templates")
+        name = f"test_{os.getpid()}_{next(_PG_COUNTER)}"
+        url = templates.server.create_database(name, templates.get("tables"))
+        eng = make_engine(url)
+        yield eng
+        eng.dispose()
+        templates.server.drop_database(name)
+        return
+    shutil.copyfile(request.getfixturevalue("tables_template"), db_path)
     eng = make_engine(db_path)
     _connect(eng)
     yield eng
@@ -115,16 +219,22 @@ def engine(db_path: Path, tables_template: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def geo_engine(engine: Engine, geo_template: Path) -> Engine:
+def geo_engine(engine: Engine, request: pytest.FixtureRequest) -> Engine:
     """The database with districts, segments and zones loaded from ``data/``."""
-    _restore(engine, geo_template)
+    if engine.dialect.name == "postgresql":
+        _pg_restore(engine, request.getfixturevalue("pg_templates"), "geo")
+    else:
+        _restore(engine, request.getfixturevalue("geo_template"))
     return engine
 
 
 @pytest.fixture
-def base(geo_engine: Engine, base_template: Path) -> Engine:
+def base(geo_engine: Engine, request: pytest.FixtureRequest) -> Engine:
     """The geography (run 1) plus the base drop good/2025Q1 (run 2)."""
-    _restore(geo_engine, base_template)
+    if geo_engine.dialect.name == "postgresql":
+        _pg_restore(geo_engine, request.getfixturevalue("pg_templates"), "base")
+    else:
+        _restore(geo_engine, request.getfixturevalue("base_template"))
     return geo_engine
 
 

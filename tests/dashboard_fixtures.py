@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from postgres_server import PostgresServer
 from sqlalchemy.engine import Engine
 
 from models.db import ENV_VAR, make_engine, read_only_uri
@@ -34,19 +35,38 @@ def seeded_db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_seeded_db(tmp_path_factory.mktemp("seeded") / "seeded.db")
 
 
+@pytest.fixture(scope="session")
+def seeded_pg_url(seeded_db_path: Path, pg_server: PostgresServer) -> str:
+    """The seeded database copied into PostgreSQL (``aidash copy``), once per session."""
+    from etl.copy import copy_database
+
+    url = pg_server.create_database("seeded")
+    copy_database(str(seeded_db_path), url)
+    return url
+
+
 @pytest.fixture
-def seeded_db(seeded_db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The seeded database, named by ``AIDASH_DATABASE_URL`` for the app; caches cleared."""
-    monkeypatch.setenv(ENV_VAR, str(seeded_db_path))
+def seeded_db(backend: str, seeded_db_path: Path, monkeypatch: pytest.MonkeyPatch,
+              request: pytest.FixtureRequest) -> Iterator[Path | str]:
+    """The seeded database, named by ``AIDASH_DATABASE_URL`` for the app; caches cleared.
+    On PostgreSQL (``backend``) its URL rather than its path."""
+    db: Path | str = seeded_db_path
+    if backend == "postgresql":
+        db = request.getfixturevalue("seeded_pg_url")
+    monkeypatch.setenv(ENV_VAR, str(db))
     _clear_streamlit_caches()
-    yield seeded_db_path
+    yield db
     _clear_streamlit_caches()
 
 
 @pytest.fixture
-def ro_engine(seeded_db_path: Path) -> Iterator[Engine]:
+def ro_engine(backend: str, seeded_db_path: Path,
+              request: pytest.FixtureRequest) -> Iterator[Engine]:
     """A read-only engine on the seeded database, as the app opens it."""
-    eng = make_engine(seeded_db_path, read_only=True)
+    db: Path | str = seeded_db_path
+    if backend == "postgresql":
+        db = request.getfixturevalue("seeded_pg_url")
+    eng = make_engine(db, read_only=True)
     yield eng
     eng.dispose()
 

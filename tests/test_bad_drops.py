@@ -9,11 +9,11 @@ formula-looking text, full-width digits) must load.
 from __future__ import annotations
 
 import csv
-import sqlite3
 from pathlib import Path
 
 import pytest
-from fixtures.make_fixtures import BAD, C1, C2, C4, C6, FORMULA, TODAY, UNKNOWN, dump_tables
+from backends import connect, dump
+from fixtures.make_fixtures import BAD, C1, C2, C4, C6, DATA_TABLES, FORMULA, TODAY, UNKNOWN
 from sqlalchemy.engine import Engine
 
 from etl.drops.csv_reader import REASON_UNTERMINATED
@@ -113,12 +113,15 @@ REJECTED: dict[str, list[Problem]] = {
 ACCEPTED = ("bom", "crlf", "formula_text", "full_width")
 
 
+pytestmark = pytest.mark.both_backends
+
+
 def _db(engine: Engine) -> Path:
     return Path(engine.url.database or "")
 
 
 def _runs(engine: Engine) -> list[tuple]:
-    with sqlite3.connect(_db(engine)) as conn:
+    with connect(engine) as conn:
         return conn.execute("SELECT id, status, rows_read, rows_rejected FROM etl_runs "
                             "ORDER BY id").fetchall()
 
@@ -130,13 +133,13 @@ def test_every_fixture_case_is_in_the_catalogue() -> None:
 @pytest.mark.parametrize("case", sorted(REJECTED))
 def test_bad_drop_is_rejected_with_exact_problems(base: Engine, case: str,
                                                   tmp_path: Path) -> None:
-    before = dump_tables(_db(base))
+    before = dump(base, DATA_TABLES)
     runs_before = _runs(base)
     report = tmp_path / "rejections.csv"
     with pytest.raises(DropRejected) as info:
         load_drop(base, BAD / case, today=TODAY, report_path=report)
     assert info.value.problems == REJECTED[case]
-    assert dump_tables(_db(base)) == before
+    assert dump(base, DATA_TABLES) == before
     # The only write: one 'rejected' run.
     runs = _runs(base)
     assert runs[:-1] == runs_before
@@ -160,7 +163,7 @@ def test_accepted_variants_load(base: Engine, case: str) -> None:
 
 def test_bom_and_crlf_give_the_same_rows(base: Engine) -> None:
     load_drop(base, BAD / "bom", today=TODAY)
-    with sqlite3.connect(_db(base)) as conn:
+    with connect(base) as conn:
         rows = conn.execute("SELECT credit_code, period, revenue FROM enterprise_revenue "
                             "WHERE period = '2025Q2' ORDER BY credit_code").fetchall()
     assert rows == sorted([(C1, "2025Q2", 12.0), (C2, "2025Q2", 260.0)])
@@ -171,7 +174,7 @@ def test_bom_and_crlf_give_the_same_rows(base: Engine) -> None:
 
 def test_formula_text_is_stored_verbatim_and_names_are_trimmed(base: Engine) -> None:
     load_drop(base, BAD / "formula_text", today=TODAY)
-    with sqlite3.connect(_db(base)) as conn:
+    with connect(base) as conn:
         row = conn.execute("SELECT name_zh, name_en, founded, employees FROM enterprises "
                            "WHERE credit_code = ?", (C4,)).fetchone()
         versions = conn.execute("SELECT name_en FROM enterprise_versions "
@@ -183,7 +186,7 @@ def test_formula_text_is_stored_verbatim_and_names_are_trimmed(base: Engine) -> 
 
 def test_full_width_digits_are_normalised(base: Engine) -> None:
     load_drop(base, BAD / "full_width", today=TODAY)
-    with sqlite3.connect(_db(base)) as conn:
+    with connect(base) as conn:
         rows = conn.execute("SELECT credit_code, period, revenue FROM enterprise_revenue "
                             "WHERE period = '2025Q2'").fetchall()
     assert rows == [(C1, "2025Q2", 12.5)]
@@ -211,7 +214,7 @@ def test_rejection_summary_counts_and_next_step(base: Engine, tmp_path: Path) ->
     assert lines[-1] == (f"Nothing was loaded. Fix the rows listed in {report} and run the "
                          "load again.")
     assert info.value.report_path == str(report)
-    with sqlite3.connect(_db(base)) as conn:
+    with connect(base) as conn:
         status, rejected, message = conn.execute(
             "SELECT status, rows_rejected, message FROM etl_runs ORDER BY id DESC").fetchone()
     assert (status, rejected) == ("rejected", 3)

@@ -1,4 +1,5 @@
-"""In CI (CI=true) a missing browser stops the run; elsewhere it is a skip or a warning.
+"""In CI (CI=true) a missing browser or PostgreSQL stops the run; elsewhere it is a skip or a
+warning.
 
 ``make system-deps`` runs under a PATH holding only fake ``id`` and ``apt-get`` (nothing is
 installed), and the browser test runs in a child pytest with ``AIDASH_CHROMIUM`` pointing at a
@@ -119,3 +120,31 @@ def test_the_browser_test_skips_without_chromium_outside_ci(tmp_path: Path) -> N
     assert (f"BROWSER TEST SKIPPED: no Chromium at {tmp_path / 'no-chromium'}; install Debian's "
             "`chromium` package (make test does so when it runs as root)") in result.stdout
     assert re.fullmatch(r"\d+ skipped in [\d.]+s", result.stdout.splitlines()[-1])
+
+
+def run_postgres_test(tmp_path: Path, ci: str | None) -> subprocess.CompletedProcess[str]:
+    """pytest on a test that needs the PostgreSQL server, in a child process, with no
+    PostgreSQL to be found."""
+    env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("PYTEST")}
+    env["AIDASH_POSTGRES_BIN"] = str(tmp_path / "no-postgres")
+    if ci is not None:
+        env["CI"] = ci
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/test_postgres.py", "-q", "-p", "no:cacheprovider",
+         "-p", "no:xdist", "-k", "killed_loads"], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=300, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("ci", "code", "last", "suffix"), [
+    ("true", 1, r"\d+ deselected, 1 error in [\d.]+s", " (CI=true: PostgreSQL is required)"),
+    (None, 0, r"1 skipped, \d+ deselected in [\d.]+s", "")])
+def test_the_postgres_tests_fail_without_postgresql_in_ci_and_skip_elsewhere(
+        tmp_path: Path, ci: str | None, code: int, last: str, suffix: str) -> None:
+    result = run_postgres_test(tmp_path, ci)
+    assert result.returncode == code, result.stdout
+    reason = (f"PostgreSQL is not installed (no pg_ctl in {tmp_path / 'no-postgres'}); run "
+              "`make system-deps` as root")
+    if ci:
+        assert reason + suffix in result.stdout
+    assert re.fullmatch(last, result.stdout.splitlines()[-1]), result.stdout

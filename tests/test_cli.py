@@ -136,11 +136,12 @@ def test_init_force_rebuilds_it(db: Path, data_dir: Path,
                          (3, "drop", "succeeded")]
 
 
-def test_init_builds_sqlite_files_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    result = _cli(["init", "--db", "postgresql://user@host/aidash"], monkeypatch)
+def test_init_builds_sqlite_or_postgresql_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = _cli(["init", "--db", "sqlite://"], monkeypatch)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "Error: `aidash init` builds SQLite files only; postgresql://user@host/aidash is not one"]
+        ("Error: `aidash init` builds SQLite files or PostgreSQL databases; sqlite:// is "
+         "neither (use a path, sqlite:///PATH or postgresql+psycopg://…)")]
 
 
 # ---------------------------------------------------------------------------- etl load

@@ -6,7 +6,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fixtures.make_fixtures import BAD, C1, C5, C6, DATA_TABLES, GOOD, TODAY, dump_tables
+from backends import connect, dump, query
+from fixtures.make_fixtures import BAD, C1, C5, C6, DATA_TABLES, GOOD, TODAY
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
@@ -16,14 +17,17 @@ from etl.runs import list_runs, rollback
 from models.db import make_engine
 from models.errors import AidashError, DatabaseMissing, DropRejected, RunNotFound
 
-
-def _db(engine: Engine) -> Path:
-    return Path(engine.url.database or "")
+pytestmark = pytest.mark.both_backends
 
 
-def _query(engine: Engine, sql: str, *params: object) -> list[tuple]:
-    with sqlite3.connect(_db(engine)) as conn:
-        return conn.execute(sql, params).fetchall()
+def _db(engine: Engine) -> str:
+    """The database as ``--db`` takes it: the SQLite file, or the PostgreSQL URL."""
+    if engine.dialect.name == "postgresql":
+        return engine.url.render_as_string(hide_password=False)
+    return engine.url.database or ""
+
+
+_query = query
 
 
 def _load(engine: Engine, name: str) -> int:
@@ -52,18 +56,21 @@ def test_list_runs_without_tables(db_path: Path) -> None:
 
 
 def _keys_hold(engine: Engine) -> None:
-    """Every foreign key holds, and the engine's connections enforce them again."""
+    """Every foreign key holds, and the engine's connections enforce them again (PostgreSQL
+    checks every key of every statement: a broken one would have failed the rollback)."""
+    if engine.dialect.name == "postgresql":
+        return
     assert _query(engine, "PRAGMA foreign_key_check") == []
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
 def test_rollback_returns_the_state_before_the_run(base: Engine) -> None:
-    before = dump_tables(_db(base))
+    before = dump(base, DATA_TABLES)
     run = _load(base, "2025Q2_xlsx")
-    assert dump_tables(_db(base)) != before
+    assert dump(base, DATA_TABLES) != before
     assert rollback(base, run) == [run]
-    assert dump_tables(_db(base)) == before
+    assert dump(base, DATA_TABLES) == before
     _keys_hold(base)
     status, rolled_back_at = _query(base, "SELECT status, rolled_back_at FROM etl_runs "
                                           "WHERE id = ?", run)[0]
@@ -75,12 +82,12 @@ def test_rollback_returns_the_state_before_the_run(base: Engine) -> None:
 
 
 def test_rollback_undoes_later_runs_first(base: Engine) -> None:
-    after_base = dump_tables(_db(base))
+    after_base = dump(base, DATA_TABLES)
     revised = _load(base, "2025Q1_revised")
     ytd = _load(base, "2025Q2_ytd")
     xlsx = _load(base, "2025Q2_xlsx")
     assert rollback(base, revised) == [xlsx, ytd, revised]
-    assert dump_tables(_db(base)) == after_base
+    assert dump(base, DATA_TABLES) == after_base
     _keys_hold(base)
     assert _query(base, "SELECT id, status FROM etl_runs WHERE id >= 2 ORDER BY id") == [
         (2, "succeeded"), (revised, "rolled_back"), (ytd, "rolled_back"),
@@ -90,17 +97,17 @@ def test_rollback_undoes_later_runs_first(base: Engine) -> None:
 
 
 def test_rollback_of_the_first_drop_empties_the_data(geo_engine: Engine) -> None:
-    before = dump_tables(_db(geo_engine))
+    before = dump(geo_engine, DATA_TABLES)
     run = _load(geo_engine, "2025Q1")
     _load(geo_engine, "2025Q2_ytd")
     assert rollback(geo_engine, run) == [run + 1, run]
-    assert dump_tables(_db(geo_engine)) == before
+    assert dump(geo_engine, DATA_TABLES) == before
 
 
-def test_rollback_leaves_runs_that_wrote_nothing(base: Engine) -> None:
+def test_rollback_leaves_runs_that_wrote_nothing(base: Engine, tmp_path: Path) -> None:
     noop = load_drop(base, GOOD / "2025Q1", today=TODAY).run_id
     with pytest.raises(DropRejected):
-        load_drop(base, BAD / "negative_value", today=TODAY, report_path=_db(base).parent / "r")
+        load_drop(base, BAD / "negative_value", today=TODAY, report_path=tmp_path / "r")
     revised = _load(base, "2025Q1_revised")
     assert rollback(base, 2) == [revised, 2]
     assert _query(base, "SELECT id, status FROM etl_runs WHERE id > 2 ORDER BY id") == [
@@ -111,7 +118,7 @@ def test_rollback_leaves_runs_that_wrote_nothing(base: Engine) -> None:
 
 def test_rollback_deletes_forecasts_of_the_run(base: Engine) -> None:
     revised = _load(base, "2025Q1_revised")
-    with sqlite3.connect(_db(base)) as conn:
+    with connect(base) as conn:
         target = conn.execute("SELECT id FROM observations LIMIT 1").fetchone()[0]
         for vintage in (2, revised):
             fid = conn.execute(
@@ -135,7 +142,7 @@ def test_rollback_deletes_forecasts_of_the_run(base: Engine) -> None:
 def test_rollback_is_one_transaction(base: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     revised = _load(base, "2025Q1_revised")
     ytd = _load(base, "2025Q2_ytd")
-    everything = dump_tables(_db(base), ("etl_runs", *DATA_TABLES))
+    everything = dump(base, ("etl_runs", *DATA_TABLES))
     real = runs.undo_run
 
     def fail_on_second(conn: sqlite3.Connection, run_id: int, now: str) -> None:
@@ -146,7 +153,7 @@ def test_rollback_is_one_transaction(base: Engine, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(runs, "undo_run", fail_on_second)
     with pytest.raises(RuntimeError):
         rollback(base, revised)
-    assert dump_tables(_db(base), ("etl_runs", *DATA_TABLES)) == everything
+    assert dump(base, ("etl_runs", *DATA_TABLES)) == everything
     assert ytd > revised
 
 

@@ -105,6 +105,7 @@ CHECKS: dict[str, tuple[dict[str, str], Callable[[AppTest, str], None]]] = {
 }
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("page", list(PAGES))
 def test_every_page_in_both_languages(seeded_db: Path, page: str, lang: str) -> None:

@@ -28,6 +28,7 @@ from models.db import ENV_VAR, make_engine
 from models.metrics import REVENUE_METRIC
 
 pytest_plugins = ["dashboard_fixtures"]
+pytestmark = pytest.mark.both_backends
 
 EN, ZH = get_translator("en"), get_translator("zh")
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -231,11 +232,20 @@ def _clear_caches() -> None:
 
 
 @pytest.fixture
-def published_db(seeded_db_path: Path, tmp_path: Path,
-                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The seeded database plus one reported zone figure of ours (source, date, scope)."""
-    path = tmp_path / "published.db"
-    shutil.copyfile(seeded_db_path, path)
+def published_db(backend: str, seeded_db_path: Path, tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch,
+                 request: pytest.FixtureRequest) -> Iterator[Path | str]:
+    """The seeded database plus one reported zone figure of ours (source, date, scope); on
+    PostgreSQL a copy of it in a database of its own."""
+    path: Path | str = tmp_path / "published.db"
+    if backend == "postgresql":
+        from etl.copy import copy_database
+
+        server = request.getfixturevalue("pg_server")
+        path = server.create_database(f"published_{abs(hash(str(tmp_path))) % 10**8}")
+        copy_database(str(seeded_db_path), path)
+    else:
+        shutil.copyfile(seeded_db_path, path)
     eng = make_engine(path)
     with eng.begin() as conn:
         source_id = conn.execute(text(

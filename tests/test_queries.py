@@ -17,6 +17,7 @@ from models.errors import DatabaseMissing
 from tests.seed import FACTS_CSV, REPORTED_FACTS
 
 pytest_plugins = ["dashboard_fixtures"]
+pytestmark = pytest.mark.both_backends
 
 QUARTERS = ["2023Q3", "2023Q4", "2024Q1", "2024Q2", "2024Q3", "2024Q4", "2025Q1", "2025Q2"]
 

@@ -59,8 +59,8 @@ def run_info(engine: Engine) -> RunInfo:
     """The latest ETL run and data period; ``token`` changes whenever a run lands or is undone."""
     with engine.connect() as conn:
         row = conn.execute(text(
-            "SELECT MAX(id), COUNT(*), MAX(COALESCE(rolled_back_at, '')), "
-            "MAX(COALESCE(finished_at, '')) FROM etl_runs")).one()
+            "SELECT MAX(id), COUNT(*), MAX(COALESCE(CAST(rolled_back_at AS TEXT), '')), "
+            "MAX(COALESCE(CAST(finished_at AS TEXT), '')) FROM etl_runs")).one()
         latest = conn.execute(text(
             "SELECT id, finished_at FROM etl_runs WHERE status = 'succeeded' "
             "ORDER BY id DESC LIMIT 1")).one_or_none()

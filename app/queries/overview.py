@@ -55,7 +55,8 @@ def _year_before_sql(period: str) -> str:
     """SQL for the period a year before ``period`` (``2024Q2`` for ``2025Q2``, ``2024`` for
     ``2025``; NULL for months and days, which get no year-on-year change)."""
     return (f"CASE WHEN {period} GLOB '[0-9][0-9][0-9][0-9]Q[1-4]' "
-            f"THEN printf('%04d', CAST(substr({period}, 1, 4) AS INTEGER) - 1) "
+            # The year before, zero-padded to four digits (no printf on PostgreSQL).
+            f"THEN substr(CAST(10000 + CAST(substr({period}, 1, 4) AS INTEGER) - 1 AS TEXT), 2) "
             f"|| substr({period}, 5) "
             f"WHEN {period} GLOB '[0-9][0-9][0-9][0-9]' "
             f"THEN CAST(CAST({period} AS INTEGER) - 1 AS TEXT) END")

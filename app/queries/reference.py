@@ -63,7 +63,7 @@ def metric_catalogue(engine: Engine, scope_type: str) -> pd.DataFrame:
                COUNT(DISTINCT o.period) AS periods, MAX(o.period_end) AS latest_end
         FROM current_observations o JOIN metrics m ON m.code = o.metric
         WHERE o.scope_type = :scope_type AND o.kind = 'actual'
-        GROUP BY o.metric, o.basis
+        GROUP BY m.code, o.metric, o.basis
         ORDER BY COUNT(DISTINCT o.scope_id) * COUNT(DISTINCT o.period) DESC, o.metric""",
                       {"scope_type": scope_type})
 

@@ -50,7 +50,7 @@ DERIVED_SOURCE = {
 # Differences below this are float noise, not revisions (values are rounded to 6 decimals).
 TOLERANCE = 1e-9
 SCOPES = (  # scope_type, expression over the base table, filter
-    ("city", f"'{CITY_SCOPE_ID}'", "1"),
+    ("city", f"CAST('{CITY_SCOPE_ID}' AS TEXT)", "1 = 1"),
     ("district", "CAST(district AS TEXT)", "district IS NOT NULL"),
     ("zone", "zone", "zone IS NOT NULL"),
     ("segment", "segment", "segment IS NOT NULL"),
@@ -132,11 +132,12 @@ def read_register(conn: sqlite3.Connection) -> pd.DataFrame:
     """
     codes, dims, active, founded, n = conn.execute(f"""
         SELECT group_concat(credit_code, ''),
-               group_concat(coalesce(district_adcode, '') || '|' || coalesce(zone_id, '')
-                            || '|' || coalesce(segment, '') || '|'
-                            || coalesce(provenance = 'sample', 0), char(10)),
-               group_concat(coalesce(status = 'active', 0), ''),
-               group_concat(coalesce(founded, '{_UNKNOWN_DATE}'), ''),
+               group_concat(coalesce(CAST(district_adcode AS TEXT), '') || '|'
+                            || coalesce(zone_id, '') || '|' || coalesce(segment, '') || '|'
+                            || CASE WHEN provenance = 'sample' THEN '1' ELSE '0' END,
+                            char(10)),
+               group_concat(CASE WHEN status = 'active' THEN '1' ELSE '0' END, ''),
+               group_concat(coalesce(CAST(founded AS TEXT), '{_UNKNOWN_DATE}'), ''),
                count(*)
         FROM enterprises""").fetchone()
     if not n:
@@ -296,7 +297,7 @@ def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods
     source_id = ensure_derived_source(conn)
     for name in ("agg_periods", "agg_base", "agg_new", "agg_chg"):
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-    conn.execute("CREATE TEMP TABLE agg_periods (metric TEXT, period TEXT, period_end TEXT)")
+    conn.execute("CREATE TEMP TABLE agg_periods (metric TEXT, period TEXT, period_end DATE)")
     conn.executemany("INSERT INTO temp.agg_periods VALUES (?, ?, ?)",
                      [(REVENUE_METRIC, p, _quarter_end(p)) for p in sorted(set(revenue_periods))]
                      + [(COUNT_METRIC, p, _quarter_end(p)) for p in sorted(set(count_periods))])
@@ -321,7 +322,7 @@ def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods
         conn.execute(f"""
             INSERT INTO temp.agg_new
             SELECT metric, '{scope_type}', {expr}, period, ROUND(SUM(value), 6), SUM(n),
-                   SUM(n_ytd), CASE WHEN MAX(any_sample) THEN 'sample' ELSE 'derived' END
+                   SUM(n_ytd), CASE WHEN MAX(any_sample) > 0 THEN 'sample' ELSE 'derived' END
             FROM temp.agg_base WHERE {where}
             GROUP BY metric, {expr}, period""")
     # Current derived values of the same quarters: compare, supersede, insert.
@@ -357,7 +358,7 @@ def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods
         SELECT c.metric, c.scope_type, c.scope_id, NULL, c.period, p.period_end, NULL, c.value,
                CASE c.metric WHEN '{REVENUE_METRIC}' THEN :rev_unit ELSE :cnt_unit END,
                CASE c.metric WHEN '{REVENUE_METRIC}' THEN 'quarterly' ELSE 'point' END,
-               'actual', 0, 0, c.provenance,
+               'actual', false, false, c.provenance,
                CASE c.metric
                  WHEN '{REVENUE_METRIC}' THEN printf(
                    'Derived on load (run %d): sum of the current quarterly revenue of %d '
@@ -378,7 +379,8 @@ def refresh_aggregates(conn: sqlite3.Connection, run_id: int, *, revenue_periods
                  {"run": run_id, "source": source_id, "rev_unit": units[REVENUE_METRIC],
                   "cnt_unit": units[COUNT_METRIC]})
     inserted, updated = conn.execute(
-        "SELECT coalesce(sum(action = 'new'), 0), coalesce(sum(action = 'changed'), 0) "
+        "SELECT coalesce(sum(CASE WHEN action = 'new' THEN 1 ELSE 0 END), 0), "
+        "coalesce(sum(CASE WHEN action = 'changed' THEN 1 ELSE 0 END), 0) "
         "FROM temp.agg_chg").fetchone()
     for name in ("agg_periods", "agg_base", "agg_new", "agg_chg"):
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")

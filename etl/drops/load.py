@@ -59,6 +59,7 @@ from etl.drops.write import write_drop
 from etl.runs import require_database
 from etl.transaction import busy_writer, driver_connection, write_transaction
 from models.db import sqlite_path
+from models.dialect import is_postgres, libpq_uri
 from models.errors import AidashError, DropRejected
 from models.migrations import upgrade
 from models.periods import parse_period
@@ -101,7 +102,25 @@ def _returning_allocator() -> None:
 
 @contextmanager
 def _load_connection(engine: Engine) -> Iterator[sqlite3.Connection]:
-    """The engine's sqlite3 connection, tuned for one big transaction, restored afterwards."""
+    """The engine's sqlite3 connection, tuned for one big transaction, restored afterwards
+    (on PostgreSQL, its :class:`models.dialect.PgConnection`, as it is)."""
+    if is_postgres(engine):
+        with driver_connection(engine) as conn:
+            # The merges' temp tables in memory rather than spilled through the default 8 MB
+            # (settable until the session first touches a temp table).
+            with suppress(Exception):
+                conn.execute(f"SET temp_buffers = '{LOAD_CACHE_KIB}kB'")
+            # Hashes and sorts in memory: checking 8M revenue rows against 1M firms spilled
+            # to disk in batches at the default 4 MB (9 s instead of 2 s).
+            conn.execute(f"SET work_mem = '{LOAD_CACHE_KIB}kB'")
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction:
+                    conn.rollback()
+                merge.drop_temp(conn)
+                conn.execute("RESET work_mem")
+        return
     with driver_connection(engine) as conn:
         old_cache = conn.execute("PRAGMA cache_size").fetchone()[0]
         old_fk = conn.execute("PRAGMA foreign_keys").fetchone()[0]
@@ -130,6 +149,23 @@ def _load_connection(engine: Engine) -> Iterator[sqlite3.Connection]:
             conn.execute(f"PRAGMA cache_size = {old_cache}")
             conn.execute(f"PRAGMA foreign_keys = {int(old_fk)}")
             conn.execute("PRAGMA ignore_check_constraints = OFF")
+
+
+def _driver_errors(engine: Engine) -> tuple[type[Exception], ...]:
+    if is_postgres(engine):
+        import psycopg
+
+        return (psycopg.Error,)
+    return ()
+
+
+def _stage(engine: Engine, conn: sqlite3.Connection) -> Stage:
+    """The load's stage: scratch SQLite files beside the database, or UNLOGGED tables."""
+    if is_postgres(engine):
+        from etl.drops.pg_stage import PgStage
+
+        return PgStage(conn, libpq_uri(engine.url))  # type: ignore[return-value]
+    return Stage(conn, sqlite_path(str(engine.url)))
 
 
 def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
@@ -172,7 +208,7 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
 
     with (busy_writer(engine, BUSY_UNDONE, BUSY_RETRY),
           Steps(progress, on_step) as steps, _load_connection(engine) as conn,
-          Stage(conn, sqlite_path(str(engine.url))) as stage,
+          _stage(engine, conn) as stage,
           Background(stage, steps) as background):
         files, problems = discover(drop_dir, ignore=(report,))
         source, source_problems = read_source(drop_dir)
@@ -257,7 +293,7 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                 if not dry_run:
                     # The history should show the attempt; failing to record it must not
                     # hide the error itself.
-                    with suppress(sqlite3.Error):
+                    with suppress(sqlite3.Error, *_driver_errors(engine)):
                         record_run(conn, status="failed", drop_path=drop_label,
                                    data_period=None, started=started,
                                    message=f"{type(exc).__name__}: {exc}"[:2000])

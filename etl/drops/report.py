@@ -129,7 +129,7 @@ def reject(conn: sqlite3.Connection, valid: ValidDrop, report: Path, *, drop_nam
             record_run(conn, status="rejected", drop_path=drop_label,
                        data_period=valid.data_period, started=started, message=summary,
                        rows_read=rows_read, rows_rejected=len(rejected_rows))
-        except sqlite3.OperationalError as exc:
+        except Exception as exc:  # sqlite3's "locked", or PostgreSQL's lock timeout
             if not is_busy(exc):
                 raise
             # The problems matter more than the history row: show them, and say why the

@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from etl.drops.steps import Step, Steps
+from models.dialect import PgConnection
 
 # Rows per Arrow batch handed to the ingest: bounds the memory of a reordered copy and sets
 # how often the progress bar advances.
@@ -217,7 +218,14 @@ class Stage:
 
 
 def _row_estimate(conn: sqlite3.Connection, table: str) -> int:
-    """The table's largest rowid: its row count, or more after deletions (O(log n))."""
+    """The table's largest rowid: its row count, or more after deletions (O(log n)); on
+    PostgreSQL the planner's estimate (``reltuples``, -1 before the first ANALYZE: then a count)."""
+    if isinstance(conn, PgConnection):
+        estimate = conn.execute("SELECT reltuples FROM pg_class WHERE oid = CAST(? AS regclass)",
+                                (table,)).fetchone()[0]
+        if estimate is None or estimate < 0:
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return int(estimate)
     return int(conn.execute(f"SELECT coalesce(max(rowid), 0) FROM main.{table}").fetchone()[0])
 
 
@@ -231,6 +239,15 @@ def drop_indexes(conn: sqlite3.Connection, table: str,
                  keep: Sequence[str] = ()) -> list[tuple[str, str]]:
     """Drop ``table``'s secondary indexes (not its primary key's, nor those in ``keep``);
     return their DDL."""
+    if isinstance(conn, PgConnection):
+        ddl = [(n, s) for n, s in conn.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = ? "
+            "AND i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+            "WHERE c.conname = i.indexname) ORDER BY i.indexname", (table,)).fetchall()
+            if n not in keep]
+        for name, _sql in ddl:
+            conn.execute(f'DROP INDEX "{name}"')
+        return [(str(n), str(s)) for n, s in ddl]
     ddl = [(n, s) for n, s in conn.execute(
         "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND tbl_name = ? "
         "AND sql IS NOT NULL ORDER BY name", (table,)).fetchall() if n not in keep]
@@ -245,15 +262,31 @@ def create_indexes(conn: sqlite3.Connection, ddl: Sequence[tuple[str, str]]) -> 
         conn.execute(sql)
 
 
+def _drop_primary_key(conn: PgConnection, table: str) -> list[tuple[str, str]]:
+    """On PostgreSQL, drop ``table``'s primary key; the DDL that adds it again."""
+    row = conn.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                       "WHERE conrelid = CAST(? AS regclass) AND contype = 'p'",
+                       (table,)).fetchone()
+    if row is None:
+        return []
+    conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{row[0]}"')
+    return [(str(row[0]), f'ALTER TABLE {table} ADD CONSTRAINT "{row[0]}" {row[1]}')]
+
+
 @contextmanager
 def indexes_rebuilt(conn: sqlite3.Connection, table: str, new_rows: int, *,
-                    keep: Sequence[str] = (), steps: Steps | None = None) -> Iterator[bool]:
+                    keep: Sequence[str] = (), steps: Steps | None = None,
+                    primary_key: bool = False) -> Iterator[bool]:
     """Drop ``table``'s secondary indexes around a write of ``new_rows`` rows that at least
     doubles it, then build them again (inside the caller's transaction). Yields whether it did.
 
     :param keep: indexes the write does not touch (a partial index whose WHERE excludes
         every new row), left in place.
     :param steps: the load's steps, to time the rebuild as :attr:`Step.INDEX_REBUILD`.
+    :param primary_key: on PostgreSQL, the primary key's index too (a write with no conflict
+        to resolve: one sort instead of a B-tree insertion per row, and the key is checked
+        whole when it is added back). Its table is locked from readers until the commit
+        (``ALTER TABLE``), as any dropped index locks it there.
 
     On an exception the indexes are not rebuilt: the caller's rollback restores them with
     everything else.
@@ -262,6 +295,10 @@ def indexes_rebuilt(conn: sqlite3.Connection, table: str, new_rows: int, *,
         yield False
         return
     ddl = drop_indexes(conn, table, keep)
+    if primary_key and isinstance(conn, PgConnection):
+        ddl = _drop_primary_key(conn, table) + ddl
     yield True
     with steps.timed(Step.INDEX_REBUILD) if steps is not None else nullcontext():
         create_indexes(conn, ddl)
+        if isinstance(conn, PgConnection):
+            conn.execute(f"ANALYZE {table}")  # the planner's view of the table it doubled

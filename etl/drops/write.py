@@ -83,10 +83,12 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
             # A zone row counts once: updated if any of its values was revised, else
             # inserted if any was new.
             per_table.update(merge.file_counts(conn, """
-                SELECT t, sum(NOT changed AND new), sum(changed) FROM (
-                    SELECT t, row, max(action = 'changed') AS changed,
-                           max(action = 'new') AS new
-                    FROM temp.obs_chg GROUP BY t, row) GROUP BY t"""))
+                SELECT t, sum(CASE WHEN changed = 0 AND new = 1 THEN 1 ELSE 0 END),
+                       sum(changed) FROM (
+                    SELECT t, row,
+                           max(CASE WHEN action = 'changed' THEN 1 ELSE 0 END) AS changed,
+                           max(CASE WHEN action = 'new' THEN 1 ELSE 0 END) AS new
+                    FROM temp.obs_chg GROUP BY t, row) AS per_row GROUP BY t"""))
     count_periods += valid.revenue_periods
     # The aggregates' read of the register, while the staging thread may still be busy.
     register = None
