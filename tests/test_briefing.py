@@ -185,6 +185,16 @@ def test_same_database_quarter_and_language_give_the_same_pdf(
                         "生成于 2026 年 12 月 6 日 19:30（北京时间） · 数据截至第 3 批加载")]
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_postgresql_gives_the_same_briefing_as_sqlite(editions: dict[str, Path],
+                                                     seeded_pg_url: str, lang: str,
+                                                     tmp_path: Path) -> None:
+    """The seeded database copied into PostgreSQL (``aidash copy``) makes the same text."""
+    pdf = tmp_path / f"pg-{lang}.pdf"
+    pdf.write_bytes(make_pdf(seeded_pg_url, QUARTER, lang, made=MADE))
+    assert _text(pdf) == _text(editions[lang])
+
+
 def test_an_earlier_quarter_is_its_own_briefing(seeded_db_path: Path,
                                                 tmp_path: Path) -> None:
     pdf = tmp_path / "q1.pdf"
