@@ -10,6 +10,10 @@ from pathlib import Path
 from benchmarks.scale_report import Report
 
 README = Path(__file__).resolve().parent / "README.md"
+# The capacity benchmark's own section (benchmarks/capacity_report.py) lies between these
+# markers; a scale run rewrites the rest of the file and keeps it.
+CAPACITY_START = "<!-- capacity: start -->"
+CAPACITY_END = "<!-- capacity: end -->"
 
 
 def machine() -> str:
@@ -95,4 +99,13 @@ def write_readme(report: Report, command: str, extra: list[tuple[str, str]] | No
         parts += [report.details.strip(), ""]
     for title, text in extra or []:
         parts += [f"## {title}", "", text.strip(), ""]
+    capacity = kept_section(README.read_text(encoding="utf-8")) if README.exists() else ""
+    if capacity:
+        parts += [capacity, ""]
     README.write_text("\n".join(parts), encoding="utf-8")
+
+
+def kept_section(document: str) -> str:
+    """The capacity section of ``document`` ("" if it has none)."""
+    start, end = document.find(CAPACITY_START), document.find(CAPACITY_END)
+    return document[start:end + len(CAPACITY_END)] if start >= 0 and end > start else ""

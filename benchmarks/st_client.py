@@ -77,10 +77,13 @@ class StreamlitSession:
     async def __aenter__(self) -> Self:
         from websockets.asyncio.client import connect
 
-        # max_size=None: a map page's figure arrives as one message of a few megabytes.
+        # max_size=None: a map page's figure may arrive as one message of megabytes.
+        # ping_interval=None: a browser sends no websocket pings of its own (it answers the
+        # server's), and a ping unanswered while the server is busy would close the session.
         self._ws = await connect(self.ws_url, subprotocols=["streamlit"],  # type: ignore[list-item]
                                  origin=self.base_url, max_size=None,  # type: ignore[arg-type]
-                                 compression=None, open_timeout=self.timeout_s)
+                                 compression=None, open_timeout=self.timeout_s,
+                                 ping_interval=None)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
