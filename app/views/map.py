@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import charts, downloads, maps, published_scope, state
 from app.cached import engine
+from app.figure_cache import figure
 from app.money import money_factor
 from app.queries import overview, reference, series
 from models.metrics import REVENUE_METRIC
@@ -85,9 +86,9 @@ glance = glance.assign(
     firms_text=[firms_hover(v, label, rel) for v, label, rel in zip(
         glance["firms"], glance["firms_scope_label"], glance["firms_scope_relation"])],
     growth_text=glance["growth"].map(lambda v: tr.percent(v, signed=True)))
-fig = maps.district_map(districts_df, values[["adcode", "y", "provenance", "provenance_label"]],
-                        glance, tr, metric_label=tr.name(row["name_en"], row["name_zh"]),
-                        unit=unit)
+fig = figure(maps.district_map, districts_df,
+             values[["adcode", "y", "provenance", "provenance_label"]], glance, tr,
+             metric_label=tr.name(row["name_en"], row["name_zh"]), unit=unit)
 event = st.plotly_chart(fig, key="district_map", on_select="rerun", selection_mode="points",
                         config=maps.MAP_CONFIG)
 st.caption(tr("map.legend_note"))
@@ -169,9 +170,9 @@ if sel:
             u = tr.name(cat_all.at[trend_metric, "unit_en"], cat_all.at[trend_metric, "unit_zh"])
         colors = charts.scope_colors(list(zones_df["zone_id"]) if scope_type == "zone"
                                      else [str(a) for a in districts_df["adcode"]])
-        trend = charts.trend_chart(data.assign(y=data["value"] * s), tr, names={scope_id: name},
-                                   colors=colors,
-                                   y_title=tr("charts.axis_unit", name=mname, unit=u))
+        trend = figure(charts.trend_chart, data.assign(y=data["value"] * s), tr,
+                       names={scope_id: name}, colors=colors,
+                       y_title=tr("charts.axis_unit", name=mname, unit=u))
         st.plotly_chart(trend, key="map_trend", config={"displaylogo": False})
         labels = sorted(set(published_scope.published_labels(data)) - {""})
         if labels:

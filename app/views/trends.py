@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import charts, downloads, published_scope, state
 from app.cached import engine
+from app.figure_cache import figure
 from app.money import money_factor
 from app.queries import forecasts, reference, series
 from app.transforms import add_growth, add_share, period_freq, to_annual
@@ -143,9 +144,8 @@ for col in FORECAST_BANDS:
 if data.empty:
     st.info(tr("trends.no_data"))
 else:
-    fig = charts.trend_chart(data, tr, names=names, colors=colors, y_title=y_title,
-                             forecasts=fc_scaled if show_fc else None, value_format=fmt,
-                             y_suffix=suffix)
+    fig = figure(charts.trend_chart, data, tr, names=names, colors=colors, y_title=y_title,
+                 forecasts=fc_scaled if show_fc else None, value_format=fmt, y_suffix=suffix)
     st.plotly_chart(fig, key="trend_chart", config={"displaylogo": False})
     notes = [tr("trends.markers_note")]
     if state.value(fan_param) and view != "level" and not fc.empty:
@@ -224,8 +224,8 @@ else:
     for col in FORECAST_BANDS:
         vintages[col] = vintages[col] * scale
     st.caption(tr("trends.vintages_caption", n=vintages["vintage_run_id"].nunique()))
-    vfig = charts.vintage_chart(actuals, vintages, tr,
-                                y_title=tr("charts.axis_unit", name=mname, unit=unit))
+    vfig = figure(charts.vintage_chart, actuals, vintages, tr,
+                  y_title=tr("charts.axis_unit", name=mname, unit=unit))
     st.plotly_chart(vfig, key="vintage_chart", config={"displaylogo": False})
     vtable = pd.DataFrame({
         tr("columns.vintage"): vintages["vintage_run_id"],
