@@ -6,7 +6,9 @@ clicks through the five pages in the sidebar; its own websocket frames are read 
 is measured exactly as the client's: from the ``rerun_script`` request to the ``script_finished``
 that ends the run. The time until the page has drawn (its title shown and the app idle) is kept
 beside it. Then ``benchmarks.st_client`` opens the same pages in one session on the same server.
-Both run after a warm-up session, ``ROUNDS`` times through the pages; the medians are compared.
+Both run after a warm-up session, an untimed round through the pages (the browser loads the app
+and its element scripts then) and ``ROUNDS`` timed rounds; the medians are compared, and the
+server's CPU per page view over the timed rounds of each.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,12 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from benchmarks.scale_shared import err, sqlite_url
-from benchmarks.st_client import FINISHED_EARLY_FOR_RERUN, visit_pages
+from benchmarks.st_client import (
+    FINISHED_EARLY_FOR_RERUN,
+    PageView,
+    StreamlitSession,
+    visit_pages,
+)
 
 ROUNDS = 3
 PAGE_WAIT_MS = 120_000
@@ -62,13 +70,17 @@ class FrameClock:
         return self.finished[after]
 
 
-async def _browser_session(base: str, paths: list[str], rounds: int) -> dict[str, Any]:
+async def _browser_session(base: str, paths: list[str], rounds: int,
+                           cpu_now: Callable[[], float]) -> dict[str, Any]:
+    """Per path, each timed visit's times; under "cpu_after_first" the server's CPU seconds
+    after the untimed first round (the app and the scripts of each kind of element it draws,
+    loaded once per browser from the same server)."""
     from playwright.async_api import async_playwright
 
     from tests.local_server import CHROMIUM, CHROMIUM_ARGS
 
     clock = FrameClock()
-    out: dict[str, list[dict[str, float]]] = {p: [] for p in paths}
+    out: dict[str, Any] = {p: [] for p in paths}
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                            args=CHROMIUM_ARGS)
@@ -77,7 +89,7 @@ async def _browser_session(base: str, paths: list[str], rounds: int) -> dict[str
             page.on("websocket", lambda ws: (ws.on("framesent", clock.on_sent),
                                              ws.on("framereceived", clock.on_received)))
             links = page.locator('[data-testid="stSidebarNav"] a')
-            for r in range(rounds):
+            for r in range(rounds + 1):  # round 0 loads the app and its scripts: not timed
                 for i, path in enumerate(paths):
                     done = len(clock.finished)
                     t0 = time.perf_counter()
@@ -88,43 +100,72 @@ async def _browser_session(base: str, paths: list[str], rounds: int) -> dict[str
                     await clock.next_finish(done, PAGE_WAIT_MS / 1000)
                     await page.wait_for_function(IDLE_JS, timeout=PAGE_WAIT_MS)
                     drawn = time.perf_counter() - t0
-                    sent = [t for t in clock.sent if t >= t0]
                     finished = clock.finished[done]
-                    out[path].append({"rerun_s": finished - (sent[0] if sent else t0),
-                                      "drawn_s": drawn, "first_visit": float(r == 0 and i == 0)})
+                    sent = [t for t in clock.sent if t0 <= t <= finished]
+                    if r == 0:
+                        continue
+                    # A page whose widgets report their first values asks for a second run,
+                    # which ends the first early: the run that finished began at the last
+                    # request, and the visit at the first.
+                    out[path].append({"rerun_s": finished - (sent[-1] if sent else t0),
+                                      "visit_s": finished - (sent[0] if sent else t0),
+                                      "requests": float(len(sent)), "drawn_s": drawn})
+                if r == 0:
+                    out["cpu_after_first"] = cpu_now()
         finally:
             await browser.close()
     return out
 
 
+async def _client_session(base: str, paths: list[str], rounds: int,
+                          cpu_now: Callable[[], float]) -> tuple[list[PageView], float]:
+    """The client through ``paths`` in one session, an untimed round and then ``rounds``
+    timed ones: the timed visits, and the server's CPU seconds when they began."""
+    async with StreamlitSession(base) as session:
+        for path in paths:
+            await session.open_page(path, "lang=en")
+        cpu = cpu_now()
+        return [await session.open_page(p, "lang=en") for p in paths * rounds], cpu
+
+
 def compare_one_session(db: Path, dataset: str, pages: dict[str, str],
                         rounds: int = ROUNDS) -> dict[str, Any]:
     """Per page: the browser's and the client's median page time on one warm server."""
+    from benchmarks.capacity import _tree_cpu, settle
     from tests.local_server import CHROMIUM, ServerDidNotStart, streamlit_server
 
     if not Path(CHROMIUM).exists():
         return {"error": f"no Chromium at {CHROMIUM}"}
     paths = list(pages.values())
     try:
-        with streamlit_server(sqlite_url(db)) as (base, _proc):
+        with streamlit_server(sqlite_url(db)) as (base, proc):
             asyncio.run(visit_pages(base, paths, "lang=en"))  # warm-up
+            settle([proc.pid])
             try:
-                browser = asyncio.run(_browser_session(base, paths, rounds))
+                browser = asyncio.run(_browser_session(base, paths, rounds,
+                                                       lambda: _tree_cpu([proc.pid])))
             except Exception as exc:  # noqa: BLE001 - reported in the table
                 return {"error": f"browser: {err(exc)}"}
-            # One session through the same rounds; its first page (the session's first run)
-            # is left out, as the browser's is.
+            settle([proc.pid])
+            # One session through the same rounds, after an untimed one as the browser's.
             client: dict[str, list[float]] = {p: [] for p in paths}
-            views = asyncio.run(visit_pages(base, paths * rounds, "lang=en"))
-            for view in views[1:]:
+            views, cpu1 = asyncio.run(_client_session(base, paths, rounds,
+                                                      lambda: _tree_cpu([proc.pid])))
+            cpu2 = _tree_cpu([proc.pid])
+            for view in views:
                 client[view.page].append(view.seconds if view.ok else float("nan"))
     except ServerDidNotStart as exc:
         return {"error": str(exc)[-300:]}
     rows = []
     for name, path in pages.items():
-        warm = [v for v in browser[path] if not v["first_visit"]]
+        warm = browser[path]
         rows.append({"page": name,
                      "browser_rerun_s": statistics.median(v["rerun_s"] for v in warm),
                      "browser_drawn_s": statistics.median(v["drawn_s"] for v in warm),
+                     "browser_visit_s": statistics.median(v["visit_s"] for v in warm),
+                     "browser_requests": statistics.median(v["requests"] for v in warm),
                      "client_s": statistics.median(client[path])})
-    return {"dataset": dataset, "rounds": rounds, "rows": rows}
+    views_each = len(paths) * rounds
+    return {"dataset": dataset, "rounds": rounds, "rows": rows,
+            "server_cpu_per_view": {"browser": (cpu1 - browser["cpu_after_first"]) / views_each,
+                                    "client": (cpu2 - cpu1) / views_each}}

@@ -96,15 +96,24 @@ def browser_table(browser: dict) -> str:
     if browser.get("error"):
         return f"not measured: {browser['error']}"
     rows = [("| page | Chromium: rerun → script finished | Chromium: click → drawn and idle | "
-             "client: rerun → script finished | client / Chromium |"),
-            "|---|---:|---:|---:|---:|"]
+             "Chromium: rerun requests per visit | client: rerun → script finished | "
+             "client / Chromium |"),
+            "|---|---:|---:|---:|---:|---:|"]
     for r in browser["rows"]:
         ratio = r["client_s"] / r["browser_rerun_s"] if r["browser_rerun_s"] else float("nan")
         rows.append(f"| {r['page']} | {_ms(r['browser_rerun_s'])} | {_ms(r['browser_drawn_s'])}"
-                    f" | {_ms(r['client_s'])} | {ratio:.2f} |")
+                    f" | {r['browser_requests']:.0f} | {_ms(r['client_s'])} | {ratio:.2f} |")
+    cpu = browser.get("server_cpu_per_view") or {}
+    note = ""
+    if cpu:
+        note = (f"\n\nServer CPU per page view over the same rounds: {cpu['browser'] * 1000:.0f} ms "
+                f"with Chromium, {cpu['client'] * 1000:.0f} ms with the client.")
     return (f"One session on the {browser['dataset']} data, one server, after a warm-up; "
-            f"medians of {browser['rounds']} rounds through the pages (Chromium: the page "
-            "reached by a sidebar click, its own websocket frames timed):\n\n" + "\n".join(rows))
+            f"medians of {browser['rounds']} visits per page, after an untimed round through "
+            "the pages (in which Chromium loads the app and the scripts of each kind of "
+            "element); Chromium reaches each page by a sidebar click, and its own websocket "
+            "frames are timed:\n\n"
+            + "\n".join(rows) + note)
 
 
 def render(result: Result) -> str:
