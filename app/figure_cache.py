@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -41,12 +42,27 @@ def _to_key(value: Any) -> Any:
     return value
 
 
+class _KeptFigure(go.Figure):
+    """A figure built once and only read afterwards: its dictionary (what ``st.plotly_chart``
+    turns into JSON) is made once, not deep-copied on every page view."""
+
+    _kept_dict: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._kept_dict
+
+
 @st.cache_resource(show_spinner=False, max_entries=MAX_FIGURES)
 def _built(module: str, name: str, key: tuple, _build: Callable[..., Any], _args: tuple,
            _kwargs: dict[str, Any]) -> Any:
     """The one store: keyed on the builder's module and name and its arguments' key; the
     builder and the arguments themselves are not hashed."""
-    return _build(*_args, **_kwargs)
+    fig = _build(*_args, **_kwargs)
+    if type(fig) is go.Figure:
+        kept_dict = fig.to_dict()
+        fig.__class__ = _KeptFigure
+        fig._kept_dict = kept_dict
+    return fig
 
 
 def figure(build: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:

@@ -28,6 +28,10 @@ def _script() -> None:
     st.session_state["same"] = first is again
     st.session_state["different"] = [changed is first, chinese is first]
     st.session_state["ys"] = list(changed.data[0].y)
+    # What st.plotly_chart sends is the figure as built (its dictionary is made once).
+    fresh = go.Figure(go.Bar(x=frame["x"], y=frame["y"]), layout={"title": "t"})
+    st.session_state["same_dict"] = again.to_json() == fresh.to_json()
+    st.plotly_chart(again)
 
 
 def test_a_figure_is_built_once_per_inputs() -> None:
@@ -37,6 +41,8 @@ def test_a_figure_is_built_once_per_inputs() -> None:
     assert at.session_state["same"] is True
     assert at.session_state["different"] == [False, False]
     assert at.session_state["ys"] == [1.0, 3.0]
+    assert at.session_state["same_dict"] is True
+    assert len(at.get("plotly_chart")) == 1
     assert at.session_state["calls"] == [(2, "en", "t"), (2, "en", "t"), (2, "zh", "t")]
     at.run()  # a rerun (another view of the page) builds nothing
     assert at.session_state["calls"] == [(2, "en", "t"), (2, "en", "t"), (2, "zh", "t")]
