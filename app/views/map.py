@@ -41,11 +41,16 @@ params = [metric_param, period_param, sel_param]
 state.init(params[1:])
 
 
+# Metrics published on more than one basis get the basis in their label. Worked out once: the
+# selectbox labels every option on every rerun (a filter of the catalogue per option was a
+# tenth of this page's server time with 80 metrics).
+on_several_bases = set(catalogue.loc[catalogue["code"].duplicated(keep=False), "code"])
+
+
 def metric_label(option: str) -> str:
     row = by_option[option]
     return tr.name(row["name_en"], row["name_zh"]) + (
-        f" ({tr.label('basis', row['basis'])})" if len(catalogue[catalogue["code"] == row["code"]])
-        > 1 else "")
+        f" ({tr.label('basis', row['basis'])})" if row["code"] in on_several_bases else "")
 
 
 left, right = st.columns([2, 3])

@@ -75,11 +75,15 @@ fan_param = state.Param("fan", True, kind="bool", page="trends")
 state.init([freq_param, view_param, fan_param])
 
 
+# Metrics published on more than one basis get the basis in their label (worked out once, not
+# per option: the selectbox labels every option on every rerun).
+on_several_bases = set(catalogue.loc[catalogue["code"].duplicated(keep=False), "code"])
+
+
 def metric_label(option: str) -> str:
     r = by_option[option]
-    dup = (catalogue["code"] == r["code"]).sum() > 1
     return tr.name(r["name_en"], r["name_zh"]) + (
-        f" ({tr.label('basis', r['basis'])})" if dup else "")
+        f" ({tr.label('basis', r['basis'])})" if r["code"] in on_several_bases else "")
 
 
 c1, c2 = st.columns([3, 2])
