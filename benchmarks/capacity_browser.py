@@ -50,6 +50,7 @@ class FrameClock:
             msg.ParseFromString(bytes(payload))
             if msg.WhichOneof("type") == "rerun_script":
                 self.sent.append(time.perf_counter())
+                self.changed.set()
 
     def on_received(self, payload: Any) -> None:
         if isinstance(payload, bytes | bytearray):
@@ -60,14 +61,19 @@ class FrameClock:
                 self.finished.append(time.perf_counter())
                 self.changed.set()
 
-    async def next_finish(self, after: int, timeout_s: float) -> float:
-        """Wait until more than ``after`` runs have finished; the page time of the run that
-        ended the wait (from its first rerun request since ``after``)."""
+    async def visit(self, t0: float, timeout_s: float) -> tuple[float, float, float, int]:
+        """Wait for the run a visit started at ``t0`` asked for: the first rerun request
+        since ``t0``, the last one before the run that finished, that finish, and how many
+        requests there were. A finish left over from the page before does not count."""
         deadline = time.perf_counter() + timeout_s
-        while len(self.finished) <= after:
+        while True:
             self.changed.clear()
+            sent = [t for t in self.sent if t >= t0]
+            if sent:
+                finished = [t for t in self.finished if t > sent[-1]]
+                if finished:
+                    return sent[0], sent[-1], finished[0], len(sent)
             await asyncio.wait_for(self.changed.wait(), max(0.01, deadline - time.perf_counter()))
-        return self.finished[after]
 
 
 async def _browser_session(base: str, paths: list[str], rounds: int,
@@ -91,25 +97,25 @@ async def _browser_session(base: str, paths: list[str], rounds: int,
             links = page.locator('[data-testid="stSidebarNav"] a')
             for r in range(rounds + 1):  # round 0 loads the app and its scripts: not timed
                 for i, path in enumerate(paths):
-                    done = len(clock.finished)
                     t0 = time.perf_counter()
                     if r == 0 and i == 0:
                         await page.goto(f"{base}/{path}?lang=en", wait_until="domcontentloaded")
                     else:
                         await links.nth(i).click()
-                    await clock.next_finish(done, PAGE_WAIT_MS / 1000)
+                    first, last, finished, requests = await clock.visit(t0, PAGE_WAIT_MS / 1000)
                     await page.wait_for_function(IDLE_JS, timeout=PAGE_WAIT_MS)
                     drawn = time.perf_counter() - t0
-                    finished = clock.finished[done]
-                    sent = [t for t in clock.sent if t0 <= t <= finished]
+                    if len([t for t in clock.sent if t >= t0]) > requests:
+                        # The drawn page asked for one more run: the visit ends with that one.
+                        first, last, finished, requests = await clock.visit(
+                            t0, PAGE_WAIT_MS / 1000)
                     if r == 0:
                         continue
                     # A page whose widgets report their first values asks for a second run,
                     # which ends the first early: the run that finished began at the last
                     # request, and the visit at the first.
-                    out[path].append({"rerun_s": finished - (sent[-1] if sent else t0),
-                                      "visit_s": finished - (sent[0] if sent else t0),
-                                      "requests": float(len(sent)), "drawn_s": drawn})
+                    out[path].append({"rerun_s": finished - last, "visit_s": finished - first,
+                                      "requests": float(requests), "drawn_s": drawn})
                 if r == 0:
                     out["cpu_after_first"] = cpu_now()
         finally:
