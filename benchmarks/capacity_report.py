@@ -90,6 +90,29 @@ def verdict(levels: list[Level], sessions: int, p95_s: float, rss_mb: float) -> 
     return lines
 
 
+def limits(levels: list[Level]) -> list[str]:
+    """Per (data, processes), at its largest N: the cores the servers used, against what one
+    process can use, and the load the rest of the machine put on the cores."""
+    cores = _cores()
+    last: dict[tuple[str, int], Level] = {}
+    for lv in levels:
+        key = (lv.dataset, lv.processes)
+        if key not in last or lv.sessions > last[key].sessions:
+            last[key] = lv
+    lines = []
+    for (data, procs), lv in last.items():
+        used = lv.server_cpu_s / lv.wall_s if lv.wall_s else 0.0
+        client = lv.client_cpu_s / max(1, len(lv.views))
+        lines.append(
+            f"- {data}, {procs} process(es), {lv.sessions} sessions: the server(s) used "
+            f"{used:.2f} of {cores} cores ({lv.cpu_per_view_s * 1000:.0f} ms per page view); "
+            f"one process can use at most one (its sessions' scripts are threads of one Python "
+            f"interpreter); 1-minute load average {max(lv.loadavg):.1f} on {cores} cores (the "
+            f"other work on the machine); the client spent {client * 1000:.0f} ms of CPU per "
+            "page view.")
+    return lines
+
+
 def browser_table(browser: dict) -> str:
     if not browser:
         return "not run (--no-browser-check)"
@@ -125,6 +148,7 @@ def render(result: Result) -> str:
     parts += [f"- {data}, {procs} process(es): "
               + (f"at {n} sessions" if n else "not within the levels measured")
               for (data, procs), n in knees.items()]
+    parts += ["", "What limits it:", *limits(result.levels)]
     goal = verdict(result.levels, GOAL_SESSIONS, P95_GOAL_S, RSS_GOAL_MB)
     if goal:
         parts += ["", (f"Goal: {GOAL_SESSIONS} concurrent sessions at p95 ≤ {P95_GOAL_S:.0f} s, "
