@@ -33,6 +33,7 @@ from benchmarks.st_client import (
 
 ROUNDS = 3
 PAGE_WAIT_MS = 120_000
+IDLE_SAMPLE_S = 2.0  # how long the idle server's own CPU use is sampled
 IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 
@@ -78,9 +79,9 @@ class FrameClock:
 
 async def _browser_session(base: str, paths: list[str], rounds: int,
                            cpu_now: Callable[[], float]) -> dict[str, Any]:
-    """Per path, each timed visit's times; under "cpu_after_first" the server's CPU seconds
-    after the untimed first round (the app and the scripts of each kind of element it draws,
-    loaded once per browser from the same server)."""
+    """Per path, each timed visit's times; the server's CPU seconds and the clock at the start
+    of the timed rounds (after the untimed first: the app and the scripts of each kind of
+    element it draws load once per browser, from the same server) and at their end."""
     from playwright.async_api import async_playwright
 
     from tests.local_server import CHROMIUM, CHROMIUM_ARGS
@@ -117,21 +118,32 @@ async def _browser_session(base: str, paths: list[str], rounds: int,
                     out[path].append({"rerun_s": finished - last, "visit_s": finished - first,
                                       "requests": float(requests), "drawn_s": drawn})
                 if r == 0:
-                    out["cpu_after_first"] = cpu_now()
+                    out["cpu_start"], out["t_start"] = cpu_now(), time.perf_counter()
+            out["cpu_end"], out["t_end"] = cpu_now(), time.perf_counter()
         finally:
             await browser.close()
     return out
 
 
 async def _client_session(base: str, paths: list[str], rounds: int,
-                          cpu_now: Callable[[], float]) -> tuple[list[PageView], float]:
+                          cpu_now: Callable[[], float]) -> tuple[list[PageView], dict[str, float]]:
     """The client through ``paths`` in one session, an untimed round and then ``rounds``
-    timed ones: the timed visits, and the server's CPU seconds when they began."""
+    timed ones: the timed visits, and the server's CPU seconds and the clock at their start
+    and end."""
     async with StreamlitSession(base) as session:
         for path in paths:
             await session.open_page(path, "lang=en")
-        cpu = cpu_now()
-        return [await session.open_page(p, "lang=en") for p in paths * rounds], cpu
+        marks = {"cpu_start": cpu_now(), "t_start": time.perf_counter()}
+        views = [await session.open_page(p, "lang=en") for p in paths * rounds]
+        marks.update(cpu_end=cpu_now(), t_end=time.perf_counter())
+        return views, marks
+
+
+def _net_cpu_per_view(marks: dict[str, float], idle_cpu_per_s: float, views: int) -> float:
+    """Server CPU per view over a timed stretch, less what the idle server spends meanwhile
+    (its own timers), which would otherwise count against the slower of the two."""
+    busy = marks["cpu_end"] - marks["cpu_start"]
+    return (busy - idle_cpu_per_s * (marks["t_end"] - marks["t_start"])) / views
 
 
 def compare_one_session(db: Path, dataset: str, pages: dict[str, str],
@@ -147,6 +159,9 @@ def compare_one_session(db: Path, dataset: str, pages: dict[str, str],
         with streamlit_server(sqlite_url(db)) as (base, proc):
             asyncio.run(visit_pages(base, paths, "lang=en"))  # warm-up
             settle([proc.pid])
+            idle0 = _tree_cpu([proc.pid])
+            time.sleep(IDLE_SAMPLE_S)
+            idle_rate = (_tree_cpu([proc.pid]) - idle0) / IDLE_SAMPLE_S
             try:
                 browser = asyncio.run(_browser_session(base, paths, rounds,
                                                        lambda: _tree_cpu([proc.pid])))
@@ -155,9 +170,8 @@ def compare_one_session(db: Path, dataset: str, pages: dict[str, str],
             settle([proc.pid])
             # One session through the same rounds, after an untimed one as the browser's.
             client: dict[str, list[float]] = {p: [] for p in paths}
-            views, cpu1 = asyncio.run(_client_session(base, paths, rounds,
-                                                      lambda: _tree_cpu([proc.pid])))
-            cpu2 = _tree_cpu([proc.pid])
+            views, client_marks = asyncio.run(_client_session(base, paths, rounds,
+                                                              lambda: _tree_cpu([proc.pid])))
             for view in views:
                 client[view.page].append(view.seconds if view.ok else float("nan"))
     except ServerDidNotStart as exc:
@@ -173,5 +187,7 @@ def compare_one_session(db: Path, dataset: str, pages: dict[str, str],
                      "client_s": statistics.median(client[path])})
     views_each = len(paths) * rounds
     return {"dataset": dataset, "rounds": rounds, "rows": rows,
-            "server_cpu_per_view": {"browser": (cpu1 - browser["cpu_after_first"]) / views_each,
-                                    "client": (cpu2 - cpu1) / views_each}}
+            "idle_cpu_per_s": idle_rate,
+            "server_cpu_per_view": {
+                "browser": _net_cpu_per_view(browser, idle_rate, views_each),
+                "client": _net_cpu_per_view(client_marks, idle_rate, views_each)}}

@@ -133,8 +133,10 @@ def browser_table(browser: dict) -> str:
     cpu = browser.get("server_cpu_per_view") or {}
     note = ""
     if cpu:
-        note = (f"\n\nServer CPU per page view over the same rounds: {cpu['browser'] * 1000:.0f} ms "
-                f"with Chromium, {cpu['client'] * 1000:.0f} ms with the client.")
+        note = (f"\n\nServer CPU per page view over the timed rounds: {cpu['browser'] * 1000:.0f} ms "
+                f"with Chromium, {cpu['client'] * 1000:.0f} ms with the client (each less what "
+                f"the idle server spent meanwhile: {browser['idle_cpu_per_s'] * 1000:.0f} ms "
+                "per second).")
     return (f"One session on the {browser['dataset']} data, one server, after a warm-up; "
             f"medians of {browser['rounds']} visits per page, after an untimed round through "
             "the pages (in which Chromium loads the app and the scripts of each kind of "
