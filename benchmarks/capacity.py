@@ -237,7 +237,7 @@ def run_dataset(dataset: str, processes: int, levels: list[int], rounds: int) ->
             _log(f"  p50 {level.pct(0.5):.2f} s, p95 {level.pct(0.95):.2f} s, "
                  f"errors {level.errors}, cpu/view {level.cpu_per_view_s * 1000:.0f} ms, "
                  f"rss {level.peak_rss / 2**20:.0f} MB")
-            failures = Counter(v.exceptions[0] if v.exceptions else v.status
+            failures = Counter((v.exceptions or v.error_texts or [v.status])[0][:200]
                                for v in level.views if not v.ok)
             if failures:
                 _log(f"  failures: {dict(failures)}")

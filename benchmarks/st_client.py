@@ -52,8 +52,9 @@ class PageView:
 
     @property
     def ok(self) -> bool:
-        """Finished, with no exception shown."""
-        return self.status == STATUS_NAMES[FINISHED_SUCCESSFULLY] and not self.exceptions
+        """Finished, with no exception and no error box shown."""
+        return (self.status == STATUS_NAMES[FINISHED_SUCCESSFULLY] and not self.exceptions
+                and not self.error_texts)
 
 
 class StreamlitSession:
