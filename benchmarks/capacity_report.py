@@ -29,7 +29,8 @@ page view is given below). The check against Chromium at the end times one sessi
 one server: Chromium on the same 2 cores competes with the server while it draws, so its page
 times are longer than the client's, and the server's CPU per page view under each shows whether
 the server did the same work. Page time is from the rerun request to the
-script's `script_finished`. Server CPU is psutil's user + system time over the server's process
+script's `script_finished`; an error is a page whose script did not finish (within 120 s) or
+that showed an exception or an error box, or a session that could not connect. Server CPU is psutil's user + system time over the server's process
 tree during the level (per page view, and as a share of the machine's cores); RSS is the peak
 of the tree (summed over the processes), sampled every 50 ms. With two processes the sessions
 are dealt to them in turn, as a proxy with sticky sessions would. The 1M database is the scale
