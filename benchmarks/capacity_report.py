@@ -22,22 +22,21 @@ ABOUT = """## Capacity: concurrent sessions on one server
 `benchmarks/capacity.py` (the last step of `make bench`; `--skip-capacity` leaves it out) starts
 `streamlit run` on 127.0.0.1 in open mode over a database, opens every page twice to warm it,
 waits until the server is idle, and then at each N starts N sessions together; each opens the
-five pages in turn, twice, with no pause. A session
-is `benchmarks/st_client.py`, the browser's websocket protocol (`streamlit.proto` messages on
-`/_stcore/stream`) without a browser, so the cores go to the server (the client's own CPU per
-page view is given below). The check against Chromium at the end times one session both ways on
-one server: Chromium on the same 2 cores competes with the server while it draws, so its page
-times are longer than the client's, and the server's CPU per page view under each shows whether
-the server did the same work. Page time is from the rerun request to the
-script's `script_finished`; an error is a page whose script did not finish (within 120 s) or
-that showed an exception or an error box, or a session that could not connect. Server CPU is psutil's user + system time over the server's process
-tree during the level (per page view, and as a share of the machine's cores); RSS is the peak
-of the tree (summed over the processes), sampled every 50 ms. With two processes the sessions
-are dealt to them in turn, as a proxy with sticky sessions would. The 1M database is the scale
-benchmark's drop of a million firms loaded onto the bundled geography, built once under
-`benchmarks/out/`. The machine is shared: the load average is the 1-minute figure at the
-start and end of each level, and a level measured under other work is slower than the server
-alone would be."""
+five pages in turn, twice, with no pause. A session is `benchmarks/st_client.py`, the browser's
+websocket protocol (`streamlit.proto` messages on `/_stcore/stream`) without a browser, so the
+cores go to the server (the client's own CPU per page view is given below). The check against
+Chromium at the end times one session both ways on one server: Chromium on the same 2 cores
+competes with the server while it draws, so its page times are longer than the client's, and the
+server's CPU per page view under each shows whether the server did the same work. Page time is
+from the rerun request to the script's `script_finished`; an error is a page whose script did
+not finish (within 120 s) or that showed an exception or an error box, or a session that could
+not connect. Server CPU is psutil's user + system time over the server's process tree during the
+level (per page view, and as a share of the machine's cores); RSS is the peak of the tree
+(summed over the processes), sampled every 50 ms. With two processes the sessions are dealt to
+them in turn, as a proxy with sticky sessions would. The 1M database is the scale benchmark's
+drop of a million firms loaded onto the bundled geography, built once under `benchmarks/out/`.
+The machine is shared: the load average is the 1-minute figure at the start and end of each
+level, and a level measured under other work is slower than the server alone would be."""
 
 
 def _ms(seconds: float) -> str:
