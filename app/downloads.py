@@ -34,24 +34,29 @@ def recorded(make: Callable[[], bytes], **event: Any) -> Callable[[], bytes]:
     return deliver
 
 
-def offer_downloads(df: pd.DataFrame, *, stem: str, about: Sequence[tuple[str, str]],
+def offer_downloads(df: pd.DataFrame, *, stem: str,
+                    about: Sequence[tuple[str, str]] | Callable[[pd.DataFrame],
+                                                                Sequence[tuple[str, str]]],
                     key: str, csv_label: str, xlsx_label: str, sheet_name: str = "Data",
                     about_sheet: str = "About", filters: str = "",
                     scope: str | None = None) -> None:
     """Two download buttons (CSV, XLSX) for ``df`` under the element they belong to; each
     file is made on the click, after its export is recorded (:func:`recorded`).
 
+    :param about: the About sheet's rows, or a function of the exported frame that makes them
+        (on the click, so a rerun that only redraws the page does not work them out).
     :param key: a page-unique prefix for the buttons' widget keys.
     :param filters: the filters as the About sheet states them, for the audit trail.
     :param scope: the filter slug of the file name, for the audit trail.
     """
     frame = df.copy()
-    rows = [(str(label), str(value)) for label, value in about]
 
     def csv() -> bytes:
         return export.to_csv_bytes(frame)
 
     def xlsx() -> bytes:
+        rows = [(str(label), str(value))
+                for label, value in (about(frame) if callable(about) else about)]
         return export.to_xlsx_bytes(frame, rows, sheet_name=sheet_name, about_sheet=about_sheet)
 
     event = {"rows": len(frame), "filters": filters or None, "scope": scope}
@@ -75,9 +80,14 @@ def downloads(df: pd.DataFrame, tr: Translator, *, what: str, scope: str, title:
     :param scope: the filter slug (``zone-zhangjiang_ai_island``) or ``all``.
     """
     moment = now or datetime.now(SHANGHAI)
-    about = export.about_rows(tr, title=title, filters=filters, sources=sources,
-                              run_id=run_id, data_period=data_period, exported_at=moment,
-                              rows=len(df), sample=sample, escaped=export.escaped_cells(df))
+
+    def about(frame: pd.DataFrame) -> list[tuple[str, str]]:
+        # Counting the cells to escape reads every text cell: done on the click, not per rerun.
+        return export.about_rows(tr, title=title, filters=filters, sources=sources,
+                                 run_id=run_id, data_period=data_period, exported_at=moment,
+                                 rows=len(frame), sample=sample,
+                                 escaped=export.escaped_cells(frame))
+
     offer_downloads(df, stem=export.file_stem(what, scope, data_period, moment), about=about,
                     key=key, csv_label=tr("export.csv"), xlsx_label=tr("export.xlsx"),
                     sheet_name=tr("export.data_sheet"), about_sheet=tr("export.about_sheet"),

@@ -231,7 +231,9 @@ def write_section(table: str, command: str) -> None:
                f"{table}\n")
     if SECTION in text:
         head, _, rest = text.partition(SECTION)
-        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
+        # up to the next section, or the next marked one (the capacity section's marker)
+        ends = [i for i in (rest.find("\n## "), rest.find("\n<!-- ")) if i >= 0]
+        tail = rest[min(ends):] if ends else ""
         text = head + section + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section

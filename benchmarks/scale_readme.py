@@ -10,6 +10,10 @@ from pathlib import Path
 from benchmarks.scale_report import Report
 
 README = Path(__file__).resolve().parent / "README.md"
+# The capacity benchmark's own section (benchmarks/capacity_report.py) lies between these
+# markers; a scale run rewrites the rest of the file and keeps it.
+CAPACITY_START = "<!-- capacity: start -->"
+CAPACITY_END = "<!-- capacity: end -->"
 
 
 def machine() -> str:
@@ -35,16 +39,21 @@ def machine() -> str:
 README_INTRO = """# Benchmarks
 
 `make bench` runs `python -m benchmarks.run_all`: the forecast benchmark
-(`benchmarks/forecast_bench.py`, its own results in `FORECAST_RESULTS.md`) and then the scale
-benchmark (`benchmarks/scale_bench.py`). These are measurements, not tests: figures are ratios
-measured in one run against a bound measured in the same run, because absolute times move with
-the machine. `tests/test_scale_smoke.py` is the small test of the same path.
+(`benchmarks/forecast_bench.py`, its own results in `FORECAST_RESULTS.md`), the scale
+benchmark (`benchmarks/scale_bench.py`) and last the capacity benchmark
+(`benchmarks/capacity.py`, concurrent sessions on one server; its section is at the end). These
+are measurements, not tests: figures are ratios measured in one run against a bound measured in
+the same run, because absolute times move with the machine. `tests/test_scale_smoke.py` is the
+small test of the scale path, `tests/test_capacity_client.py` of the capacity benchmark's client.
 
 ```
-python -m benchmarks.run_all                      # forecast benchmark + scale at 10k, 100k, 1M
-python -m benchmarks.run_all --quick              # quick forecast run + scale at 10k (no file written)
+python -m benchmarks.run_all                      # forecast + scale at 10k, 100k, 1M + capacity
+python -m benchmarks.run_all --quick              # quick forecast run + scale at 10k + capacity
+                                                  # at N = 1, 5 on the bundled data (no file written)
+python -m benchmarks.run_all --skip-capacity      # all but the capacity benchmark
 python -m benchmarks.scale_bench --sizes 10k,1M   # the scale benchmark alone, any sizes
 python -m benchmarks.scale_bench --profile        # plus cProfile of the largest load and slowest page
+python -m benchmarks.capacity                     # the capacity benchmark alone (its section only)
 ```
 
 ## What the scale benchmark measures
@@ -95,4 +104,13 @@ def write_readme(report: Report, command: str, extra: list[tuple[str, str]] | No
         parts += [report.details.strip(), ""]
     for title, text in extra or []:
         parts += [f"## {title}", "", text.strip(), ""]
+    capacity = kept_section(README.read_text(encoding="utf-8")) if README.exists() else ""
+    if capacity:
+        parts += [capacity, ""]
     README.write_text("\n".join(parts), encoding="utf-8")
+
+
+def kept_section(document: str) -> str:
+    """The capacity section of ``document`` ("" if it has none)."""
+    start, end = document.find(CAPACITY_START), document.find(CAPACITY_END)
+    return document[start:end + len(CAPACITY_END)] if start >= 0 and end > start else ""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import QueuePool
 from sqlmodel import SQLModel, create_engine
 
 from models import dialect, tables
@@ -24,6 +25,11 @@ BUSY_TIMEOUT_MS = 30_000
 # SQLite's default of 4096, a quarter as many pages to write, index and checkpoint: the first
 # load of a million firms is about a tenth quicker.
 PAGE_SIZE = 16_384
+# Read-only connections kept open for reuse. The dashboard runs every page view in a new
+# thread; without a shared pool each view opened (and parsed the schema of) a new connection.
+# Beyond the kept ones, up to READ_POOL_OVERFLOW more open under load and close when returned.
+READ_POOL_SIZE = 8
+READ_POOL_OVERFLOW = 32
 
 
 def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
@@ -86,9 +92,12 @@ def make_engine(db: str | os.PathLike[str] | None = None, *, read_only: bool = F
     if path is not None and read_only:
         # The URI form lets sqlite3 open the file read-only; WAL readers still see
         # committed state only, never a half-written load.
+        # One pool shared by all threads (a file URL would get SQLAlchemy's per-thread pool
+        # for "sqlite://" here, since the URL names no file).
         engine = create_engine(
             "sqlite://",
             creator=lambda: _connect_ro(path),
+            poolclass=QueuePool, pool_size=READ_POOL_SIZE, max_overflow=READ_POOL_OVERFLOW,
         )
     elif dialect.is_postgres(url):
         return _postgres_engine(url, read_only=read_only)

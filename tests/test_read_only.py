@@ -125,3 +125,32 @@ def test_sqlite_path_is_sqlalchemys_parse(db: str, path: Path | None) -> None:
 def test_read_only_uri_quotes_the_whole_path(tmp_path: Path) -> None:
     uri = read_only_uri(tmp_path / "a#b?c%d e中.db")
     assert uri == f"file://{tmp_path}/a%23b%3Fc%25d%20e%E4%B8%AD.db?mode=ro"
+
+
+def test_threads_share_one_pool_of_read_only_connections(tmp_path: Path) -> None:
+    """Each dashboard page view runs in a new thread; a connection per thread meant opening a
+    new one (and parsing the schema) on every view (issue 12, capacity). The read-only engine
+    hands the connection one thread returned to the next thread, and it is still read-only."""
+    import threading
+
+    db = tmp_path / "plain.db"
+    _build(db)
+    engine = make_engine(db, read_only=True)
+    seen: list[int] = []
+    refused: list[str] = []
+
+    def view() -> None:
+        with engine.connect() as conn:
+            seen.append(id(conn.connection.dbapi_connection))
+            try:
+                conn.execute(text("INSERT INTO t (a) VALUES (2)"))
+            except OperationalError as exc:
+                refused.append(str(exc.orig))
+
+    for _ in range(3):
+        thread = threading.Thread(target=view)
+        thread.start()
+        thread.join()
+    engine.dispose()
+    assert len(seen) == 3 and len(set(seen)) == 1
+    assert refused == ["attempt to write a readonly database"] * 3

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import charts, downloads, maps, published_scope, state
 from app.cached import engine
+from app.figure_cache import figure
 from app.money import money_factor
 from app.queries import overview, reference, series
 from models.metrics import REVENUE_METRIC
@@ -40,11 +41,16 @@ params = [metric_param, period_param, sel_param]
 state.init(params[1:])
 
 
+# Metrics published on more than one basis get the basis in their label. Worked out once: the
+# selectbox labels every option on every rerun (a filter of the catalogue per option was a
+# tenth of this page's server time with 80 metrics).
+on_several_bases = set(catalogue.loc[catalogue["code"].duplicated(keep=False), "code"])
+
+
 def metric_label(option: str) -> str:
     row = by_option[option]
     return tr.name(row["name_en"], row["name_zh"]) + (
-        f" ({tr.label('basis', row['basis'])})" if len(catalogue[catalogue["code"] == row["code"]])
-        > 1 else "")
+        f" ({tr.label('basis', row['basis'])})" if row["code"] in on_several_bases else "")
 
 
 left, right = st.columns([2, 3])
@@ -85,9 +91,9 @@ glance = glance.assign(
     firms_text=[firms_hover(v, label, rel) for v, label, rel in zip(
         glance["firms"], glance["firms_scope_label"], glance["firms_scope_relation"])],
     growth_text=glance["growth"].map(lambda v: tr.percent(v, signed=True)))
-fig = maps.district_map(districts_df, values[["adcode", "y", "provenance", "provenance_label"]],
-                        glance, tr, metric_label=tr.name(row["name_en"], row["name_zh"]),
-                        unit=unit)
+fig = figure(maps.district_map, districts_df,
+             values[["adcode", "y", "provenance", "provenance_label"]], glance, tr,
+             metric_label=tr.name(row["name_en"], row["name_zh"]), unit=unit)
 event = st.plotly_chart(fig, key="district_map", on_select="rerun", selection_mode="points",
                         config=maps.MAP_CONFIG)
 st.caption(tr("map.legend_note"))
@@ -169,9 +175,9 @@ if sel:
             u = tr.name(cat_all.at[trend_metric, "unit_en"], cat_all.at[trend_metric, "unit_zh"])
         colors = charts.scope_colors(list(zones_df["zone_id"]) if scope_type == "zone"
                                      else [str(a) for a in districts_df["adcode"]])
-        trend = charts.trend_chart(data.assign(y=data["value"] * s), tr, names={scope_id: name},
-                                   colors=colors,
-                                   y_title=tr("charts.axis_unit", name=mname, unit=u))
+        trend = figure(charts.trend_chart, data.assign(y=data["value"] * s), tr,
+                       names={scope_id: name}, colors=colors,
+                       y_title=tr("charts.axis_unit", name=mname, unit=u))
         st.plotly_chart(trend, key="map_trend", config={"displaylogo": False})
         labels = sorted(set(published_scope.published_labels(data)) - {""})
         if labels:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import briefing, charts, downloads, published_scope, state, target_probability
 from app.cached import engine
+from app.figure_cache import figure
 from app.money import money_factor
 from app.queries import forecasts, overview, series
 from models.metrics import REVENUE_METRIC
@@ -134,7 +135,7 @@ target_rows["label"] = [tr.name(e, z) for e, z in zip(target_rows["name_en"],
 if sample.empty and reported.empty:
     st.info(tr("overview.no_headline"))
 else:
-    fig = charts.headline_chart(sample, reported, fc, target_rows, tr)
+    fig = figure(charts.headline_chart, sample, reported, fc, target_rows, tr)
     st.plotly_chart(fig, key="headline_chart", config={"displaylogo": False})
     if not fc.empty:
         run = fc.iloc[0]

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import charts, downloads, published_scope, state
 from app.cached import engine
+from app.figure_cache import figure
 from app.money import money_factor
 from app.queries import forecasts, reference, series
 from app.transforms import add_growth, add_share, period_freq, to_annual
@@ -74,11 +75,15 @@ fan_param = state.Param("fan", True, kind="bool", page="trends")
 state.init([freq_param, view_param, fan_param])
 
 
+# Metrics published on more than one basis get the basis in their label (worked out once, not
+# per option: the selectbox labels every option on every rerun).
+on_several_bases = set(catalogue.loc[catalogue["code"].duplicated(keep=False), "code"])
+
+
 def metric_label(option: str) -> str:
     r = by_option[option]
-    dup = (catalogue["code"] == r["code"]).sum() > 1
     return tr.name(r["name_en"], r["name_zh"]) + (
-        f" ({tr.label('basis', r['basis'])})" if dup else "")
+        f" ({tr.label('basis', r['basis'])})" if r["code"] in on_several_bases else "")
 
 
 c1, c2 = st.columns([3, 2])
@@ -143,9 +148,8 @@ for col in FORECAST_BANDS:
 if data.empty:
     st.info(tr("trends.no_data"))
 else:
-    fig = charts.trend_chart(data, tr, names=names, colors=colors, y_title=y_title,
-                             forecasts=fc_scaled if show_fc else None, value_format=fmt,
-                             y_suffix=suffix)
+    fig = figure(charts.trend_chart, data, tr, names=names, colors=colors, y_title=y_title,
+                 forecasts=fc_scaled if show_fc else None, value_format=fmt, y_suffix=suffix)
     st.plotly_chart(fig, key="trend_chart", config={"displaylogo": False})
     notes = [tr("trends.markers_note")]
     if state.value(fan_param) and view != "level" and not fc.empty:
@@ -224,8 +228,8 @@ else:
     for col in FORECAST_BANDS:
         vintages[col] = vintages[col] * scale
     st.caption(tr("trends.vintages_caption", n=vintages["vintage_run_id"].nunique()))
-    vfig = charts.vintage_chart(actuals, vintages, tr,
-                                y_title=tr("charts.axis_unit", name=mname, unit=unit))
+    vfig = figure(charts.vintage_chart, actuals, vintages, tr,
+                  y_title=tr("charts.axis_unit", name=mname, unit=unit))
     st.plotly_chart(vfig, key="vintage_chart", config={"displaylogo": False})
     vtable = pd.DataFrame({
         tr("columns.vintage"): vintages["vintage_run_id"],
