@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from typing import Any, Self
 
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from etl.drops.stage import BATCH, StageCancelled, _arrow_column, _arrow_type
+from etl.drops.stage import _arrow_type, batch_reader
 
 PREFIX = "aidash_stage_"
 _PG_TYPES = {pa.int64(): "bigint", pa.int32(): "integer", pa.int16(): "smallint",
@@ -69,31 +69,15 @@ class PgStage:
                              else pa.bool_() if columns[c] in BOOL_COLUMNS
                              else _arrow_type(source[c])) for c in columns])
         failed: list[BaseException] = []
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                for i in range(0, len(source), BATCH):
-                    if self._cancelled.is_set():
-                        raise StageCancelled(name)
-                    part = (source.iloc[i:i + BATCH] if order is None
-                            else source.iloc[order[i:i + BATCH]])
-                    yield pa.RecordBatch.from_arrays(
-                        [_arrow_column(part[c], schema.field(columns[c]).type)
-                         for c in columns], schema=schema)
-                    if on_batch is not None:
-                        on_batch(len(part))
-            except BaseException as exc:
-                failed.append(exc)
-                raise
-
+        reader = batch_reader(source, columns, schema, name=name, order=order,
+                              cancelled=self._cancelled, on_batch=on_batch, failed=failed)
         table = self.name(name)
         ddl = ", ".join(f'"{f.name}" {_PG_TYPES.get(f.type, "text")}' for f in schema)
         self.tables.append(name)
         with adbc.connect(self.uri) as ingest, ingest.cursor() as cur:
             cur.execute(f'CREATE UNLOGGED TABLE "{table}" ({ddl})')
             try:
-                cur.adbc_ingest(table, pa.RecordBatchReader.from_batches(schema, batches()),
-                                mode="append")
+                cur.adbc_ingest(table, reader, mode="append")
             except Exception:
                 if failed:
                     raise failed[0] from None

@@ -72,6 +72,39 @@ def _arrow_column(series: pd.Series, kind: pa.DataType) -> pa.Array:
     return array.cast(kind)
 
 
+
+def batch_reader(source: pd.DataFrame, columns: Mapping[str, str], schema: pa.Schema, *,
+                 name: str, order: np.ndarray | None, cancelled: threading.Event,
+                 on_batch: Callable[[int], None] | None,
+                 failed: list[BaseException]) -> pa.RecordBatchReader:
+    """``source``'s ``columns`` as Arrow record batches of ``schema``, for a driver to ingest.
+
+    Batch by batch: rows are taken in order as integer codes (categoricals) and only then
+    turned into Arrow text, so no reordered or decoded copy of the whole frame ever exists.
+    An exception raised here is also put in ``failed``: drivers wrap it in their own, and
+    the caller raises the original.
+
+    :raises StageCancelled: ``cancelled`` was set meanwhile (checked before each batch).
+    """
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for i in range(0, len(source), BATCH):
+                if cancelled.is_set():
+                    raise StageCancelled(name)
+                part = (source.iloc[i:i + BATCH] if order is None
+                        else source.iloc[order[i:i + BATCH]])
+                yield pa.RecordBatch.from_arrays(
+                    [_arrow_column(part[c], schema.field(columns[c]).type) for c in columns],
+                    schema=schema)
+                if on_batch is not None:
+                    on_batch(len(part))
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
 class StageCancelled(Exception):
     """A :meth:`Stage.put` stopped because the load it served failed meanwhile."""
 
@@ -134,27 +167,8 @@ class Stage:
         schema = pa.schema([(columns[c], _arrow_type(source[c])) for c in columns])
 
         failed: list[BaseException] = []
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            # Batch by batch: rows are taken in order as integer codes (categoricals) and only
-            # then turned into Arrow text, so no reordered or decoded copy of the whole frame
-            # ever exists.
-            try:
-                for i in range(0, len(source), BATCH):
-                    if self._cancelled.is_set():
-                        raise StageCancelled(name)
-                    part = (source.iloc[i:i + BATCH] if order is None
-                            else source.iloc[order[i:i + BATCH]])
-                    yield pa.RecordBatch.from_arrays(
-                        [_arrow_column(part[c], schema.field(columns[c]).type)
-                         for c in columns], schema=schema)
-                    if on_batch is not None:
-                        on_batch(len(part))
-            except BaseException as exc:
-                failed.append(exc)
-                raise
-
-        reader = pa.RecordBatchReader.from_batches(schema, batches())
+        reader = batch_reader(source, columns, schema, name=name, order=order,
+                              cancelled=self._cancelled, on_batch=on_batch, failed=failed)
         self.tables.append(name)
         # A connection per table, made and closed by the thread that stages it.
         with (adbc.connect(str(self.file(name)), autocommit=True) as ingest,
