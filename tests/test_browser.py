@@ -1,8 +1,8 @@
 """A real browser against a real server: every page in both languages, drawn, offline.
 
 Starts ``streamlit run`` on 127.0.0.1 over a database built by ``aidash init`` from the bundled
-data, drives Debian's Chromium with the PyPI ``playwright`` package (no downloaded browser),
-and saves one screenshot per page and language under ``tests/artifacts/screenshots/``.
+data, once on the SQLite file and once on the same data copied into PostgreSQL, drives Debian's Chromium with the PyPI ``playwright`` package (no downloaded browser),
+and saves one screenshot per page, language and backend under ``tests/artifacts/screenshots/``.
 
 Without Chromium the module skips and says why, except in CI (``CI=true``), where a skipped
 browser test would pass unnoticed: there it fails.
@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import DATA_DIR, ROOT
+from tests.conftest import BACKENDS, DATA_DIR, ROOT
 from tests.local_server import CHROMIUM, CHROMIUM_ARGS, ServerDidNotStart, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -63,10 +63,18 @@ def browser_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def server(browser_db: Path) -> Iterator[str]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, browser_db: Path) -> Iterator[str]:
+    """The dashboard on the bundled database: the SQLite file, or the same data copied into
+    PostgreSQL (``aidash copy``) on the tests' own server."""
+    url = f"sqlite:///{browser_db}"
+    if request.param == "postgresql":
+        from etl.copy import copy_database
+
+        url = request.getfixturevalue("pg_server").create_database("browser")
+        copy_database(str(browser_db), url)
     try:
-        with streamlit_server(f"sqlite:///{browser_db}") as (base, _proc):
+        with streamlit_server(url) as (base, _proc):
             yield base
     except ServerDidNotStart as exc:
         pytest.fail(str(exc))
@@ -84,7 +92,8 @@ def browser(chromium: str) -> Iterator[object]:
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("page_path", list(PAGES))
-def test_page_draws_offline(server: str, browser, page_path: str, lang: str) -> None:  # type: ignore[no-untyped-def]
+def test_page_draws_offline(server: str, browser, page_path: str, lang: str,  # type: ignore[no-untyped-def]
+                            request: pytest.FixtureRequest) -> None:
     context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale=lang)
     page = context.new_page()
     requests: list[str] = []
@@ -97,7 +106,8 @@ def test_page_draws_offline(server: str, browser, page_path: str, lang: str) -> 
     page.wait_for_timeout(1500)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     name = page_path or "overview"
-    page.screenshot(path=str(SCREENSHOTS / f"{name}_{lang}.png"), full_page=True)
+    suffix = "" if request.node.callspec.params["server"] == "sqlite" else "_postgresql"
+    page.screenshot(path=str(SCREENSHOTS / f"{name}_{lang}{suffix}.png"), full_page=True)
 
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[role="dialog"]').count() == 0  # e.g. Streamlit's "Page not found"
