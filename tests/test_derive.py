@@ -197,3 +197,35 @@ def test_nothing_to_derive_writes_nothing(conn: sqlite3.Connection) -> None:
     assert derive.refresh_aggregates(conn, 11, revenue_periods=[], count_periods=[]) == \
         derive.DeriveCounts()
     assert _rows(conn, "SELECT count(*) FROM sources WHERE key LIKE 'derived:%'") == [(0,)]
+
+
+def test_other_runs_rows_are_those_the_drop_did_not_write(conn: sqlite3.Connection) -> None:
+    # Run 11 wrote C3's 2025Q1 revenue and rewrote C1's; C2 and C4 are run 10's.
+    conn.execute("INSERT INTO enterprise_revenue (credit_code, period, revenue, from_ytd, "
+                 "provenance, etl_run_id) VALUES (?, '2025Q1', 7.0, 0, 'sample', 11)", (C3,))
+    conn.execute("UPDATE enterprise_revenue SET revenue = 12.0, etl_run_id = 11 "
+                 "WHERE credit_code = ?", (C1,))
+    others = derive.other_runs_revenue(conn, 2, ["2025Q1"], 11)
+    assert others is not None
+    assert sorted(others.itertuples(index=False, name=None)) == sorted(
+        [(C2, "2025Q1", 20.5, 1, 0), (C4, "2025Q1", 5.0, 0, 0)])
+    # A drop of three rows of which only two carry the run: one was resent unchanged and
+    # kept its earlier run, so the stored rows of other runs are not the rest of it.
+    assert derive.other_runs_revenue(conn, 3, ["2025Q1"], 11) is None
+
+
+def test_the_drops_rows_and_the_other_runs_rows_sum_as_the_whole(
+        conn: sqlite3.Connection) -> None:
+    stored = derive.refresh_aggregates(conn, 11, revenue_periods=["2025Q1"],
+                                       count_periods=["2025Q1"])
+    register = derive.read_register(conn)
+    drop = pd.DataFrame([REVENUE[0]], columns=["credit_code", "period", "revenue", "from_ytd"])
+    drop["provenance"] = "reported"
+    conn.execute("UPDATE enterprise_revenue SET etl_run_id = 12 WHERE credit_code = ?", (C1,))
+    others = derive.other_runs_revenue(conn, 1, ["2025Q1"], 12)
+    assert others is not None and len(others) == 2
+    split = (derive.aggregate_rows(register, drop, ["2025Q1"], ["2025Q1"])
+             + derive.aggregate_rows(register, others, ["2025Q1"], []))
+    again = derive.refresh_aggregates(conn, 12, revenue_periods=["2025Q1"],
+                                      count_periods=["2025Q1"], base_rows=split)
+    assert (stored, again) == (derive.DeriveCounts(14, 0), derive.DeriveCounts(0, 0))

@@ -179,6 +179,32 @@ def _stored_revenue(conn: sqlite3.Connection, periods: list[str]) -> pd.DataFram
     return pd.concat(frames, ignore_index=True)
 
 
+def other_runs_revenue(conn: sqlite3.Connection, drop_rows: int, periods: list[str],
+                       run_id: int) -> pd.DataFrame | None:
+    """After run ``run_id`` merged ``drop_rows`` revenue rows into ``periods``, the stored
+    rows of those quarters that other runs wrote, when every row of the drop was new or
+    changed (each then carries ``run_id``, so the two sets are apart and together are every
+    current row); None when some were resent unchanged and kept their earlier run.
+
+    Far fewer rows than the quarters hold when a large drop lands in quarters a small one
+    filled (a register's first load onto the bundled sample), so the aggregates need not
+    read every row of them back.
+    """
+    marks = ", ".join("?" * len(periods))
+    written = conn.execute(f"""SELECT count(*) FROM enterprise_revenue
+                               WHERE period IN ({marks}) AND etl_run_id = ?""",
+                           [*periods, run_id]).fetchone()[0]
+    if written != drop_rows:
+        return None
+    rows = conn.execute(f"""SELECT credit_code, period, revenue, from_ytd,
+                                   provenance = 'sample'
+                            FROM enterprise_revenue
+                            WHERE period IN ({marks}) AND etl_run_id <> ?""",
+                        [*periods, run_id]).fetchall()
+    return pd.DataFrame.from_records(rows, columns=["credit_code", "period", "revenue",
+                                                    "from_ytd", "sample"])
+
+
 def _revenue_base(register: pd.DataFrame, revenue: pd.DataFrame) -> pd.DataFrame:
     """Revenue sums by (quarter, district, zone, segment): one grouped pass over the rows.
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pandas as pd
+
 from etl.drops import derive, merge
 from etl.drops.background import Background, stage_frame, stage_specs
 from etl.drops.read import ReadResult
@@ -95,6 +97,7 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     if valid.revenue_periods or count_periods:
         with steps.timed(Step.READ_REGISTER):
             register = derive.read_register(conn)
+    split_rows: list[tuple[object, ...]] | None = None
     rev_staged = background.result("revenue")
     if rev_staged is not None:
         staged["revenue"] = rev_staged
@@ -111,11 +114,13 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                                                 run_id=run_id)
         per_table.update(counts)
         if not whole:
+            split_rows = _with_other_runs(conn, revenue, register, valid.revenue_periods,
+                                          count_periods, run_id, steps)
             revenue = None
     steps.show("Deriving aggregates")
     base_rows = background.result("aggregates")
     if revenue is None:
-        base_rows = None  # computed from the stored rows instead
+        base_rows = split_rows  # None: computed from the stored rows instead
     with steps.timed(Step.DERIVE):
         derived = derive.refresh_aggregates(
             conn, run_id, revenue_periods=valid.revenue_periods, count_periods=count_periods,
@@ -148,3 +153,22 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                       updated=updated, rejected=0, files=results,
                       data_period=valid.data_period, derived_inserted=derived.inserted,
                       derived_updated=derived.updated)
+
+
+def _with_other_runs(conn: sqlite3.Connection, revenue: pd.DataFrame | None,
+                     register: pd.DataFrame | None, periods: list[str],
+                     count_periods: list[str], run_id: int,
+                     steps: Steps) -> list[tuple[object, ...]] | None:
+    """The aggregate base rows of quarters that held revenue before this drop, when the
+    drop's rows and the stored rows of other runs are all there is to them
+    (:func:`etl.drops.derive.other_runs_revenue`): each part summed apart, since the sums
+    add up. None when they cannot be told apart that way (the stored rows are then read
+    whole)."""
+    if revenue is None or register is None:
+        return None
+    others = derive.other_runs_revenue(conn, len(revenue), periods, run_id)
+    if others is None:
+        return None
+    with steps.timed(Step.AGGREGATE):
+        return (derive.aggregate_rows(register, revenue, periods, count_periods)
+                + derive.aggregate_rows(register, others, periods, []))
