@@ -10,10 +10,11 @@ one that is up to date; which steps ran is therefore not recorded in the databas
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from sqlalchemy import inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, inspect
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 from sqlmodel import SQLModel
 
@@ -73,6 +74,16 @@ def split_revenue_versions(engine: Engine) -> list[str]:
         raw.close()
 
 
+def _built_tables(conn: Connection) -> Iterator[tuple[Table, Inspector]]:
+    """The tables of ``models/tables.py`` the database has, in dependency order, each with
+    the inspector that read the database's catalogue."""
+    inspector = inspect(conn)
+    present = set(inspector.get_table_names())
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name in present:
+            yield table, inspector
+
+
 def add_missing_columns(engine: Engine) -> list[str]:
     """Add to existing tables the columns ``models/tables.py`` has gained since the database
     was built (``metrics.comparable_group``, ``observations.scope_relation`` …). Such columns
@@ -83,11 +94,7 @@ def add_missing_columns(engine: Engine) -> list[str]:
     """
     added: list[str] = []
     with engine.begin() as conn:
-        inspector = inspect(conn)
-        present = set(inspector.get_table_names())
-        for table in SQLModel.metadata.sorted_tables:
-            if table.name not in present:
-                continue
+        for table, inspector in _built_tables(conn):
             stored = {c["name"] for c in inspector.get_columns(table.name)}
             for column in table.columns:
                 if column.name in stored:
@@ -138,11 +145,7 @@ def _create_missing_indexes(engine: Engine) -> list[str]:
     """On PostgreSQL: create the indexes of ``models/tables.py`` a database lacks (by name)."""
     created: list[str] = []
     with engine.begin() as conn:
-        inspector = inspect(conn)
-        present = set(inspector.get_table_names())
-        for table in SQLModel.metadata.sorted_tables:
-            if table.name not in present:
-                continue
+        for table, inspector in _built_tables(conn):
             stored = {i["name"] for i in inspector.get_indexes(table.name)}
             for index in sorted(table.indexes, key=lambda i: str(i.name)):
                 if index.name not in stored:

@@ -23,6 +23,15 @@ _PLACES = """
     FROM districts
     UNION ALL SELECT 'zone', zone_id, name_en, name_zh FROM zones"""
 
+# A series' value (``o``) beside the same series at an earlier period (``{alias}``), with the
+# place's names (``p``).
+_AGAINST_EARLIER = f"""FROM series_of_record o
+             JOIN series_of_record {{alias}} ON {{alias}}.metric = o.metric
+              AND {{alias}}.scope_type = o.scope_type AND {{alias}}.scope_id = o.scope_id
+              AND {{alias}}.basis = o.basis AND {{alias}}.kind = o.kind
+              AND {{alias}}.period = {{earlier}}
+             JOIN ({_PLACES}) p ON p.scope_type = o.scope_type AND p.scope_id = o.scope_id"""
+
 
 @cached_query
 def revenue_growth(engine: Engine, scope_type: str, quarter: str,
@@ -36,11 +45,7 @@ def revenue_growth(engine: Engine, scope_type: str, quarter: str,
     df = read_frame(engine, f"""
         SELECT o.scope_id, p.name_en, p.name_zh, o.value, o.unit, o.provenance,
                y.value AS base_value, y.unit AS base_unit
-        FROM series_of_record o
-             JOIN series_of_record y ON y.metric = o.metric AND y.scope_type = o.scope_type
-              AND y.scope_id = o.scope_id AND y.basis = o.basis AND y.kind = o.kind
-              AND y.period = :year_before
-             JOIN ({_PLACES}) p ON p.scope_type = o.scope_type AND p.scope_id = o.scope_id
+        {_AGAINST_EARLIER.format(alias='y', earlier=':year_before')}
         WHERE o.metric = :metric AND o.scope_type = :scope_type AND o.period = :quarter
           AND o.basis = 'quarterly' AND o.kind = 'actual'""",
                     {"metric": REVENUE_METRIC, "scope_type": scope_type, "quarter": quarter,
@@ -66,11 +71,7 @@ def firms_added(engine: Engine, scope_type: str, quarter: str) -> pd.DataFrame:
     df = read_frame(engine, f"""
         SELECT o.scope_id, p.name_en, p.name_zh, o.value AS firms,
                o.value - q.value AS added, o.provenance
-        FROM series_of_record o
-             JOIN series_of_record q ON q.metric = o.metric AND q.scope_type = o.scope_type
-              AND q.scope_id = o.scope_id AND q.basis = o.basis AND q.kind = o.kind
-              AND q.period = :quarter_before
-             JOIN ({_PLACES}) p ON p.scope_type = o.scope_type AND p.scope_id = o.scope_id
+        {_AGAINST_EARLIER.format(alias='q', earlier=':quarter_before')}
         WHERE o.metric = :metric AND o.scope_type = :scope_type AND o.period = :quarter
           AND o.kind = 'actual'
         ORDER BY o.value - q.value DESC, o.scope_id""",

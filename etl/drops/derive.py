@@ -168,15 +168,16 @@ def read_register(conn: sqlite3.Connection) -> pd.DataFrame:
 
 def _stored_revenue(conn: sqlite3.Connection, periods: list[str]) -> pd.DataFrame:
     """The revenue rows of ``periods`` as stored (each quarter is one range of the table)."""
-    frames = []
-    for period in periods:
-        rows = conn.execute("""SELECT credit_code, period, revenue, from_ytd,
-                                      provenance = 'sample'
-                               FROM enterprise_revenue
-                               WHERE period = ?""", (period,)).fetchall()
-        frames.append(pd.DataFrame.from_records(rows, columns=["credit_code", "period", "revenue",
-                                                               "from_ytd", "sample"]))
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([_revenue_rows(conn, "period = ?", [period]) for period in periods],
+                     ignore_index=True)
+
+
+def _revenue_rows(conn: sqlite3.Connection, where: str, params: list[object]) -> pd.DataFrame:
+    """Stored revenue rows matching ``where``, with a boolean ``sample`` for the provenance."""
+    rows = conn.execute(f"""SELECT credit_code, period, revenue, from_ytd, provenance = 'sample'
+                            FROM enterprise_revenue WHERE {where}""", params).fetchall()
+    return pd.DataFrame.from_records(rows, columns=["credit_code", "period", "revenue",
+                                                    "from_ytd", "sample"])
 
 
 def other_runs_revenue(conn: sqlite3.Connection, drop_rows: int, periods: list[str],
@@ -196,13 +197,7 @@ def other_runs_revenue(conn: sqlite3.Connection, drop_rows: int, periods: list[s
                            [*periods, run_id]).fetchone()[0]
     if written != drop_rows:
         return None
-    rows = conn.execute(f"""SELECT credit_code, period, revenue, from_ytd,
-                                   provenance = 'sample'
-                            FROM enterprise_revenue
-                            WHERE period IN ({marks}) AND etl_run_id <> ?""",
-                        [*periods, run_id]).fetchall()
-    return pd.DataFrame.from_records(rows, columns=["credit_code", "period", "revenue",
-                                                    "from_ytd", "sample"])
+    return _revenue_rows(conn, f"period IN ({marks}) AND etl_run_id <> ?", [*periods, run_id])
 
 
 def _revenue_base(register: pd.DataFrame, revenue: pd.DataFrame) -> pd.DataFrame:

@@ -13,16 +13,15 @@ the writers' advisory lock).
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from etl.drops.stage import _arrow_type, batch_reader
+from etl.drops.stage import ScratchTables, _arrow_type, batch_reader
 
 PREFIX = "aidash_stage_"
 _PG_TYPES = {pa.int64(): "bigint", pa.int32(): "integer", pa.int16(): "smallint",
@@ -35,24 +34,16 @@ DATE_COLUMNS = ("founded", "period_end")
 BOOL_COLUMNS = ("from_ytd",)
 
 
-class PgStage:
+class PgStage(ScratchTables):
     """UNLOGGED scratch tables holding the drop's frames, one per table, for one load."""
 
     def __init__(self, conn: Any, uri: str) -> None:
         """:param conn: the load's :class:`models.dialect.PgConnection`.
         :param uri: the database's libpq URI, for the staging connections."""
+        super().__init__()
         self.conn = conn
         self.uri = uri
         self.token = secrets.token_hex(4)
-        self.tables: list[str] = []
-        self.attached: list[str] = []
-        self._cancelled = threading.Event()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def name(self, table: str) -> str:
         return f"{PREFIX}{self.token}_{table}"
@@ -86,9 +77,6 @@ class PgStage:
             cur.execute(f'ANALYZE "{table}"')
             ingest.commit()
         return f'"{table}"'
-
-    def cancel(self) -> None:
-        self._cancelled.set()
 
     def remove_stale(self) -> list[str]:
         """Drop the scratch tables that killed loads left (call it under the write lock)."""

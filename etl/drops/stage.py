@@ -109,7 +109,31 @@ class StageCancelled(Exception):
     """A :meth:`Stage.put` stopped because the load it served failed meanwhile."""
 
 
-class Stage:
+class ScratchTables:
+    """What both stages share (:class:`Stage` here, ``etl.drops.pg_stage.PgStage``): the
+    tables put and attached so far, the cancel flag a :meth:`put` in another thread reads,
+    and the context manager that closes the stage however the load ends."""
+
+    def __init__(self) -> None:
+        self.tables: list[str] = []
+        self.attached: list[str] = []
+        self._cancelled = threading.Event()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cancel(self) -> None:
+        """Make a :meth:`put` running in another thread stop at its next batch."""
+        self._cancelled.set()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class Stage(ScratchTables):
     """Scratch SQLite files holding the drop's frames as tables, one file per table, for one
     load.
 
@@ -122,6 +146,7 @@ class Stage:
     def __init__(self, conn: sqlite3.Connection, near: Path | None) -> None:
         """:param near: the database file; the scratch files go in the same folder (None:
         the system's temp folder)."""
+        super().__init__()
         self.conn = conn
         self.near = near
         # The load's marker: its tables' files are named after it.
@@ -129,15 +154,6 @@ class Stage:
                                     dir=near.parent if near else None)
         os.close(fd)
         self.path = Path(name)
-        self.tables: list[str] = []
-        self.attached: list[str] = []
-        self._cancelled = threading.Event()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def file(self, name: str) -> Path:
         """The scratch file of table ``name``."""
@@ -188,10 +204,6 @@ class Stage:
                 raise
             cur.execute("COMMIT")
         return f"{self.alias(name)}.{name}"
-
-    def cancel(self) -> None:
-        """Make a :meth:`put` running in another thread stop at its next batch."""
-        self._cancelled.set()
 
     def remove_stale(self) -> list[Path]:
         """Delete the scratch files that loads killed before their end left beside the
