@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from benchmarks.scale_readme import CAPACITY_END as END
 from benchmarks.scale_readme import CAPACITY_START as START
-from benchmarks.scale_readme import README, machine
+from benchmarks.scale_readme import README, machine, replace_marked
 
 if TYPE_CHECKING:
     from benchmarks.capacity import Level, Result
@@ -174,13 +174,5 @@ def section(text: str, command: str, result: Result) -> str:
 def write_section(text: str, command: str, result: Result) -> None:
     """Put the capacity section into ``benchmarks/README.md`` (replacing an earlier one)."""
     old = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
-    README.write_text(replace_section(old, section(text, command, result)), encoding="utf-8")
-
-
-def replace_section(document: str, new_section: str) -> str:
-    """``document`` with its capacity section replaced by ``new_section`` (appended if none)."""
-    start, end = document.find(START), document.find(END)
-    if start >= 0 and end > start:
-        return document[:start] + new_section + document[end + len(END):]
-    return document.rstrip("\n") + "\n\n" + new_section + "\n"
-
+    README.write_text(replace_marked(old, START, END, section(text, command, result)),
+                      encoding="utf-8")

@@ -155,7 +155,7 @@ def run(sizes: list[int], *, skip_pages: bool = False) -> list[dict[str, Any]]:
     """Every measurement at every size; one dict per size."""
     from postgres_server import start_server
 
-    from benchmarks.scale_bench import write_next_quarter
+    from benchmarks.path_drops import write_next_quarter
     from etl.geography import load_geography
     from etl.sample import write_scale_drop
     from models.db import create_db_and_tables, make_engine

@@ -52,6 +52,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.path_drops import NEXT_QUARTER, write_next_quarter
 from benchmarks.scale_children import CHILD_TIMEOUT_S, run_child
 from benchmarks.scale_readme import README, write_readme
 from benchmarks.scale_report import Report, SizeResult, finish, render_profiles
@@ -62,7 +63,6 @@ DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000,)
 QUARTERS = 8
 SEED = 20250630
-NEXT_QUARTER = "2025Q3"
 
 _LOADAVG: list[float] = []
 
@@ -147,23 +147,6 @@ def _median_load(drop: Path, base: Path, db: Path) -> dict:
     median = dict(ordered[len(ordered) // 2])
     median["all_total_s"] = [r["total_s"] for r in ordered]
     return median
-
-
-def write_next_quarter(drop: Path, out: Path) -> Path:
-    """The usual quarterly drop after a scale drop: the register resent unchanged and every
-    firm's revenue for the next quarter (its last quarter's figure + 2 %)."""
-    import pandas as pd
-
-    out.mkdir(parents=True, exist_ok=True)
-    revenue = pd.read_csv(drop / "revenue.csv", dtype=str, keep_default_na=False)
-    last = revenue["period"].max()
-    revenue = revenue[revenue["period"] == last].copy()
-    revenue["period"] = NEXT_QUARTER
-    revenue["revenue"] = (revenue["revenue"].astype(float) * 1.02).round(3).map("{:.3f}".format)
-    revenue.to_csv(out / "revenue.csv", index=False)
-    for name in ("enterprises.csv", "source.json"):
-        shutil.copyfile(drop / name, out / name)
-    return out
 
 
 def run_benchmark(args: argparse.Namespace) -> Report:

@@ -14,6 +14,10 @@ README = Path(__file__).resolve().parent / "README.md"
 # markers; a scale run rewrites the rest of the file and keeps it.
 CAPACITY_START = "<!-- capacity: start -->"
 CAPACITY_END = "<!-- capacity: end -->"
+# Likewise the load paths' section (benchmarks/paths_bench.py).
+PATHS_START = "<!-- paths: start -->"
+PATHS_END = "<!-- paths: end -->"
+KEPT = ((PATHS_START, PATHS_END), (CAPACITY_START, CAPACITY_END))
 
 
 def machine() -> str:
@@ -104,13 +108,24 @@ def write_readme(report: Report, command: str, extra: list[tuple[str, str]] | No
         parts += [report.details.strip(), ""]
     for title, text in extra or []:
         parts += [f"## {title}", "", text.strip(), ""]
-    capacity = kept_section(README.read_text(encoding="utf-8")) if README.exists() else ""
-    if capacity:
-        parts += [capacity, ""]
+    old = README.read_text(encoding="utf-8") if README.exists() else ""
+    for start, end in KEPT:
+        kept = marked_section(old, start, end)
+        if kept:
+            parts += [kept, ""]
     README.write_text("\n".join(parts), encoding="utf-8")
 
 
-def kept_section(document: str) -> str:
-    """The capacity section of ``document`` ("" if it has none)."""
-    start, end = document.find(CAPACITY_START), document.find(CAPACITY_END)
-    return document[start:end + len(CAPACITY_END)] if start >= 0 and end > start else ""
+def marked_section(document: str, start: str, end: str) -> str:
+    """The part of ``document`` from the marker ``start`` to ``end`` ("" if it has none)."""
+    i, j = document.find(start), document.find(end)
+    return document[i:j + len(end)] if i >= 0 and j > i else ""
+
+
+def replace_marked(document: str, start: str, end: str, new_section: str) -> str:
+    """``document`` with its section between ``start`` and ``end`` replaced by
+    ``new_section`` (appended if it has none)."""
+    i, j = document.find(start), document.find(end)
+    if i >= 0 and j > i:
+        return document[:i] + new_section + document[j + len(end):]
+    return document.rstrip("\n") + "\n\n" + new_section + "\n"

@@ -38,7 +38,7 @@ def test_every_step_of_a_load_is_reported(geo_engine: Engine,
         (Step.VALIDATE, False): 1,
         (Step.STAGE, True): 2,  # the register and revenue
         (Step.STAGE, False): 1,  # zone metrics
-        (Step.MERGE, False): 3,
+        (Step.MERGE, False): 4,  # which revenue rows to compare; register, zones, revenue
         (Step.INDEX_REBUILD, False): 1,
         (Step.READ_REGISTER, False): 1,
         (Step.AGGREGATE, True): 1,

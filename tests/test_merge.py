@@ -7,6 +7,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
+import pandas as pd
 import pytest
 from fixtures.make_fixtures import C1, C2, C3
 from sqlalchemy.engine import Engine
@@ -151,6 +152,44 @@ def test_revenue_of_new_quarters_goes_straight_in(conn: sqlite3.Connection) -> N
                                            ("2025Q1", C2, 20.0, 1, "sample", 10)])
     assert merge.revenue_stored(conn, ["2025Q1", "2025Q2"])
     assert not merge.revenue_stored(conn, ["2025Q2"])
+
+
+def test_only_rows_of_stored_firms_in_stored_quarters_may_be_stored(
+        conn: sqlite3.Connection) -> None:
+    _register(conn)
+    first = _stage(conn, "rev", REV_STAGE, [("2025Q1", C1, 10.0, 0, "reported", 0)])
+    merge.merge_revenue(conn, first, ["2025Q1"], run_id=10)
+    frame = pd.DataFrame({"period": pd.Categorical(["2025Q1", "2025Q1", "2025Q2"]),
+                          "credit_code": pd.Categorical([C1, C2, C1])})
+    assert merge.may_be_stored(conn, frame, ["2025Q1", "2025Q2"]).tolist() == [1, 0, 0]
+    assert merge.may_be_stored(conn, frame.iloc[2:], ["2025Q2"]).tolist() == [0]
+
+
+def test_flagged_rows_alone_are_compared(conn: sqlite3.Connection) -> None:
+    _register(conn)
+    first = _stage(conn, "rev", REV_STAGE, [("2025Q1", C1, 10.0, 0, "reported", 0)])
+    merge.merge_revenue(conn, first, ["2025Q1"], run_id=10)
+    rows = [("2025Q1", C1, 12.0, 0, "reported", 0, 1),  # a stored firm: compared, revised
+            ("2025Q1", C2, 20.0, 0, "reported", 0, 0)]  # no row of C2 is stored: straight in
+    second = _stage(conn, "rev", (*REV_STAGE, "cmp"), rows)
+    flagged = merge.Staged(second.table, second.rows_by_file, to_compare=1)
+    assert merge.merge_revenue(conn, flagged, ["2025Q1"], run_id=11) == ({0: (1, 1)}, False)
+    assert _rows(conn, REVENUE) == [("2025Q1", C1, 12.0, 0, "reported", 11),
+                                    ("2025Q1", C2, 20.0, 0, "reported", 11)]
+    assert _rows(conn, "SELECT credit_code, revenue, superseded_by "
+                       "FROM enterprise_revenue_versions") == [(C1, 10.0, 11)]
+    assert _rows(conn, "SELECT name FROM temp.sqlite_master WHERE name = 'rev_chg'") == []
+
+
+def test_no_flagged_row_means_no_comparison(conn: sqlite3.Connection) -> None:
+    _register(conn)
+    first = _stage(conn, "rev", REV_STAGE, [("2025Q1", C1, 10.0, 0, "reported", 0)])
+    merge.merge_revenue(conn, first, ["2025Q1"], run_id=10)
+    second = _stage(conn, "rev", (*REV_STAGE, "cmp"), [("2025Q1", C2, 20.0, 0, "reported", 0, 0)])
+    none = merge.Staged(second.table, second.rows_by_file, to_compare=0)
+    assert merge.merge_revenue(conn, none, ["2025Q1"], run_id=11) == ({0: (1, 0)}, False)
+    assert _rows(conn, REVENUE) == [("2025Q1", C1, 10.0, 0, "reported", 10),
+                                    ("2025Q1", C2, 20.0, 0, "reported", 11)]
 
 
 def test_revised_revenue_keeps_the_value_it_replaces(conn: sqlite3.Connection) -> None:

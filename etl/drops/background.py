@@ -52,7 +52,8 @@ def stage_frame(stage: Stage, kind: str, frame: pd.DataFrame, columns: dict[str,
     order = merge.key_order(frame, keys) if keys else None
     table = stage.put(kind, frame, columns, order=order, on_batch=on_batch)
     per_file = frame.groupby("_t").size()
-    return merge.Staged(table, {int(t): int(n) for t, n in per_file.items()})
+    to_compare = int(frame["_cmp"].sum()) if "_cmp" in columns else None
+    return merge.Staged(table, {int(t): int(n) for t, n in per_file.items()}, to_compare)
 
 
 class Background:

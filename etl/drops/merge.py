@@ -33,6 +33,10 @@ class Staged:
 
     table: str
     rows_by_file: dict[int, int]
+    # Revenue: how many staged rows may be stored already, flagged ``cmp = 1`` in the stage
+    # (see :func:`may_be_stored`); None when the stage has no flag and every row of a quarter
+    # holding rows is compared.
+    to_compare: int | None = None
 
     def inserted(self) -> dict[int, tuple[int, int]]:
         """(inserted, updated) per file when every row is new."""
@@ -175,13 +179,41 @@ def _is_sorted(sort_keys: Sequence[np.ndarray]) -> bool:
     return True
 
 
+def stored_periods(conn: sqlite3.Connection, periods: Sequence[str]) -> list[str]:
+    """The quarters among ``periods`` that hold revenue already (each quarter is one range of
+    the table's key, so each check reads one row at most)."""
+    return [p for p in periods if conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM main.enterprise_revenue WHERE period = ?)",
+        (p,)).fetchone()[0]]
+
+
 def revenue_stored(conn: sqlite3.Connection, periods: Sequence[str]) -> bool:
     """Whether any revenue of these quarters is stored (if not, a drop's rows of them go
     straight in and are then the whole of their quarters)."""
-    marks = ", ".join("?" * len(periods))
-    return bool(conn.execute(
-        f"SELECT EXISTS (SELECT 1 FROM main.enterprise_revenue WHERE period IN ({marks}))",
-        list(periods)).fetchone()[0])
+    return bool(stored_periods(conn, periods))
+
+
+def may_be_stored(conn: sqlite3.Connection, frame: pd.DataFrame,
+                  periods: Sequence[str]) -> np.ndarray:
+    """Which of a drop's revenue rows may be stored already (1) and which cannot (0): only a
+    row of a quarter that holds rows, for a firm with a row in one of those quarters, can.
+
+    Worked out on the validated frame before it is staged (the flag is staged with it), so
+    the merge compares those rows alone and writes the rest without a lookup: a register's
+    first load onto quarters that hold a few thousand sample firms compares none of its
+    millions of rows; a refresh restating last quarter for some firms compares only theirs.
+    """
+    flag = np.zeros(len(frame), dtype=np.int8)
+    stored = stored_periods(conn, periods)
+    in_stored = frame["period"].isin(stored).to_numpy() if stored else None
+    if in_stored is None or not in_stored.any():
+        return flag
+    marks = ", ".join("?" * len(stored))
+    known = [code for (code,) in conn.execute(
+        f"SELECT DISTINCT credit_code FROM main.enterprise_revenue WHERE period IN ({marks})",
+        list(stored))]
+    flag[in_stored & frame["credit_code"].isin(known).to_numpy()] = 1
+    return flag
 
 
 def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[str], *,
@@ -191,7 +223,9 @@ def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[st
 
     When no revenue is stored yet for any quarter of the drop (the usual case: a drop brings
     the new quarter), every row is new: the rows go from the stage straight into
-    ``enterprise_revenue``, with no change detection.
+    ``enterprise_revenue``, with no change detection. Otherwise only the rows that may be
+    stored already (``staged.to_compare``, see :func:`may_be_stored`) are compared with the
+    stored ones; the rest go straight in.
 
     :param staged: the staged revenue in (period, credit code) order, the table's key order.
     :param periods: the quarters in the drop.
@@ -200,15 +234,21 @@ def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[st
     """
     columns = ", ".join(REV_COLUMNS)
     check_references(conn, staged, "revenue")
+    insert = f"""INSERT INTO main.enterprise_revenue ({columns}, etl_run_id)
+                 SELECT {columns}, :run FROM {staged.table} s"""
     if not revenue_stored(conn, periods):
         # SQLite appends to its clustered table; PostgreSQL's heap has a primary key index,
         # rebuilt by one sort when the write at least doubles the table.
         with (indexes_rebuilt(conn, "enterprise_revenue", sum(staged.rows_by_file.values()),
                               primary_key=True)
               if isinstance(conn, PgConnection) else nullcontext()):
-            conn.execute(f"""INSERT INTO main.enterprise_revenue ({columns}, etl_run_id)
-                SELECT {columns}, :run FROM {staged.table} ORDER BY rowid""", {"run": run_id})
+            conn.execute(f"{insert} ORDER BY s.rowid", {"run": run_id})
         return staged.inserted(), True
+    if staged.to_compare == 0:
+        # Quarters that hold rows, but none of this drop's firms: no row can conflict.
+        conn.execute(f"{insert} ORDER BY s.rowid", {"run": run_id})
+        return staged.inserted(), False
+    flagged = staged.to_compare is not None
     conn.execute("DROP TABLE IF EXISTS temp.rev_chg")
     conn.execute(f"""CREATE TEMP TABLE rev_chg AS
         SELECT s.t, s.period, s.credit_code, s.revenue, s.from_ytd, s.provenance,
@@ -219,6 +259,7 @@ def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[st
         FROM {staged.table} s
         LEFT JOIN main.enterprise_revenue r
           ON r.period = s.period AND r.credit_code = s.credit_code
+        {'WHERE s.cmp = 1' if flagged else ''}
         ORDER BY s.rowid""")
     conn.execute(f"""INSERT INTO main.enterprise_revenue_versions ({columns}, etl_run_id,
                          superseded_by)
@@ -226,17 +267,24 @@ def merge_revenue(conn: sqlite3.Connection, staged: Staged, periods: Sequence[st
         FROM temp.rev_chg c JOIN main.enterprise_revenue r
           ON r.period = c.period AND r.credit_code = c.credit_code
         WHERE c.action = 'changed' ORDER BY c.rowid""", {"run": run_id})
-    # The stage is in key order: new rows of a new quarter are appended, changed ones
-    # rewritten in place.
+    # The stage is in key order: rows that cannot be stored yet go in without a conflict
+    # check, then the compared rows that are new or changed (changed ones rewritten in place).
+    if flagged:
+        conn.execute(f"{insert} WHERE s.cmp = 0 ORDER BY s.rowid", {"run": run_id})
     conn.execute(f"""INSERT INTO main.enterprise_revenue ({columns}, etl_run_id)
         SELECT {columns}, :run FROM temp.rev_chg
         WHERE action IN ('new', 'changed') ORDER BY rowid
         ON CONFLICT (period, credit_code) DO UPDATE SET revenue = excluded.revenue,
             from_ytd = excluded.from_ytd, provenance = excluded.provenance,
             etl_run_id = excluded.etl_run_id""", {"run": run_id})
-    counts = file_counts(conn, f"SELECT t, {count_where('new')}, {count_where('changed')} "
-                                "FROM temp.rev_chg GROUP BY t")
+    compared = {int(t): (int(n), int(i or 0), int(u or 0)) for t, n, i, u in conn.execute(
+        f"SELECT t, count(*), {count_where('new')}, {count_where('changed')} "
+        "FROM temp.rev_chg GROUP BY t")}
     conn.execute("DROP TABLE temp.rev_chg")
+    counts = {}
+    for t, rows in staged.rows_by_file.items():
+        n, new, changed = compared.get(t, (0, 0, 0))
+        counts[t] = (rows - n + new, changed)  # uncompared rows are all new
     return counts, False
 
 

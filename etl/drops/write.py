@@ -71,7 +71,12 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     steps.show("Merging the register" + (", staging revenue" if rev_spec else ""),
                len(rev_spec[0]) if rev_spec else None)
     if rev_spec is not None:
-        background.put("revenue", *rev_spec, on_batch=steps.advance)
+        frame, columns, keys = rev_spec
+        with steps.timed(Step.MERGE):
+            frame["_cmp"] = merge.may_be_stored(conn, frame, valid.revenue_periods)
+        background.put("revenue", frame, {**columns, "_cmp": "cmp"}, keys,
+                       on_batch=steps.advance)
+        del frame
     del rev_spec
     if "enterprises" in staged:
         with steps.timed(Step.MERGE):
