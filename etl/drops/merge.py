@@ -86,11 +86,9 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
                     WHEN {differs} THEN 'changed' ELSE 'same' END AS action
         FROM {table} s LEFT JOIN main.enterprises e
           ON e.credit_code = s.credit_code ORDER BY s.rowid"""
-    if isinstance(conn, PgConnection):
-        # Only the rows that change anything: a register resent unchanged writes no temp
-        # table of a million rows (PostgreSQL's temp tables go through a small local buffer).
-        # Every statement below reads only 'new' and 'changed' rows.
-        select = f"SELECT * FROM ({select}) AS staged WHERE action <> 'same'"
+    # Only the rows that change anything: a register resent unchanged writes no temp table
+    # of a million rows. Every statement below reads only 'new' and 'changed' rows.
+    select = f"SELECT * FROM ({select}) AS staged WHERE action <> 'same'"
     conn.execute(f"CREATE TEMP TABLE ent_new AS {select}", params)
     conn.execute(f"""INSERT INTO enterprise_versions (credit_code, superseded_by, {all_cols},
                         source_id, etl_run_id)
