@@ -18,7 +18,8 @@ import pandas as pd
 
 NEXT_QUARTER = "2025Q3"
 GROWTH = 1.02  # the next quarter's revenue: the last quarter's figure + 2 %
-RESTATED = 1.01  # a revised firm's last loaded quarter: + 1 %
+RESTATED = 1.01  # a revised firm's last loaded quarter: + 1 %, and a thousandth more so
+MIN_STEP = 0.001  # that no restatement of a small figure rounds away
 
 
 def _money(values: pd.Series) -> pd.Series:
@@ -42,7 +43,7 @@ def write_next_quarter(drop: Path, out: Path) -> Path:
 
 def write_revised_quarter(drop: Path, out: Path, *, share: float = 0.05) -> Path:
     """:func:`write_next_quarter`, with every ``round(1 / share)``-th firm revised: one more
-    employee in the register, and its revenue of the drop's last quarter restated (+1 %) in
+    employee in the register, and its revenue of the drop's last quarter restated (+1 %, +0.001) in
     the same revenue file, after the new quarter's rows.
 
     :raises ValueError: if ``share`` is not in (0, 1].
@@ -60,6 +61,6 @@ def write_revised_quarter(drop: Path, out: Path, *, share: float = 0.05) -> Path
     revenue = pd.read_csv(drop / "revenue.csv", dtype=str, keep_default_na=False)
     last = revenue[(revenue["period"] == revenue["period"].max())
                    & revenue["credit_code"].isin(codes)].copy()
-    last["revenue"] = _money(last["revenue"].astype(float) * RESTATED)
+    last["revenue"] = _money(last["revenue"].astype(float) * RESTATED + MIN_STEP)
     last.to_csv(out / "revenue.csv", mode="a", header=False, index=False)
     return out

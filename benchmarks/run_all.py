@@ -1,5 +1,5 @@
-"""Every benchmark in one run: the forecast engine, the scale of load, pages and memory,
-PostgreSQL, and last the capacity of one server (concurrent sessions).
+"""Every benchmark in one run: the forecast engine, the scale of load, pages and memory, the
+load paths users meet, PostgreSQL, and last the capacity of one server (concurrent sessions).
 
 Run (``make bench`` does this)::
 
@@ -8,14 +8,17 @@ Run (``make bench`` does this)::
     python -m benchmarks.run_all --quick          # quick forecast run + scale at 10k
                                                   # + capacity at N = 1, 5 on the bundled data
     python -m benchmarks.run_all --sizes 10k,1M   # scale sizes (see benchmarks.scale_bench)
+    python -m benchmarks.run_all --skip-paths     # without the load paths benchmark
     python -m benchmarks.run_all --skip-postgres  # without the PostgreSQL benchmark
     python -m benchmarks.run_all --skip-capacity  # without the capacity benchmark
 
-Then the PostgreSQL benchmark (``benchmarks.postgres_bench``: the loads against their COPY
+Then the load paths (``benchmarks.paths_bench``: the first load onto the ``aidash init``
+database, the quarterly refresh and a refresh with 5 % of firms revised, each against its own
+bound) at the same sizes, the PostgreSQL benchmark (``benchmarks.postgres_bench``: the loads against their COPY
 bound and the pages, on a server it starts) at the same sizes, 100k and up (``--quick``: 10k),
 and last the capacity benchmark. The tables are printed at the end; ``benchmarks/README.md``
 gets the scale table, the forecast table and the PostgreSQL table, with this command, and the
-capacity section (see benchmarks.capacity).
+paths and capacity sections (see benchmarks.paths_bench and benchmarks.capacity).
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from __future__ import annotations
 import sys
 import time
 
-from benchmarks import capacity, capacity_report, forecast_bench, postgres_bench, scale_bench
+from benchmarks import (
+    capacity,
+    capacity_report,
+    forecast_bench,
+    paths_bench,
+    postgres_bench,
+    scale_bench,
+)
 from benchmarks.scale_readme import README, write_readme
 from benchmarks.scale_report import finish
 from benchmarks.scale_shared import ROOT
@@ -34,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.description = __doc__.split("\n")[0]
     ap.add_argument("--skip-forecast", action="store_true", help="leave the forecast benchmark out")
     ap.add_argument("--skip-scale", action="store_true", help="leave the scale benchmark out")
+    ap.add_argument("--skip-paths", action="store_true",
+                    help="leave the load paths benchmark (first load, refresh, revised) out")
     ap.add_argument("--skip-postgres", action="store_true",
                     help="leave the PostgreSQL benchmark out (it needs Debian's postgresql)")
     ap.add_argument("--skip-capacity", action="store_true",
@@ -52,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n== Scale benchmark (benchmarks.scale_bench) ==", flush=True)
         report = finish(scale_bench.run_benchmark(args))
 
+    paths = None
+    if not args.skip_paths:
+        print("\n== Load paths benchmark (benchmarks.paths_bench) ==", flush=True)
+        sizes = sorted(set(args.sizes or ([10_000] if args.quick
+                                          else list(paths_bench.DEFAULT_SIZES))))
+        paths = paths_bench.run(sizes)
+
     postgres_table = None
     if not args.skip_postgres:
         print("\n== PostgreSQL benchmark (benchmarks.postgres_bench) ==", flush=True)
@@ -65,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table if report else "skipped (--skip-scale)")
     if report and report.details:
         print("\n" + report.details)
+    print("\n== Load paths benchmark ==\n")
+    paths_table = paths_bench.render(paths) if paths else None
+    print(paths_table or "skipped (--skip-paths)")
     print("\n== PostgreSQL benchmark ==\n")
     print(postgres_table or "skipped (--skip-postgres)")
     command = ("python -m benchmarks.run_all " + " ".join(argv)).strip()
@@ -74,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             extra.append((postgres_bench.SECTION.removeprefix("## "), postgres_table))
         write_readme(report, command, extra)
         print(f"wrote {README.relative_to(ROOT)}")
+    if paths and paths_table and scale_bench.should_write(args) and (
+            paths.sizes == list(paths_bench.DEFAULT_SIZES)):
+        paths_bench.write_section(paths_table, command, paths)
+        print(f"wrote {README.relative_to(ROOT)} (load paths section)")
 
     # Last: it starts its own servers and wants the machine as quiet as it can be.
     if not args.skip_capacity:

@@ -44,8 +44,11 @@ README_INTRO = """# Benchmarks
 
 `make bench` runs `python -m benchmarks.run_all`: the forecast benchmark
 (`benchmarks/forecast_bench.py`, its own results in `FORECAST_RESULTS.md`), the scale
-benchmark (`benchmarks/scale_bench.py`) and last the capacity benchmark
-(`benchmarks/capacity.py`, concurrent sessions on one server; its section is at the end). These
+benchmark (`benchmarks/scale_bench.py`), the load paths users meet
+(`benchmarks/paths_bench.py`: first load onto the `aidash init` database, quarterly refresh,
+refresh with 5 % revised; its section is near the end), PostgreSQL
+(`benchmarks/postgres_bench.py`) and last the capacity benchmark (`benchmarks/capacity.py`,
+concurrent sessions on one server; its section is at the end). These
 are measurements, not tests: figures are ratios measured in one run against a bound measured in
 the same run, because absolute times move with the machine. `tests/test_scale_smoke.py` is the
 small test of the scale path, `tests/test_capacity_client.py` of the capacity benchmark's client.
@@ -57,6 +60,7 @@ python -m benchmarks.run_all --quick              # quick forecast run + scale a
 python -m benchmarks.run_all --skip-capacity      # all but the capacity benchmark
 python -m benchmarks.scale_bench --sizes 10k,1M   # the scale benchmark alone, any sizes
 python -m benchmarks.scale_bench --profile        # plus cProfile of the largest load and slowest page
+python -m benchmarks.paths_bench                  # the load paths alone (their section only)
 python -m benchmarks.capacity                     # the capacity benchmark alone (its section only)
 ```
 
