@@ -47,6 +47,7 @@ class PageView:
     headings: list[str] = field(default_factory=list)  # st.title / st.header / … texts
     exceptions: list[str] = field(default_factory=list)  # st.exception deltas (tracebacks)
     error_texts: list[str] = field(default_factory=list)  # st.error boxes
+    texts: list[str] = field(default_factory=list)  # st.markdown / st.caption texts
     bytes_received: int = 0
     messages: int = 0
 
@@ -165,6 +166,8 @@ def _read_delta(msg: ForwardMsg, view: PageView) -> None:
         view.exceptions.append(f"{element.exception.type}: {element.exception.message}")
     elif kind == "alert" and element.alert.format == element.alert.ERROR:
         view.error_texts.append(element.alert.body)
+    elif kind == "markdown":
+        view.texts.append(element.markdown.body)
 
 
 async def visit_pages(base_url: str, pages: list[str], query_string: str = "",
