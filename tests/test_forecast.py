@@ -136,6 +136,16 @@ def test_nesting_holds_even_if_calibration_would_invert_it(monkeypatch):
         intervals._calibration.cache_clear()
 
 
+def test_smooth_series_get_wider_intervals_than_rough_ones_for_the_same_errors():
+    err = np.random.default_rng(3).normal(0.0, 0.05, size=(16, 4))
+    smooth = intervals.half_widths(err, 0.05, (80, 95), 4, level_sd=2.0)  # roughness 0.025
+    rough = intervals.half_widths(err, 0.05, (80, 95), 4, level_sd=0.05)  # roughness 1
+    assert np.all(smooth > rough)
+    assert intervals.roughness_factor(0.05, 2.0) == intervals.ROUGH_CLIP[1]  # clipped
+    assert intervals.roughness_factor(0.4, 1.0) == 1.0  # at the reference roughness
+    assert intervals.roughness_factor(0.05, np.inf) == 1.0  # level unknown: no factor
+
+
 def test_is_deterministic_and_does_not_mutate_input():
     y = quarterly(seed=6)
     y.iloc[5] = np.nan

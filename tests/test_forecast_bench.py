@@ -29,6 +29,13 @@ def test_sets_sharing_fewer_values_pass():
     forecast_data.check_disjoint({"M1:Q7": _series([3.0, 4.0, 5.0, 6.0, 7.0, 70.0, 9.0])}, held)
 
 
+def test_shared_with_names_the_held_out_series_that_repeat_a_development_one():
+    dev = {"M1m:A": _series(np.arange(1.0, 21.0)), "M1m:B": _series(np.arange(100.0, 110.0))}
+    held = {"M3m:X": _series(np.r_[0.5, np.arange(5.0, 12.0)]),  # 7 values of M1m:A
+            "M3m:Y": _series(np.r_[np.arange(3.0, 8.0), 50.0, 51.0])}  # only 5
+    assert forecast_data.shared_with(held, dev) == {"M3m:X": "M1m:A"}
+
+
 def test_windows_are_newest_first_and_capped():
     s = _series(np.arange(60.0))
     wins = forecast_bench.windows(s, max_windows=forecast_bench.MAX_WINDOWS)

