@@ -10,6 +10,7 @@ finished last, all in the same transaction (see :mod:`etl.drops.load`).
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -27,30 +28,69 @@ from etl.drops.validate import ValidDrop
 SAMPLE_PROVENANCES = ("sample", "样例", "样本")
 
 
+@dataclass(frozen=True)
+class RunRows:
+    """The run row and source row of a load, inserted before its writes began."""
+
+    run_id: int
+    source_id: int
+    source_created: bool
+
+
+def drop_provenance(read: ReadResult) -> str:
+    """The provenance of a drop's rows that do not name one: its ``source.json``'s."""
+    source = read.source or {}
+    return ("sample" if str(source.get("provenance", "")).strip().lower()
+            in SAMPLE_PROVENANCES else "reported")
+
+
+def begin_run(conn: sqlite3.Connection, read: ReadResult, *, drop_name: str, drop_label: str,
+              started: str, data_period: str | None) -> RunRows:
+    """Insert the load's ``running`` run row and its source (if new), in the transaction."""
+    run_id = insert_run(conn, status="running", drop_path=drop_label,
+                        data_period=data_period, started=started)
+    source_id, source_created = ensure_source(
+        conn, source_row(read.source, drop_name, drop_provenance(read)))
+    return RunRows(run_id, source_id, source_created)
+
+
 def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                valid: ValidDrop, read: ReadResult, *, drop_name: str, drop_label: str,
-               started: str, steps: Steps) -> LoadResult:
+               started: str, steps: Steps, run: RunRows | None = None,
+               direct: bool = False) -> LoadResult:
     """Every write of a valid drop, inside the open transaction.
 
-    :param background: the staging thread (the register may be in the stage already).
+    :param background: the staging thread (the register may be in the stage already, or,
+        on PostgreSQL, being written straight into its table: ``run`` is then the run its
+        rows name).
+    :param run: the run row, if inserted already (its data period is set here).
+    :param direct: on PostgreSQL, a load (not a dry run): revenue of quarters that hold none
+        yet is COPY-ed straight into its table (``etl.drops.pg_direct``) instead of staged.
     :returns: the counts; the run row is left ``succeeded`` (or ``noop``) but not finished.
     """
-    source = read.source or {}
-    default_provenance = ("sample" if str(source.get("provenance", "")).strip().lower()
-                          in SAMPLE_PROVENANCES else "reported")
-    run_id = insert_run(conn, status="running", drop_path=drop_label,
-                        data_period=valid.data_period, started=started)
-    source_id, source_created = ensure_source(
-        conn, source_row(read.source, drop_name, default_provenance))
+    default_provenance = drop_provenance(read)
+    if run is None:
+        run = begin_run(conn, read, drop_name=drop_name, drop_label=drop_label,
+                        started=started, data_period=valid.data_period)
+    else:
+        conn.execute("UPDATE etl_runs SET data_period = ? WHERE id = ?",
+                     (valid.data_period, run.run_id))
+    run_id, source_id, source_created = run.run_id, run.source_id, run.source_created
     per_table: dict[int, tuple[int, int]] = {}
     specs = stage_specs(valid)
     staged: dict[str, merge.Staged] = {}
     early = background.result("enterprises")
-    if early is not None:
+    written_register = False
+    if isinstance(early, merge.Written):
+        per_table.update(early.inserted())
+        written_register = True
+    elif early is not None:
         staged["enterprises"] = early
         stage.attach("enterprises")
     for kind, label in (("enterprises", "Staging enterprises"),
                         ("zone_metrics", "Staging zone metrics")):
+        if written_register and kind == "enterprises":
+            continue
         if kind in specs and kind not in staged:
             steps.show(label, len(specs[kind][0]))
             with steps.timed(Step.STAGE):
@@ -66,6 +106,9 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     valid.enterprises = valid.revenue = valid.observations = None
     rev_spec = specs.pop("revenue", None)
     del specs
+    rev_direct = None
+    if direct and rev_spec is not None and not merge.revenue_stored(conn, valid.revenue_periods):
+        rev_direct, rev_spec = rev_spec[0], None  # written after the register's merge
     # Revenue is staged in the background while this thread merges the register and
     # rebuilds its indexes.
     steps.show("Merging the register" + (", staging revenue" if rev_spec else ""),
@@ -99,7 +142,21 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
             register = derive.read_register(conn)
     split_rows: list[tuple[object, ...]] | None = None
     rev_staged = background.result("revenue")
-    if rev_staged is not None:
+    if rev_direct is not None:
+        from etl.drops import pg_direct
+
+        if register is not None and revenue is not None:
+            # The drop's rows are the whole of their quarters: summed in the thread while
+            # this one writes them.
+            background.run("aggregates", Step.AGGREGATE, derive.aggregate_rows, register,
+                           revenue, valid.revenue_periods, count_periods)
+        steps.show("Writing revenue", len(rev_direct))
+        with steps.timed(Step.MERGE):
+            per_table.update(pg_direct.write_revenue(
+                conn, stage, rev_direct, run_id=run_id, steps=steps,  # type: ignore[arg-type]
+                on_batch=steps.advance).inserted())
+        del rev_direct
+    elif rev_staged is not None:
         staged["revenue"] = rev_staged
         stage.attach("revenue")
         if (register is not None and revenue is not None
