@@ -14,16 +14,18 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from backends import dump, query
 from fixtures.make_fixtures import DATA_TABLES, GOOD, TODAY
 from sqlalchemy.engine import Engine
 
-from etl.drops import pg_direct
+from etl.drops import derive, pg_direct
 from etl.drops import stage as staging
 from etl.drops.load import load_drop
 from etl.drops.steps import Step, StepTiming
 from etl.sample import write_scale_drop
+from etl.transaction import driver_connection
 from models.errors import DropRejected
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +73,47 @@ def test_a_first_load_copies_the_register_and_revenue_straight_in(
                              "OR provenance IS NULL") == [(0,)]
     # Loading it again changes nothing.
     assert not load_drop(geo_engine, GOOD / "2025Q1", today=TODAY).changed
+
+
+@pytest.mark.parametrize("firms", [0, 3_000])
+def test_the_aggregates_view_of_a_written_register_is_the_one_read_back(
+        geo_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, firms: int) -> None:
+    """A first load takes the register the aggregates need from its frame, not from the
+    table: it is the frame the table would give back (0: the fixture drop)."""
+    drop = GOOD / "2025Q1"
+    if firms:
+        drop = tmp_path / "2025Q2"
+        write_scale_drop(drop, enterprises=firms, quarters=2)
+    made: list[pd.DataFrame] = []
+    real = derive.register_of
+
+    def spy(frame: pd.DataFrame) -> pd.DataFrame:
+        made.append(real(frame))
+        return made[-1]
+
+    def not_read(conn: object) -> pd.DataFrame:
+        raise AssertionError("the register was read back")
+
+    monkeypatch.setattr(derive, "register_of", spy)
+    monkeypatch.setattr(derive, "read_register", not_read)
+    load_drop(geo_engine, drop, today=TODAY)
+    monkeypatch.undo()
+    assert len(made) == 1
+    with driver_connection(geo_engine) as conn:
+        stored = derive.read_register(conn)
+    pd.testing.assert_frame_equal(_by_code(made[0]), _by_code(stored), check_dtype=False)
+
+
+def _by_code(register: pd.DataFrame) -> pd.DataFrame:
+    """The register in credit-code order, ``dim`` checked to number each (district, zone,
+    segment, sample) tuple once and renumbered in that order (the SQL reads the rows in no
+    particular order)."""
+    out = register.sort_values("credit_code").reset_index(drop=True)
+    dims = ["district", "zone", "segment", "sample"]
+    assert (out.groupby("dim")[dims].nunique(dropna=False) == 1).all().all()
+    assert out.groupby(dims, dropna=False)["dim"].nunique().eq(1).all()
+    out["dim"] = out.groupby(dims, sort=False, dropna=False).ngroup()
+    return out
 
 
 def test_a_drop_rejected_after_its_register_was_written_leaves_nothing(

@@ -97,6 +97,25 @@ def _register_batch(batch: pa.RecordBatch, *, run_id: int, source_id: int,
     return pa.RecordBatch.from_pydict(out)
 
 
+def stored_register(frame: pd.DataFrame, default_provenance: str) -> pd.DataFrame:
+    """The register's values :func:`write_register` stores for the validated ``frame``
+    (the same rules as :func:`_register_batch`), in the order it writes them: the columns
+    :func:`etl.drops.derive.register_of` takes."""
+    given = frame["given"].to_numpy()
+    values = {}
+    for c in ("credit_code", "district_adcode", "zone_id", "segment", "founded", "status",
+              "provenance"):
+        column = frame[c]
+        if c in ENTERPRISE_OPTIONAL:
+            column = column.where((given & (1 << ENTERPRISE_OPTIONAL.index(c))) != 0)
+        values[c] = column
+    values["status"] = values["status"].fillna("active")
+    values["provenance"] = values["provenance"].fillna(default_provenance)
+    stored = pd.DataFrame(values)
+    order = merge.key_order(frame, ["credit_code"])
+    return stored if order is None else stored.iloc[order]
+
+
 def write_register(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame, *,
                    run_id: int, source_id: int, default_provenance: str,
                    steps: Steps | None = None) -> merge.Written:

@@ -79,6 +79,16 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     per_table: dict[int, tuple[int, int]] = {}
     specs = stage_specs(valid)
     staged: dict[str, merge.Staged] = {}
+    register = None
+    if run is not None and valid.enterprises is not None:
+        # The register is being written straight into its empty table (a first load, on
+        # PostgreSQL): the aggregates' view of it comes from the frame, while the thread
+        # writes, instead of being read back.
+        from etl.drops import pg_direct
+
+        with steps.timed(Step.READ_REGISTER):
+            register = derive.register_of(
+                pg_direct.stored_register(valid.enterprises, default_provenance))
     early = background.result("enterprises")
     written_register = False
     if isinstance(early, merge.Written):
@@ -136,8 +146,7 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                     FROM temp.obs_chg GROUP BY t, row) AS per_row GROUP BY t"""))
     count_periods += valid.revenue_periods
     # The aggregates' read of the register, while the staging thread may still be busy.
-    register = None
-    if valid.revenue_periods or count_periods:
+    if register is None and (valid.revenue_periods or count_periods):
         with steps.timed(Step.READ_REGISTER):
             register = derive.read_register(conn)
     split_rows: list[tuple[object, ...]] | None = None
