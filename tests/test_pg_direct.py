@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,7 @@ from models.errors import DropRejected
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+LATER = date(2026, 1, 15)  # after 2025Q4, the last quarter loaded here
 INDEXES_SQL = ("SELECT tablename, indexname, indexdef FROM pg_indexes "
                "WHERE schemaname = 'public' ORDER BY 1, 2")
 
@@ -114,6 +116,51 @@ def _by_code(register: pd.DataFrame) -> pd.DataFrame:
     assert out.groupby(dims, dropna=False)["dim"].nunique().eq(1).all()
     out["dim"] = out.groupby(dims, sort=False, dropna=False).ngroup()
     return out
+
+
+def test_a_register_resent_whole_is_not_read_back(geo_engine: Engine,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    """The quarterly refresh resends the whole register with every column: once merged, the
+    table holds the frame's values, and the aggregates take the register from it. A drop whose
+    register lacks some stored firms reads it back."""
+    from benchmarks.scale_bench import write_next_quarter
+
+    drop = tmp_path / "2025Q2"
+    write_scale_drop(drop, enterprises=2_000, quarters=2)
+    load_drop(geo_engine, drop, today=LATER)
+    nxt = write_next_quarter(drop, tmp_path / "next" / "2025Q3")
+    made: list[pd.DataFrame] = []
+    reads: list[object] = []
+    real_of, real_read = derive.register_of, derive.read_register
+
+    def spy(frame: pd.DataFrame) -> pd.DataFrame:
+        made.append(real_of(frame))
+        return made[-1]
+
+    def read(conn: object) -> pd.DataFrame:
+        reads.append(conn)
+        return real_read(conn)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(derive, "register_of", spy)
+    monkeypatch.setattr(derive, "read_register", read)
+    assert load_drop(geo_engine, nxt, today=LATER).changed
+    assert (len(made), reads) == (1, [])
+    with driver_connection(geo_engine) as conn:
+        stored = real_read(conn)
+    pd.testing.assert_frame_equal(_by_code(made[0]), _by_code(stored), check_dtype=False)
+    # Half the register resent: the other half is read back with it.
+    part = tmp_path / "part" / "2025Q4"
+    part.mkdir(parents=True)
+    firms = pd.read_csv(nxt / "enterprises.csv", dtype=str, keep_default_na=False)
+    firms.iloc[: len(firms) // 2].to_csv(part / "enterprises.csv", index=False)
+    shutil.copyfile(nxt / "source.json", part / "source.json")
+    revenue = pd.read_csv(nxt / "revenue.csv", dtype=str, keep_default_na=False)
+    revenue = revenue[revenue["credit_code"].isin(firms["credit_code"].iloc[: len(firms) // 2])]
+    revenue.assign(period="2025Q4").to_csv(part / "revenue.csv", index=False)
+    result = load_drop(geo_engine, part, today=LATER)
+    assert result.changed, result
+    assert len(reads) == 1, (len(made), result)
 
 
 def test_a_drop_rejected_after_its_register_was_written_leaves_nothing(

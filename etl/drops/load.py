@@ -16,7 +16,10 @@
    while the register is merged); the load's connection attaches each file as
    ``stage_<table>``, and the set-based merges of ``etl.drops.merge`` then
    write what changed (see there: upserts with before-images, new versions of revised
-   values, straight inserts and index rebuilds for drops of new keys). ``etl.drops.derive`` then
+   values, straight inserts and index rebuilds for drops of new keys). On PostgreSQL, rows
+   whose keys are new to their table are COPY-ed straight in instead, on this connection
+   (``etl.drops.pg_direct``; a first load's register in the second thread while revenue is
+   validated). ``etl.drops.derive`` then
    recomputes the aggregates of the touched quarters, from the drop's own rows when they are
    the whole of their quarters. SQLite's row-by-row foreign key and CHECK constraint checks
    are off during the load: the validator checks every reference and value a drop brings

@@ -69,6 +69,8 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     :returns: the counts; the run row is left ``succeeded`` (or ``noop``) but not finished.
     """
     default_provenance = drop_provenance(read)
+    # A run inserted already: the register is being written straight into its empty table.
+    register_copied = run is not None
     if run is None:
         run = begin_run(conn, read, drop_name=drop_name, drop_label=drop_label,
                         started=started, data_period=valid.data_period)
@@ -80,7 +82,7 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     specs = stage_specs(valid)
     staged: dict[str, merge.Staged] = {}
     register = None
-    if run is not None and valid.enterprises is not None:
+    if register_copied and valid.enterprises is not None:
         # The register is being written straight into its empty table (a first load, on
         # PostgreSQL): the aggregates' view of it comes from the frame, while the thread
         # writes, instead of being read back.
@@ -90,6 +92,14 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
             register = derive.register_of(
                 pg_direct.stored_register(valid.enterprises, default_provenance))
     early = background.result("enterprises")
+    if direct and register is None and valid.enterprises is not None:
+        # A register resent whole (as each quarter's drop does) is what the table holds once
+        # it is merged: its view for the aggregates is made in the thread during the merge,
+        # and used if the register then has no other firm.
+        from etl.drops import pg_direct
+
+        background.run("register", Step.READ_REGISTER, pg_direct.resent_register,
+                       valid.enterprises, default_provenance)
     written_register = False
     if isinstance(early, merge.Written):
         per_table.update(early.inserted())
@@ -145,6 +155,11 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                            max(CASE WHEN action = 'new' THEN 1 ELSE 0 END) AS new
                     FROM temp.obs_chg GROUP BY t, row) AS per_row GROUP BY t"""))
     count_periods += valid.revenue_periods
+    resent = background.result("register")
+    if (resent is not None and register is None and (valid.revenue_periods or count_periods)
+            and conn.execute("SELECT count(*) FROM enterprises").fetchone()[0] == len(resent)):
+        register = resent
+    del resent
     # The aggregates' read of the register, while the staging thread may still be busy.
     if register is None and (valid.revenue_periods or count_periods):
         with steps.timed(Step.READ_REGISTER):
