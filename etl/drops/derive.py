@@ -170,7 +170,7 @@ def register_of(firms: pd.DataFrame) -> pd.DataFrame:
     """What :func:`read_register` would read back from a register that holds exactly
     ``firms``, made from them in memory (a first load, which wrote the whole register).
 
-    :param firms: one row per firm, in the order they were written, with the values stored:
+    :param firms: one row per firm, in any order, with the values stored:
         credit_code, district_adcode, zone_id, segment, founded (ISO text or missing),
         status, provenance.
     """
@@ -178,14 +178,13 @@ def register_of(firms: pd.DataFrame) -> pd.DataFrame:
     zone = firms["zone_id"].astype(object)
     zone = zone.where(zone.notna(), None)
     sample = (firms["provenance"] == "sample").to_numpy(dtype=bool)
-    parts = pd.DataFrame({"district": district, "zone": zone,
-                          "segment": firms["segment"].astype(object).to_numpy(),
-                          "sample": sample})
+    parts = pd.DataFrame({"district": district, "zone": zone.to_numpy(),
+                          "segment": firms["segment"].to_numpy(), "sample": sample})
     # Numbered in order of first appearance, as the factorised texts are.
     dim = parts.groupby(["district", "zone", "segment", "sample"], sort=False,
                         dropna=False).ngroup().to_numpy()
     register = parts.reset_index(drop=True)
-    register.insert(0, "credit_code", firms["credit_code"].astype(str).to_numpy())
+    register.insert(0, "credit_code", firms["credit_code"].to_numpy())
     register["active"] = (firms["status"] == "active").to_numpy(dtype=bool)
     founded = firms["founded"].astype(object)
     founded = founded.where(founded.notna(), _UNKNOWN_DATE).astype(str).to_numpy(dtype="S10")

@@ -99,8 +99,9 @@ def _register_batch(batch: pa.RecordBatch, *, run_id: int, source_id: int,
 
 def stored_register(frame: pd.DataFrame, default_provenance: str) -> pd.DataFrame:
     """The register's values :func:`write_register` stores for the validated ``frame``
-    (the same rules as :func:`_register_batch`), in the order it writes them: the columns
-    :func:`etl.drops.derive.register_of` takes."""
+    (the same rules as :func:`_register_batch`), in the frame's order: the columns
+    :func:`etl.drops.derive.register_of` takes (the order of its rows means nothing to the
+    aggregates, as that of the register read back)."""
     given = frame["given"].to_numpy()
     values = {}
     for c in ("credit_code", "district_adcode", "zone_id", "segment", "founded", "status",
@@ -111,9 +112,7 @@ def stored_register(frame: pd.DataFrame, default_provenance: str) -> pd.DataFram
         values[c] = column
     values["status"] = values["status"].fillna("active")
     values["provenance"] = values["provenance"].fillna(default_provenance)
-    stored = pd.DataFrame(values)
-    order = merge.key_order(frame, ["credit_code"])
-    return stored if order is None else stored.iloc[order]
+    return pd.DataFrame(values)
 
 
 def resent_register(frame: pd.DataFrame, default_provenance: str) -> pd.DataFrame | None:
