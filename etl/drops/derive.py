@@ -178,7 +178,7 @@ def register_of(firms: pd.DataFrame) -> pd.DataFrame:
     zone = firms["zone_id"].astype(object)
     zone = zone.where(zone.notna(), None)
     sample = (firms["provenance"] == "sample").to_numpy(dtype=bool)
-    parts = pd.DataFrame({"district": district, "zone": zone.to_numpy(),
+    parts = pd.DataFrame({"district": district, "zone": zone.reset_index(drop=True),
                           "segment": firms["segment"].to_numpy(), "sample": sample})
     # Numbered in order of first appearance, as the factorised texts are.
     dim = parts.groupby(["district", "zone", "segment", "sample"], sort=False,
