@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from etl.drops import derive, merge
+from etl.drops import merge
 from etl.drops.stage import (
     ScratchTables,
     StageCancelled,
@@ -113,20 +113,6 @@ def stored_register(frame: pd.DataFrame, default_provenance: str) -> pd.DataFram
     values["status"] = values["status"].fillna("active")
     values["provenance"] = values["provenance"].fillna(default_provenance)
     return pd.DataFrame(values)
-
-
-def resent_register(frame: pd.DataFrame, default_provenance: str) -> pd.DataFrame | None:
-    """What :func:`etl.drops.derive.register_of` makes of ``frame`` when the merge stores
-    the frame's own values for each of its firms, whatever was stored before (every optional
-    column given, a status and a provenance on every row); None otherwise. It is then the
-    register the aggregates need once the merge has ended, if the frame holds every firm of
-    the register."""
-    every_bit = (1 << len(ENTERPRISE_OPTIONAL)) - 1
-    if not ((frame["given"].to_numpy() & every_bit) == every_bit).all():
-        return None
-    if frame["status"].isna().any() or frame["provenance"].isna().any():
-        return None
-    return derive.register_of(stored_register(frame, default_provenance))
 
 
 def write_register(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame, *,

@@ -22,7 +22,7 @@ from etl.drops.run_record import insert_run, insert_run_files
 from etl.drops.sources import ensure_source, source_row
 from etl.drops.stage import Stage
 from etl.drops.steps import Step, Steps
-from etl.drops.validate import ValidDrop
+from etl.drops.validate import ENTERPRISE_OPTIONAL, ValidDrop
 
 # source.json's provenance values that make a drop's rows sample data.
 SAMPLE_PROVENANCES = ("sample", "样例", "样本")
@@ -82,24 +82,14 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     specs = stage_specs(valid)
     staged: dict[str, merge.Staged] = {}
     register = None
-    if register_copied and valid.enterprises is not None:
-        # The register is being written straight into its empty table (a first load, on
-        # PostgreSQL): the aggregates' view of it comes from the frame, while the thread
-        # writes, instead of being read back.
-        from etl.drops import pg_direct
-
-        with steps.timed(Step.READ_REGISTER):
-            register = derive.register_of(
-                pg_direct.stored_register(valid.enterprises, default_provenance))
+    # The validated register, when the table will hold exactly its values: written whole into
+    # the empty table (a first load), or resent whole (see below). The aggregates' view of the
+    # register is then made from it in the thread, while revenue is written, instead of being
+    # read back from the table.
+    firms = valid.enterprises if register_copied else None
+    resent = (valid.enterprises if direct and firms is None and valid.enterprises is not None
+              and _resends_every_value(valid.enterprises) else None)
     early = background.result("enterprises")
-    if direct and register is None and valid.enterprises is not None:
-        # A register resent whole (as each quarter's drop does) is what the table holds once
-        # it is merged: its view for the aggregates is made in the thread during the merge,
-        # and used if the register then has no other firm.
-        from etl.drops import pg_direct
-
-        background.run("register", Step.READ_REGISTER, pg_direct.resent_register,
-                       valid.enterprises, default_provenance)
     written_register = False
     if isinstance(early, merge.Written):
         per_table.update(early.inserted())
@@ -155,13 +145,14 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                            max(CASE WHEN action = 'new' THEN 1 ELSE 0 END) AS new
                     FROM temp.obs_chg GROUP BY t, row) AS per_row GROUP BY t"""))
     count_periods += valid.revenue_periods
-    resent = background.result("register")
-    if (resent is not None and register is None and (valid.revenue_periods or count_periods)
+    if (rev_direct is not None and revenue is not None and resent is not None
             and conn.execute("SELECT count(*) FROM enterprises").fetchone()[0] == len(resent)):
-        register = resent
+        firms = resent  # the register holds no firm but the drop's, each with its values
     del resent
+    if rev_direct is None or revenue is None:
+        firms = None  # the view is made in the thread only while revenue is written
     # The aggregates' read of the register, while the staging thread may still be busy.
-    if register is None and (valid.revenue_periods or count_periods):
+    if firms is None and (valid.revenue_periods or count_periods):
         with steps.timed(Step.READ_REGISTER):
             register = derive.read_register(conn)
     split_rows: list[tuple[object, ...]] | None = None
@@ -169,11 +160,12 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     if rev_direct is not None:
         from etl.drops import pg_direct
 
-        if register is not None and revenue is not None:
+        if (register is not None or firms is not None) and revenue is not None:
             # The drop's rows are the whole of their quarters: summed in the thread while
             # this one writes them.
-            background.run("aggregates", Step.AGGREGATE, derive.aggregate_rows, register,
-                           revenue, valid.revenue_periods, count_periods)
+            background.run("aggregates", Step.AGGREGATE, _aggregate_rows, register, firms,
+                           default_provenance, revenue, valid.revenue_periods, count_periods)
+        del firms
         steps.show("Writing revenue", len(rev_direct))
         with steps.timed(Step.MERGE):
             per_table.update(pg_direct.write_revenue(
@@ -234,6 +226,27 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                       updated=updated, rejected=0, files=results,
                       data_period=valid.data_period, derived_inserted=derived.inserted,
                       derived_updated=derived.updated)
+
+
+def _resends_every_value(frame: pd.DataFrame) -> bool:
+    """Whether the merge stores the frame's own values for each of its firms, whatever was
+    stored before: every optional column given, and a status and a provenance on every row."""
+    every_bit = (1 << len(ENTERPRISE_OPTIONAL)) - 1
+    return bool(((frame["given"].to_numpy() & every_bit) == every_bit).all()
+                and frame["status"].notna().all() and frame["provenance"].notna().all())
+
+
+def _aggregate_rows(register: pd.DataFrame | None, firms: pd.DataFrame | None,
+                    default_provenance: str, revenue: pd.DataFrame, periods: list[str],
+                    count_periods: list[str]) -> list[tuple[object, ...]]:
+    """:func:`etl.drops.derive.aggregate_rows`, over the register read back or else over the
+    view of it made from ``firms``, the validated register the table holds exactly."""
+    if register is None:
+        from etl.drops import pg_direct
+
+        assert firms is not None
+        register = derive.register_of(pg_direct.stored_register(firms, default_provenance))
+    return derive.aggregate_rows(register, revenue, periods, count_periods)
 
 
 def _with_other_runs(conn: sqlite3.Connection, revenue: pd.DataFrame | None,
