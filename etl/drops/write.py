@@ -4,7 +4,10 @@ The register and zone metrics are staged (the register perhaps already, in the s
 while the rest was validated) and merged; revenue is staged in the staging thread meanwhile,
 then merged; the aggregates of the touched quarters are derived last, from the drop's own
 revenue rows when they are the whole of their quarters. The run row is inserted first and
-finished last, all in the same transaction (see :mod:`etl.drops.load`).
+finished last, all in the same transaction (see :mod:`etl.drops.load`). On PostgreSQL, rows whose
+keys are new to their table skip the stage and go straight in by COPY (``etl.drops.pg_direct``:
+a first load's register, already in the thread while revenue was validated, and revenue of
+quarters that hold none).
 """
 
 from __future__ import annotations
