@@ -280,6 +280,11 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                            started=started, rows_read=rows_read, dry_run=dry_run)
                 # The parsed text is no longer needed (the validated frames hold the values).
                 _free_text(tables)
+                revenue_order = None
+                if run is not None and valid.revenue is not None and len(valid.revenue):
+                    # While the register is still being written in the thread (the statements
+                    # below wait for it), the order revenue will be written in.
+                    revenue_order = pg_direct.revenue_order(valid.revenue)
                 if not dry_run:
                     # Another load may have committed these files between the first check
                     # and this write lock: check again under the lock.
@@ -293,7 +298,7 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                                              start=start, dry_run=dry_run)
                 result = write_drop(conn, stage, background, valid, read, drop_name=drop_name,
                                     drop_label=drop_label, started=started, steps=steps,
-                                    run=run, direct=direct)
+                                    run=run, direct=direct, revenue_order=revenue_order)
                 result.dry_run = dry_run
                 result.seconds = time.perf_counter() - start
                 if dry_run:

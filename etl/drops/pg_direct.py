@@ -18,6 +18,7 @@ for the whole write, so the validator's own queries, and a rollback, wait until 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -147,25 +148,40 @@ def write_register(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame
     return _per_file(frame)
 
 
+class KeyOrder(NamedTuple):
+    """A frame's rows in key order, computed ahead (:func:`etl.drops.merge.key_order`: None
+    when they are in that order already)."""
+
+    rows: np.ndarray | None
+
+
+def revenue_order(frame: pd.DataFrame) -> KeyOrder:
+    """The order :func:`write_revenue` writes ``frame`` in, computed ahead (a second at 8M
+    rows, while the connection has other work)."""
+    return KeyOrder(merge.key_order(frame, list(merge.REV_KEY)))
+
+
 def write_revenue(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame, *,
                   run_id: int, steps: Steps | None = None,
-                  on_batch: Callable[[int], None] | None = None) -> merge.Written:
+                  on_batch: Callable[[int], None] | None = None,
+                  order: KeyOrder | None = None) -> merge.Written:
     """COPY the validated revenue straight into ``enterprise_revenue`` (call it only when
     no revenue of its quarters is stored, :func:`etl.drops.merge.revenue_stored`), in key
     order; the primary key and indexes rebuilt when the write at least doubles the table;
     every credit code checked against the register.
 
+    :param order: the rows' key order, if computed ahead (:func:`revenue_order`).
     :returns: the rows per drop file (every row new).
     :raises AidashError: a credit code not in the register (nothing is to be committed).
     """
     columns = {c: c for c in merge.REV_COLUMNS}
-    order = merge.key_order(frame, list(merge.REV_KEY))
+    rows = (order if order is not None else revenue_order(frame)).rows
     written = _per_file(frame)
     with conn.lock:
         with indexes_rebuilt(conn, "enterprise_revenue", len(frame),  # type: ignore[arg-type]
                              primary_key=True, steps=steps):
             def batches() -> Iterator[pa.RecordBatch]:
-                for b in _batches(frame, columns, order, stage, "revenue", on_batch):
+                for b in _batches(frame, columns, rows, stage, "revenue", on_batch):
                     run = pa.array(np.full(len(b), run_id, dtype=np.int64))
                     yield pa.RecordBatch.from_arrays([*b.columns, run],
                                                      names=[*b.schema.names, "etl_run_id"])

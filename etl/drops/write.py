@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -26,6 +27,9 @@ from etl.drops.sources import ensure_source, source_row
 from etl.drops.stage import Stage
 from etl.drops.steps import Step, Steps
 from etl.drops.validate import ENTERPRISE_OPTIONAL, ValidDrop
+
+if TYPE_CHECKING:
+    from etl.drops.pg_direct import KeyOrder
 
 # source.json's provenance values that make a drop's rows sample data.
 SAMPLE_PROVENANCES = ("sample", "样例", "样本")
@@ -60,7 +64,7 @@ def begin_run(conn: sqlite3.Connection, read: ReadResult, *, drop_name: str, dro
 def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                valid: ValidDrop, read: ReadResult, *, drop_name: str, drop_label: str,
                started: str, steps: Steps, run: RunRows | None = None,
-               direct: bool = False) -> LoadResult:
+               direct: bool = False, revenue_order: KeyOrder | None = None) -> LoadResult:
     """Every write of a valid drop, inside the open transaction.
 
     :param background: the staging thread (the register may be in the stage already, or,
@@ -69,6 +73,8 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     :param run: the run row, if inserted already (its data period is set here).
     :param direct: on PostgreSQL, a load (not a dry run): revenue of quarters that hold none
         yet is COPY-ed straight into its table (``etl.drops.pg_direct``) instead of staged.
+    :param revenue_order: the order it is written in, if computed already (else computed in
+        the thread while the register is merged).
     :returns: the counts; the run row is left ``succeeded`` (or ``noop``) but not finished.
     """
     default_provenance = drop_provenance(read)
@@ -93,6 +99,14 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     resent = (valid.enterprises if direct and firms is None and valid.enterprises is not None
               and _resends_every_value(valid.enterprises) else None)
     early = background.result("enterprises")
+    rev_direct = None
+    if direct and valid.revenue is not None and len(valid.revenue) and not merge.revenue_stored(
+            conn, valid.revenue_periods):
+        rev_direct = valid.revenue  # written after the register's merge
+        if revenue_order is None:
+            from etl.drops import pg_direct
+
+            background.run("revenue order", Step.MERGE, pg_direct.revenue_order, rev_direct)
     written_register = False
     if isinstance(early, merge.Written):
         per_table.update(early.inserted())
@@ -119,9 +133,8 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     valid.enterprises = valid.revenue = valid.observations = None
     rev_spec = specs.pop("revenue", None)
     del specs
-    rev_direct = None
-    if direct and rev_spec is not None and not merge.revenue_stored(conn, valid.revenue_periods):
-        rev_direct, rev_spec = rev_spec[0], None  # written after the register's merge
+    if rev_direct is not None:
+        rev_spec = None
     # Revenue is staged in the background while this thread merges the register and
     # rebuilds its indexes.
     steps.show("Merging the register" + (", staging revenue" if rev_spec else ""),
@@ -173,7 +186,8 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
         with steps.timed(Step.MERGE):
             per_table.update(pg_direct.write_revenue(
                 conn, stage, rev_direct, run_id=run_id, steps=steps,  # type: ignore[arg-type]
-                on_batch=steps.advance).inserted())
+                on_batch=steps.advance,
+                order=revenue_order or background.result("revenue order")).inserted())
         del rev_direct
     elif rev_staged is not None:
         staged["revenue"] = rev_staged
