@@ -19,6 +19,8 @@ message (``models.errors.busy_as_error``).
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -174,11 +176,16 @@ class PgCursor:
 
 class PgConnection:
     """A psycopg connection (autocommit, transactions begun explicitly) speaking the part of
-    ``sqlite3.Connection`` the writers use; SQL goes through :func:`to_postgres`."""
+    ``sqlite3.Connection`` the writers use; SQL goes through :func:`to_postgres`.
+
+    Every call holds :attr:`lock`, which a thread writing into the load's transaction holds
+    for the whole of its work (``etl.drops.pg_direct``): another thread's statement, commit or
+    rollback waits until that work has ended, so none runs between two of its statements."""
 
     def __init__(self, conn: Any, *, lock_timeout_ms: int) -> None:
         self.raw = conn
         self.lock_timeout_ms = lock_timeout_ms
+        self.lock = threading.RLock()
         conn.autocommit = True
 
     @property
@@ -195,23 +202,42 @@ class PgConnection:
         if head.startswith("PRAGMA"):
             raise ValueError(f"PRAGMA on PostgreSQL: {sql}")
         converted = to_postgres(sql, params is not None)
-        return PgCursor(self.raw.execute(converted, params), self.raw)
+        with self.lock:
+            return PgCursor(self.raw.execute(converted, params), self.raw)
 
     def executemany(self, sql: str, rows: Any) -> None:
-        with self.raw.cursor() as cur:
+        with self.lock, self.raw.cursor() as cur:
             cur.executemany(to_postgres(sql, True), list(rows))
+
+    def copy_csv(self, table: str, columns: Iterable[str], chunks: Iterable[Any]) -> int:
+        """``COPY table (columns) FROM STDIN`` in CSV, each chunk (bytes or a buffer: rows
+        without a header) sent as it comes; the rows written. An exception while the chunks
+        are made ends the COPY with an error (the transaction is then to be rolled back)."""
+        from psycopg.copy import QueuedLibpqWriter
+
+        cols = ", ".join(f'"{c}"' for c in columns)
+        # The chunks go to the server from a thread of psycopg's while the next is made.
+        with (self.lock, self.raw.cursor() as cur,
+              cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)",
+                       writer=QueuedLibpqWriter(cur)) as copy):
+            for chunk in chunks:
+                copy.write(chunk)
+        return int(cur.rowcount)
 
     def begin(self, *, write: bool) -> None:
         """Begin a transaction; a writer's waits for the write lock, as long as SQLite's busy
         timeout, and fails with ``lock_not_available`` after it."""
-        self.raw.execute("BEGIN")
-        if write:
-            self.raw.execute(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}")
-            self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
-            self.raw.execute("SET LOCAL lock_timeout = 0")
+        with self.lock:
+            self.raw.execute("BEGIN")
+            if write:
+                self.raw.execute(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}")
+                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+                self.raw.execute("SET LOCAL lock_timeout = 0")
 
     def commit(self) -> None:
-        self.raw.commit()
+        with self.lock:
+            self.raw.commit()
 
     def rollback(self) -> None:
-        self.raw.rollback()
+        with self.lock:
+            self.raw.rollback()

@@ -16,7 +16,7 @@ from typing import Any, Self
 import pandas as pd
 
 from etl.drops import merge
-from etl.drops.stage import Stage
+from etl.drops.stage import Stage, StageCancelled
 from etl.drops.steps import Step, Steps
 from etl.drops.validate import ValidDrop
 
@@ -76,8 +76,12 @@ class Background:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stage.cancel()
+        self.cancel()
         self.pool.shutdown(wait=True)
+
+    def cancel(self) -> None:
+        """Make the task writing now stop at its next batch (the load will not use it)."""
+        self.stage.cancel()
 
     def put(self, kind: str, frame: pd.DataFrame, columns: dict[str, str], keys: list[str],
             on_batch: Callable[[int], None] | None = None) -> None:
@@ -93,6 +97,16 @@ class Background:
     def _timed(self, step: Step, fn: Callable[..., Any], *args: Any) -> Any:
         with self.steps.timed(step, in_thread=True):
             return fn(*args)
+
+    def failure(self) -> BaseException | None:
+        """The exception a task has ended with (not a cancellation), if any: when it wrote
+        into the load's transaction, the cause of whatever failed in the main thread after."""
+        for future in self.pending.values():
+            if future.done() and not future.cancelled():
+                error = future.exception()
+                if error is not None and not isinstance(error, StageCancelled):
+                    return error
+        return None
 
     def result(self, key: str) -> Any:
         """What the task ``key`` returned, once it has ended (None if never started); an

@@ -166,6 +166,33 @@ def read_register(conn: sqlite3.Connection) -> pd.DataFrame:
     return register
 
 
+def register_of(firms: pd.DataFrame) -> pd.DataFrame:
+    """What :func:`read_register` would read back from a register that holds exactly
+    ``firms``, made from them in memory (a first load, which wrote the whole register).
+
+    :param firms: one row per firm, in any order, with the values stored:
+        credit_code, district_adcode, zone_id, segment, founded (ISO text or missing),
+        status, provenance.
+    """
+    district = pd.array(firms["district_adcode"], dtype="Int64")
+    zone = firms["zone_id"].astype(object)
+    zone = zone.where(zone.notna(), None)
+    sample = (firms["provenance"] == "sample").to_numpy(dtype=bool)
+    parts = pd.DataFrame({"district": district, "zone": zone.reset_index(drop=True),
+                          "segment": firms["segment"].to_numpy(), "sample": sample})
+    # Numbered in order of first appearance, as the factorised texts are.
+    dim = parts.groupby(["district", "zone", "segment", "sample"], sort=False,
+                        dropna=False).ngroup().to_numpy()
+    register = parts.reset_index(drop=True)
+    register.insert(0, "credit_code", firms["credit_code"].to_numpy())
+    register["active"] = (firms["status"] == "active").to_numpy(dtype=bool)
+    founded = firms["founded"].astype(object)
+    founded = founded.where(founded.notna(), _UNKNOWN_DATE).astype(str).to_numpy(dtype="S10")
+    register["founded_by"] = _founded_by(founded)
+    register["dim"] = dim
+    return register
+
+
 def _stored_revenue(conn: sqlite3.Connection, periods: list[str]) -> pd.DataFrame:
     """The revenue rows of ``periods`` as stored (each quarter is one range of the table)."""
     return pd.concat([_revenue_rows(conn, "period = ?", [period]) for period in periods],

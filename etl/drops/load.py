@@ -16,7 +16,10 @@
    while the register is merged); the load's connection attaches each file as
    ``stage_<table>``, and the set-based merges of ``etl.drops.merge`` then
    write what changed (see there: upserts with before-images, new versions of revised
-   values, straight inserts and index rebuilds for drops of new keys). ``etl.drops.derive`` then
+   values, straight inserts and index rebuilds for drops of new keys). On PostgreSQL, rows
+   whose keys are new to their table are COPY-ed straight in instead, on this connection
+   (``etl.drops.pg_direct``; a first load's register in the second thread while revenue is
+   validated). ``etl.drops.derive`` then
    recomputes the aggregates of the touched quarters, from the drop's own rows when they are
    the whole of their quarters. SQLite's row-by-row foreign key and CHECK constraint checks
    are off during the load: the validator checks every reference and value a drop brings
@@ -38,13 +41,14 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import Engine
 
-from etl.drops import merge
+from etl.drops import merge, pg_direct
 from etl.drops.background import Background, stage_specs
 from etl.drops.files import REPORT_NAME, discover, fingerprint, read_source
 from etl.drops.headers import Table, load_column_map
@@ -55,7 +59,7 @@ from etl.drops.run_record import find_repeat, now_text, record_repeat, record_ru
 from etl.drops.stage import Stage
 from etl.drops.steps import Step, StepHook, Steps
 from etl.drops.validate import ValidDrop, validate_drop
-from etl.drops.write import write_drop
+from etl.drops.write import RunRows, begin_run, drop_provenance, write_drop
 from etl.runs import require_database
 from etl.transaction import busy_writer, driver_connection, write_transaction
 from models.db import sqlite_path
@@ -233,6 +237,10 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                                                  on_file=lambda _f: steps.advance())
         read = ReadResult(files, tables, problems + table_problems, source)
 
+        # On PostgreSQL a load (not a dry run: it holds no write lock) COPYs rows whose keys
+        # are new to their table straight into it.
+        direct = is_postgres(engine) and not dry_run
+        run: RunRows | None = None
         # A dry run only reads, and is rolled back: it takes no write lock.
         with write_transaction(conn, immediate=not dry_run):
             if not dry_run:
@@ -244,9 +252,20 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                     # A register without problems starts going into the stage while the rest
                     # of the drop is checked (wasted if the rest turns out to be rejected),
                     # and its parsed text is no longer needed: the checks left are of the
-                    # other files.
-                    background.put("enterprises",
-                                   *stage_specs(ValidDrop(enterprises=frame))["enterprises"])
+                    # other files. On PostgreSQL, a first load's register goes straight into
+                    # its table instead, in the load's transaction (etl.drops.pg_direct).
+                    nonlocal run
+                    if direct and pg_direct.register_is_empty(conn):  # type: ignore[arg-type]
+                        run = begin_run(conn, read, drop_name=drop_name, drop_label=drop_label,
+                                        started=started, data_period=None)
+                        background.run("enterprises", Step.MERGE, partial(
+                            pg_direct.write_register, conn, stage, frame,  # type: ignore[arg-type]
+                            run_id=run.run_id,
+                            source_id=run.source_id, default_provenance=drop_provenance(read),
+                            steps=steps))
+                    else:
+                        background.put("enterprises",
+                                       *stage_specs(ValidDrop(enterprises=frame))["enterprises"])
                     _free_text(t for t in tables if t.kind == "enterprises")
 
                 with steps.timed(Step.VALIDATE):
@@ -255,23 +274,31 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                                           on_register=register_checked)
                 rows_read = sum(t.rows_read for t in tables)
                 if not valid.ok:
+                    background.cancel()  # a register being written stops at its next batch
                     conn.rollback()
                     reject(conn, valid, report, drop_name=drop_name, drop_label=drop_label,
                            started=started, rows_read=rows_read, dry_run=dry_run)
                 # The parsed text is no longer needed (the validated frames hold the values).
                 _free_text(tables)
+                revenue_order = None
+                if run is not None and valid.revenue is not None and len(valid.revenue):
+                    # While the register is still being written in the thread (the statements
+                    # below wait for it), the order revenue will be written in.
+                    revenue_order = pg_direct.revenue_order(valid.revenue)
                 if not dry_run:
                     # Another load may have committed these files between the first check
                     # and this write lock: check again under the lock.
                     with steps.timed(Step.REPEAT_CHECK):
                         repeat = find_repeat(conn, files)
                     if repeat is not None:
+                        background.cancel()
                         conn.rollback()
                         return record_repeat(conn, files, repeat, drop_name=drop_name,
                                              drop_label=drop_label, started=started,
                                              start=start, dry_run=dry_run)
                 result = write_drop(conn, stage, background, valid, read, drop_name=drop_name,
-                                    drop_label=drop_label, started=started, steps=steps)
+                                    drop_label=drop_label, started=started, steps=steps,
+                                    run=run, direct=direct, revenue_order=revenue_order)
                 result.dry_run = dry_run
                 result.seconds = time.perf_counter() - start
                 if dry_run:
@@ -288,13 +315,19 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
             except DropRejected:
                 raise
             except Exception as exc:
+                background.cancel()
                 if conn.in_transaction:
-                    conn.rollback()
+                    conn.rollback()  # after a write of the thread's into it has ended
+                # A write of the thread's that failed aborted the transaction: the main
+                # thread's next statement failed for that reason only.
+                error = background.failure() or exc
                 if not dry_run:
                     # The history should show the attempt; failing to record it must not
                     # hide the error itself.
                     with suppress(sqlite3.Error, *_driver_errors(engine)):
                         record_run(conn, status="failed", drop_path=drop_label,
                                    data_period=None, started=started,
-                                   message=f"{type(exc).__name__}: {exc}"[:2000])
+                                   message=f"{type(error).__name__}: {error}"[:2000])
+                if error is not exc:
+                    raise error from exc
                 raise

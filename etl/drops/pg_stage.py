@@ -1,7 +1,8 @@
 """The stage on PostgreSQL: the drop's frames bulk-copied into UNLOGGED scratch tables.
 
 The counterpart of :class:`etl.drops.stage.Stage` (same methods, so the loader is the same
-code): each frame goes, as Arrow record batches, through the ADBC PostgreSQL driver (binary
+code), for rows whose keys may already be stored (rows whose keys are new to their table go
+straight in: ``etl.drops.pg_direct``): each frame goes, as Arrow record batches, through the ADBC PostgreSQL driver (binary
 ``COPY``, no Python tuples) into an ``UNLOGGED`` table of its own, on a connection of its own
 (the staging thread's), committed at once. UNLOGGED: nothing there needs to survive a crash,
 so it skips the write-ahead log. The load's transaction then reads it with set-based SQL. The

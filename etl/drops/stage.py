@@ -129,6 +129,11 @@ class ScratchTables:
         """Make a :meth:`put` running in another thread stop at its next batch."""
         self._cancelled.set()
 
+    @property
+    def cancelled(self) -> threading.Event:
+        """Set by :meth:`cancel`: a writer in another thread reads it before each batch."""
+        return self._cancelled
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -302,13 +307,14 @@ def _drop_primary_key(conn: PgConnection, table: str) -> list[tuple[str, str]]:
 @contextmanager
 def indexes_rebuilt(conn: sqlite3.Connection, table: str, new_rows: int, *,
                     keep: Sequence[str] = (), steps: Steps | None = None,
-                    primary_key: bool = False) -> Iterator[bool]:
+                    primary_key: bool = False, in_thread: bool = False) -> Iterator[bool]:
     """Drop ``table``'s secondary indexes around a write of ``new_rows`` rows that at least
     doubles it, then build them again (inside the caller's transaction). Yields whether it did.
 
     :param keep: indexes the write does not touch (a partial index whose WHERE excludes
         every new row), left in place.
-    :param steps: the load's steps, to time the rebuild as :attr:`Step.INDEX_REBUILD`.
+    :param steps: the load's steps, to time the rebuild as :attr:`Step.INDEX_REBUILD`
+        (``in_thread``: run in the staging thread).
     :param primary_key: on PostgreSQL, the primary key's index too (a write with no conflict
         to resolve: one sort instead of a B-tree insertion per row, and the key is checked
         whole when it is added back). Its table is locked from readers until the commit
@@ -324,7 +330,8 @@ def indexes_rebuilt(conn: sqlite3.Connection, table: str, new_rows: int, *,
     if primary_key and isinstance(conn, PgConnection):
         ddl = _drop_primary_key(conn, table) + ddl
     yield True
-    with steps.timed(Step.INDEX_REBUILD) if steps is not None else nullcontext():
+    with (steps.timed(Step.INDEX_REBUILD, in_thread=in_thread) if steps is not None
+          else nullcontext()):
         create_indexes(conn, ddl)
         if isinstance(conn, PgConnection):
             conn.execute(f"ANALYZE {table}")  # the planner's view of the table it doubled

@@ -24,7 +24,10 @@ class Step(str, Enum):
     READ = "read"
     VALIDATE = "validate"
     STAGE = "stage"  # a validated frame → a scratch file (key order, Arrow, ADBC ingest)
-    MERGE = "merge"  # a stage table → the database (set-based SQL)
+    # A stage table → the database (set-based SQL); on PostgreSQL, a validated frame whose
+    # keys are new to its table COPY-ed straight into it (etl.drops.pg_direct; the register
+    # in the staging thread, while revenue is validated).
+    MERGE = "merge"
     # Inside a merge: its time is also part of that merge's.
     INDEX_REBUILD = "index rebuild"
     READ_REGISTER = "read register"  # the register's dimensions, for the aggregates

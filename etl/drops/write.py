@@ -4,12 +4,17 @@ The register and zone metrics are staged (the register perhaps already, in the s
 while the rest was validated) and merged; revenue is staged in the staging thread meanwhile,
 then merged; the aggregates of the touched quarters are derived last, from the drop's own
 revenue rows when they are the whole of their quarters. The run row is inserted first and
-finished last, all in the same transaction (see :mod:`etl.drops.load`).
+finished last, all in the same transaction (see :mod:`etl.drops.load`). On PostgreSQL, rows whose
+keys are new to their table skip the stage and go straight in by COPY (``etl.drops.pg_direct``:
+a first load's register, already in the thread while revenue was validated, and revenue of
+quarters that hold none).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -21,36 +26,98 @@ from etl.drops.run_record import insert_run, insert_run_files
 from etl.drops.sources import ensure_source, source_row
 from etl.drops.stage import Stage
 from etl.drops.steps import Step, Steps
-from etl.drops.validate import ValidDrop
+from etl.drops.validate import ENTERPRISE_OPTIONAL, ValidDrop
+
+if TYPE_CHECKING:
+    from etl.drops.pg_direct import KeyOrder
 
 # source.json's provenance values that make a drop's rows sample data.
 SAMPLE_PROVENANCES = ("sample", "样例", "样本")
 
 
+@dataclass(frozen=True)
+class RunRows:
+    """The run row and source row of a load, inserted before its writes began."""
+
+    run_id: int
+    source_id: int
+    source_created: bool
+
+
+def drop_provenance(read: ReadResult) -> str:
+    """The provenance of a drop's rows that do not name one: its ``source.json``'s."""
+    source = read.source or {}
+    return ("sample" if str(source.get("provenance", "")).strip().lower()
+            in SAMPLE_PROVENANCES else "reported")
+
+
+def begin_run(conn: sqlite3.Connection, read: ReadResult, *, drop_name: str, drop_label: str,
+              started: str, data_period: str | None) -> RunRows:
+    """Insert the load's ``running`` run row and its source (if new), in the transaction."""
+    run_id = insert_run(conn, status="running", drop_path=drop_label,
+                        data_period=data_period, started=started)
+    source_id, source_created = ensure_source(
+        conn, source_row(read.source, drop_name, drop_provenance(read)))
+    return RunRows(run_id, source_id, source_created)
+
+
 def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                valid: ValidDrop, read: ReadResult, *, drop_name: str, drop_label: str,
-               started: str, steps: Steps) -> LoadResult:
+               started: str, steps: Steps, run: RunRows | None = None,
+               direct: bool = False, revenue_order: KeyOrder | None = None) -> LoadResult:
     """Every write of a valid drop, inside the open transaction.
 
-    :param background: the staging thread (the register may be in the stage already).
+    :param background: the staging thread (the register may be in the stage already, or,
+        on PostgreSQL, being written straight into its table: ``run`` is then the run its
+        rows name).
+    :param run: the run row, if inserted already (its data period is set here).
+    :param direct: on PostgreSQL, a load (not a dry run): revenue of quarters that hold none
+        yet is COPY-ed straight into its table (``etl.drops.pg_direct``) instead of staged.
+    :param revenue_order: the order it is written in, if computed already (else computed in
+        the thread while the register is merged).
     :returns: the counts; the run row is left ``succeeded`` (or ``noop``) but not finished.
     """
-    source = read.source or {}
-    default_provenance = ("sample" if str(source.get("provenance", "")).strip().lower()
-                          in SAMPLE_PROVENANCES else "reported")
-    run_id = insert_run(conn, status="running", drop_path=drop_label,
-                        data_period=valid.data_period, started=started)
-    source_id, source_created = ensure_source(
-        conn, source_row(read.source, drop_name, default_provenance))
+    default_provenance = drop_provenance(read)
+    # A run inserted already: the register is being written straight into its empty table.
+    register_copied = run is not None
+    if run is None:
+        run = begin_run(conn, read, drop_name=drop_name, drop_label=drop_label,
+                        started=started, data_period=valid.data_period)
+    else:
+        conn.execute("UPDATE etl_runs SET data_period = ? WHERE id = ?",
+                     (valid.data_period, run.run_id))
+    run_id, source_id, source_created = run.run_id, run.source_id, run.source_created
     per_table: dict[int, tuple[int, int]] = {}
     specs = stage_specs(valid)
     staged: dict[str, merge.Staged] = {}
+    register = None
+    # The validated register, when the table will hold exactly its values: written whole into
+    # the empty table (a first load), or resent whole (see below). The aggregates' view of the
+    # register is then made from it in the thread, while revenue is written, instead of being
+    # read back from the table.
+    firms = valid.enterprises if register_copied else None
+    resent = (valid.enterprises if direct and firms is None and valid.enterprises is not None
+              and _resends_every_value(valid.enterprises) else None)
     early = background.result("enterprises")
-    if early is not None:
+    rev_direct = None
+    if direct and valid.revenue is not None and len(valid.revenue) and not merge.revenue_stored(
+            conn, valid.revenue_periods):
+        rev_direct = valid.revenue  # written after the register's merge
+        if revenue_order is None:
+            from etl.drops import pg_direct
+
+            background.run("revenue order", Step.MERGE, pg_direct.revenue_order, rev_direct)
+    written_register = False
+    if isinstance(early, merge.Written):
+        per_table.update(early.inserted())
+        written_register = True
+    elif early is not None:
         staged["enterprises"] = early
         stage.attach("enterprises")
     for kind, label in (("enterprises", "Staging enterprises"),
                         ("zone_metrics", "Staging zone metrics")):
+        if written_register and kind == "enterprises":
+            continue
         if kind in specs and kind not in staged:
             steps.show(label, len(specs[kind][0]))
             with steps.timed(Step.STAGE):
@@ -66,6 +133,8 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     valid.enterprises = valid.revenue = valid.observations = None
     rev_spec = specs.pop("revenue", None)
     del specs
+    if rev_direct is not None:
+        rev_spec = None
     # Revenue is staged in the background while this thread merges the register and
     # rebuilds its indexes.
     steps.show("Merging the register" + (", staging revenue" if rev_spec else ""),
@@ -97,14 +166,35 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                            max(CASE WHEN action = 'new' THEN 1 ELSE 0 END) AS new
                     FROM temp.obs_chg GROUP BY t, row) AS per_row GROUP BY t"""))
     count_periods += valid.revenue_periods
+    if (rev_direct is not None and revenue is not None and resent is not None
+            and conn.execute("SELECT count(*) FROM enterprises").fetchone()[0] == len(resent)):
+        firms = resent  # the register holds no firm but the drop's, each with its values
+    del resent
+    if rev_direct is None or revenue is None:
+        firms = None  # the view is made in the thread only while revenue is written
     # The aggregates' read of the register, while the staging thread may still be busy.
-    register = None
-    if valid.revenue_periods or count_periods:
+    if firms is None and (valid.revenue_periods or count_periods):
         with steps.timed(Step.READ_REGISTER):
             register = derive.read_register(conn)
     split_rows: list[tuple[object, ...]] | None = None
     rev_staged = background.result("revenue")
-    if rev_staged is not None:
+    if rev_direct is not None:
+        from etl.drops import pg_direct
+
+        if (register is not None or firms is not None) and revenue is not None:
+            # The drop's rows are the whole of their quarters: summed in the thread while
+            # this one writes them.
+            background.run("aggregates", Step.AGGREGATE, _aggregate_rows, register, firms,
+                           default_provenance, revenue, valid.revenue_periods, count_periods)
+        del firms
+        steps.show("Writing revenue", len(rev_direct))
+        with steps.timed(Step.MERGE):
+            per_table.update(pg_direct.write_revenue(
+                conn, stage, rev_direct, run_id=run_id, steps=steps,  # type: ignore[arg-type]
+                on_batch=steps.advance,
+                order=revenue_order or background.result("revenue order")).inserted())
+        del rev_direct
+    elif rev_staged is not None:
         staged["revenue"] = rev_staged
         stage.attach("revenue")
         if (register is not None and revenue is not None
@@ -158,6 +248,27 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                       updated=updated, rejected=0, files=results,
                       data_period=valid.data_period, derived_inserted=derived.inserted,
                       derived_updated=derived.updated)
+
+
+def _resends_every_value(frame: pd.DataFrame) -> bool:
+    """Whether the merge stores the frame's own values for each of its firms, whatever was
+    stored before: every optional column given, and a status and a provenance on every row."""
+    every_bit = (1 << len(ENTERPRISE_OPTIONAL)) - 1
+    return bool(((frame["given"].to_numpy() & every_bit) == every_bit).all()
+                and frame["status"].notna().all() and frame["provenance"].notna().all())
+
+
+def _aggregate_rows(register: pd.DataFrame | None, firms: pd.DataFrame | None,
+                    default_provenance: str, revenue: pd.DataFrame, periods: list[str],
+                    count_periods: list[str]) -> list[tuple[object, ...]]:
+    """:func:`etl.drops.derive.aggregate_rows`, over the register read back or else over the
+    view of it made from ``firms``, the validated register the table holds exactly."""
+    if register is None:
+        from etl.drops import pg_direct
+
+        assert firms is not None
+        register = derive.register_of(pg_direct.stored_register(firms, default_provenance))
+    return derive.aggregate_rows(register, revenue, periods, count_periods)
 
 
 def _with_other_runs(conn: sqlite3.Connection, revenue: pd.DataFrame | None,

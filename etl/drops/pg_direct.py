@@ -1,0 +1,201 @@
+"""On PostgreSQL, a drop's rows COPY-ed straight into their tables when its keys are new to them.
+
+A first load (the register is empty) and a new quarter of revenue (no row is stored for its
+quarters) conflict with nothing: staging them (``etl.drops.pg_stage``) and then inserting them
+from the stage (``etl.drops.merge``) would write every row twice. Here the validated frame goes,
+Arrow record batches written as CSV by Arrow's writer (in C++, no Python per row), through
+``COPY … FROM STDIN`` on the load's own connection, inside its transaction: a failure, a
+rejection or a kill rolls it back with everything else. Around a write that at least doubles its
+table the indexes are dropped and built again in the same transaction
+(:func:`etl.drops.stage.indexes_rebuilt`), and the references the foreign keys would check are
+checked set-based on the written rows (:func:`etl.drops.merge.check_references`).
+
+The register is written by the staging thread while the main thread still validates revenue
+(:func:`write_register`): it holds the connection's lock (``models.dialect.PgConnection.lock``)
+for the whole write, so the validator's own queries, and a rollback, wait until it has ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from etl.drops import merge
+from etl.drops.stage import (
+    ScratchTables,
+    StageCancelled,
+    _arrow_type,
+    batch_reader,
+    indexes_rebuilt,
+)
+from etl.drops.steps import Steps
+from etl.drops.validate import ENTERPRISE_OPTIONAL
+from models.dialect import PgConnection
+
+_CSV = pacsv.WriteOptions(include_header=False)
+# Frame columns that are flags (0/1): written as booleans, as their table columns are.
+BOOL_COLUMNS = ("from_ytd",)
+
+
+def register_is_empty(conn: PgConnection) -> bool:
+    """Whether the register holds no firm (a first load: no credit code can conflict)."""
+    return not conn.execute("SELECT EXISTS (SELECT 1 FROM enterprises)").fetchone()[0]
+
+
+def _batches(frame: pd.DataFrame, columns: Mapping[str, str], order: np.ndarray | None,
+             stage: ScratchTables, name: str,
+             on_batch: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    """``frame``'s ``columns`` (frame column → name) as Arrow record batches, in ``order``."""
+    source = frame[list(columns)]
+    schema = pa.schema([(columns[c], pa.bool_() if columns[c] in BOOL_COLUMNS
+                         else _arrow_type(source[c])) for c in columns])
+    failed: list[BaseException] = []
+    reader = batch_reader(source, columns, schema, name=name, order=order,
+                          cancelled=stage.cancelled, on_batch=on_batch, failed=failed)
+    try:
+        yield from reader
+    except Exception:
+        if failed:  # the reader wraps an exception of the batches: raise the original
+            raise failed[0] from None
+        raise
+
+
+def _csv(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Buffer]:
+    for batch in batches:
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(batch, sink, write_options=_CSV)
+        yield sink.getvalue()
+
+
+def _register_batch(batch: pa.RecordBatch, *, run_id: int, source_id: int,
+                    default_provenance: str) -> pa.RecordBatch:
+    """The register's columns of a new firm from a batch of the validated register, as
+    ``merge.merge_enterprises`` writes them from the stage: an optional column the firm's
+    file does not have is null (the ``given`` bits), a firm without a status is active, one
+    without a provenance has the drop's."""
+    given = batch.column("given")
+    out: dict[str, pa.Array] = {"credit_code": batch.column("credit_code")}
+    for c in merge.ENT_COLUMNS:
+        column = batch.column(c)
+        if c in ENTERPRISE_OPTIONAL:
+            bit = 1 << ENTERPRISE_OPTIONAL.index(c)
+            has = pc.not_equal(pc.bit_wise_and(given, pa.scalar(bit, given.type)), 0)
+            column = pc.if_else(has, column, pa.nulls(len(batch), column.type))
+        if c == "status":
+            column = pc.coalesce(column, pa.scalar("active", column.type))
+        elif c == "provenance":
+            column = pc.coalesce(column, pa.scalar(default_provenance, column.type))
+        out[c] = column
+    n = len(batch)
+    out["source_id"] = pa.array(np.full(n, source_id, dtype=np.int64))
+    out["etl_run_id"] = pa.array(np.full(n, run_id, dtype=np.int64))
+    return pa.RecordBatch.from_pydict(out)
+
+
+def stored_register(frame: pd.DataFrame, default_provenance: str) -> pd.DataFrame:
+    """The register's values :func:`write_register` stores for the validated ``frame``
+    (the same rules as :func:`_register_batch`), in the frame's order: the columns
+    :func:`etl.drops.derive.register_of` takes (the order of its rows means nothing to the
+    aggregates, as that of the register read back)."""
+    given = frame["given"].to_numpy()
+    values = {}
+    for c in ("credit_code", "district_adcode", "zone_id", "segment", "founded", "status",
+              "provenance"):
+        column = frame[c]
+        if c in ENTERPRISE_OPTIONAL:
+            column = column.where((given & (1 << ENTERPRISE_OPTIONAL.index(c))) != 0)
+        values[c] = column
+    values["status"] = values["status"].fillna("active")
+    values["provenance"] = values["provenance"].fillna(default_provenance)
+    return pd.DataFrame(values)
+
+
+def write_register(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame, *,
+                   run_id: int, source_id: int, default_provenance: str,
+                   steps: Steps | None = None) -> merge.Written:
+    """COPY the validated register straight into ``enterprises`` (call it only when the
+    register is empty, :func:`register_is_empty`), in credit-code order, indexes rebuilt.
+
+    Holds the connection's lock throughout (see the module's docstring).
+
+    :param stage: the load's stage, whose cancel flag stops the COPY at its next batch.
+    :returns: the rows per drop file, as the stage's merge counts them (every row new).
+    :raises etl.drops.stage.StageCancelled: the load failed meanwhile.
+    """
+    columns = {"credit_code": "credit_code", **{c: c for c in merge.ENT_COLUMNS},
+               "given": "given"}
+    names = ["credit_code", *merge.ENT_COLUMNS, "source_id", "etl_run_id"]
+    order = merge.key_order(frame, ["credit_code"])
+    with conn.lock:
+        # Started after the load failed (and its transaction ended): write nothing, since a
+        # statement outside the transaction would commit on its own.
+        if stage.cancelled.is_set() or not conn.in_transaction:
+            raise StageCancelled("enterprises")
+        with indexes_rebuilt(conn, "enterprises", len(frame),  # type: ignore[arg-type]
+                             steps=steps, in_thread=True):
+            batches = (_register_batch(b, run_id=run_id, source_id=source_id,
+                                       default_provenance=default_provenance)
+                       for b in _batches(frame, columns, order, stage, "enterprises", None))
+            conn.copy_csv("enterprises", names, _csv(batches))
+        merge.check_references(conn, merge.Staged("enterprises", {}),  # type: ignore[arg-type]
+                               "enterprises")
+    return _per_file(frame)
+
+
+class KeyOrder(NamedTuple):
+    """A frame's rows in key order, computed ahead (:func:`etl.drops.merge.key_order`: None
+    when they are in that order already)."""
+
+    rows: np.ndarray | None
+
+
+def revenue_order(frame: pd.DataFrame) -> KeyOrder:
+    """The order :func:`write_revenue` writes ``frame`` in, computed ahead (a second at 8M
+    rows, while the connection has other work)."""
+    return KeyOrder(merge.key_order(frame, list(merge.REV_KEY)))
+
+
+def write_revenue(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame, *,
+                  run_id: int, steps: Steps | None = None,
+                  on_batch: Callable[[int], None] | None = None,
+                  order: KeyOrder | None = None) -> merge.Written:
+    """COPY the validated revenue straight into ``enterprise_revenue`` (call it only when
+    no revenue of its quarters is stored, :func:`etl.drops.merge.revenue_stored`), in key
+    order; the primary key and indexes rebuilt when the write at least doubles the table;
+    every credit code checked against the register.
+
+    :param order: the rows' key order, if computed ahead (:func:`revenue_order`).
+    :returns: the rows per drop file (every row new).
+    :raises AidashError: a credit code not in the register (nothing is to be committed).
+    """
+    columns = {c: c for c in merge.REV_COLUMNS}
+    rows = (order if order is not None else revenue_order(frame)).rows
+    written = _per_file(frame)
+    with conn.lock:
+        with indexes_rebuilt(conn, "enterprise_revenue", len(frame),  # type: ignore[arg-type]
+                             primary_key=True, steps=steps):
+            def batches() -> Iterator[pa.RecordBatch]:
+                for b in _batches(frame, columns, rows, stage, "revenue", on_batch):
+                    run = pa.array(np.full(len(b), run_id, dtype=np.int64))
+                    yield pa.RecordBatch.from_arrays([*b.columns, run],
+                                                     names=[*b.schema.names, "etl_run_id"])
+
+            conn.copy_csv("enterprise_revenue", [*merge.REV_COLUMNS, "etl_run_id"],
+                          _csv(batches()))
+        periods = sorted(str(p) for p in frame["period"].dropna().unique())
+        marks = ", ".join("?" * len(periods))
+        merge.check_references(conn, merge.Staged("enterprise_revenue", {}),  # type: ignore[arg-type]
+                               "revenue",
+                               where=(f"s.period IN ({marks})", periods))
+    return written
+
+
+def _per_file(frame: pd.DataFrame) -> merge.Written:
+    per_file = frame.groupby("_t").size()
+    return merge.Written("", {int(t): int(n) for t, n in per_file.items()})
