@@ -20,6 +20,9 @@ At each size N (the scale benchmark's drop: N firms, 8 quarters of revenue each,
   loaded onto that database, against the COPY of the same rows.
 * **pages**: every page with ``streamlit.testing.v1.AppTest``, cold (caches cleared) and warm
   (median of three reruns), on the loaded database.
+* **two servers** (largest size): two ``streamlit run`` processes over that database, a load of
+  a few more firms through ``aidash etl load``, and the run each then shows
+  (:mod:`benchmarks.two_servers`).
 
 The server runs with its defaults (fsync on) plus what a DBA would give a bulk-loading
 database: ``shared_buffers``, ``max_wal_size`` and ``maintenance_work_mem``.
@@ -38,6 +41,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from benchmarks import two_servers
 from benchmarks.scale_shared import ROOT, parse_size, size_label
 
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' server helper (initdb + pg_ctl)
@@ -46,6 +50,8 @@ DEFAULT_SIZES = (100_000, 1_000_000)
 SERVER_SETTINGS = ("-c shared_buffers=1GB -c max_wal_size=8GB -c maintenance_work_mem=512MB "
                    "-c work_mem=64MB")
 WARM_RUNS = 3
+TWO_SERVERS_FIRMS = 50  # the drop loaded while two servers run (new firms, one quarter)
+TWO_SERVERS_SEED = 7
 SECTION = "## PostgreSQL"
 
 
@@ -187,6 +193,12 @@ def run(sizes: list[int], *, skip_pages: bool = False) -> list[dict[str, Any]]:
                 if not skip_pages:
                     _log(f"{label}: pages")
                     res["pages"] = pages(url)
+                if n == sizes[-1]:
+                    _log(f"{label}: two dashboard servers, a load while both run")
+                    small = Path(tmp) / "two_servers" / "2025Q2"
+                    write_scale_drop(small, enterprises=TWO_SERVERS_FIRMS, quarters=1,
+                                     seed=TWO_SERVERS_SEED)
+                    res["two_servers"] = two_servers.check(url, small)
                 results.append(res)
                 _log(f"{label}: {render([res])}")
     finally:
@@ -219,6 +231,10 @@ def render(results: list[dict[str, Any]]) -> str:
         if "pages" in r:
             details.append(f"- {r['size']} pages (cold / warm s): " + ", ".join(
                 f"{p} {v['cold']:.2f} / {v['warm']:.3f}" for p, v in r["pages"].items()))
+        if "two_servers" in r:
+            details.append(f"- {r['size']}, two `streamlit run` servers on this database, "
+                           f"then `aidash etl load` of {TWO_SERVERS_FIRMS} more firms: "
+                           + two_servers.render(r["two_servers"]))
     return "\n".join(lines) + "\n\n" + "\n".join(details)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,13 +28,18 @@ PAGES = {"": "overview.title", "map": "map.title", "trends": "trends.title",
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from etl.build import build_database
 
     path = tmp_path_factory.mktemp("capacity") / "ai_industry.db"
     build_database(str(path), data_dir=DATA_DIR)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(bundled: Path) -> Iterator[str]:
     try:
-        with streamlit_server(f"sqlite:///{path}") as (base, _proc):
+        with streamlit_server(f"sqlite:///{bundled}") as (base, _proc):
             yield base
     except ServerDidNotStart as exc:
         pytest.fail(str(exc))
@@ -60,3 +66,16 @@ def test_a_page_that_does_not_exist_is_reported(server: str) -> None:
     assert (first, missing) == ("finished_successfully", "page_not_found")
     # The navigation message listed the app's pages; later visits go by their script hash.
     assert sorted(hashes) == sorted(PAGES)
+
+
+def test_the_run_shown_in_the_sidebar_is_read(server: str, bundled: Path) -> None:
+    """benchmarks.two_servers reads the sidebar's run number through this client: it is the
+    database's latest load (what `aidash etl history` lists first)."""
+    import sqlite3
+
+    from benchmarks.two_servers import shown_run
+
+    with sqlite3.connect(bundled) as conn:
+        latest = conn.execute("SELECT max(id) FROM etl_runs WHERE status IN "
+                              "('succeeded', 'noop')").fetchone()[0]
+    assert shown_run(server) == latest
