@@ -65,3 +65,27 @@ def test_a_share_outside_zero_to_one_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as err:
         write_revised_quarter(tmp_path, tmp_path / "out", share=1.5)
     assert str(err.value) == "share must be in (0, 1], not 1.5"
+
+
+def test_new_firms_in_quarters_that_hold_rows_sum_as_a_full_recount(
+        loaded: tuple[Engine, Path], tmp_path: Path) -> None:
+    """A second register of new firms for the same quarters: no row of it can be stored, so
+    its sums are made in the thread and added to the other runs' rows; they must be what a
+    recount of every stored row gives."""
+    from etl.drops import derive
+
+    engine, _drop = loaded
+    other = tmp_path / "other" / "2025Q2"
+    write_scale_drop(other, enterprises=FIRMS // 2, quarters=2, seed=4)
+    result = load_drop(engine, other, progress=False)
+    assert _by_file(result)["revenue.csv"] == (FIRMS, 0)  # 200 firms x 2 quarters, all new
+    path = sqlite_path(str(engine.url))
+    assert path is not None
+    with sqlite3.connect(path) as conn:
+        periods = [p for (p,) in conn.execute(
+            "SELECT DISTINCT period FROM enterprise_revenue ORDER BY period")]
+        assert periods == ["2025Q1", "2025Q2"]
+        recount = derive.refresh_aggregates(conn, result.run_id, revenue_periods=periods,
+                                            count_periods=["2025Q2"])
+        conn.rollback()
+    assert recount == derive.DeriveCounts(0, 0)

@@ -208,7 +208,7 @@ def _revenue_rows(conn: sqlite3.Connection, where: str, params: list[object]) ->
 
 
 def other_runs_revenue(conn: sqlite3.Connection, drop_rows: int, periods: list[str],
-                       run_id: int) -> pd.DataFrame | None:
+                       run_id: int, *, all_written: bool = False) -> pd.DataFrame | None:
     """After run ``run_id`` merged ``drop_rows`` revenue rows into ``periods``, the stored
     rows of those quarters that other runs wrote, when every row of the drop was new or
     changed (each then carries ``run_id``, so the two sets are apart and together are every
@@ -217,13 +217,17 @@ def other_runs_revenue(conn: sqlite3.Connection, drop_rows: int, periods: list[s
     Far fewer rows than the quarters hold when a large drop lands in quarters a small one
     filled (a register's first load onto the bundled sample), so the aggregates need not
     read every row of them back.
+
+    :param all_written: every row of the drop is known to be new (none could be stored
+        before), so the count of the rows this run wrote is not taken again.
     """
     marks = ", ".join("?" * len(periods))
-    written = conn.execute(f"""SELECT count(*) FROM enterprise_revenue
-                               WHERE period IN ({marks}) AND etl_run_id = ?""",
-                           [*periods, run_id]).fetchone()[0]
-    if written != drop_rows:
-        return None
+    if not all_written:  # else known: every row of the drop was new (not counted again)
+        written = conn.execute(f"""SELECT count(*) FROM enterprise_revenue
+                                   WHERE period IN ({marks}) AND etl_run_id = ?""",
+                               [*periods, run_id]).fetchone()[0]
+        if written != drop_rows:
+            return None
     return _revenue_rows(conn, f"period IN ({marks}) AND etl_run_id <> ?", [*periods, run_id])
 
 
