@@ -163,6 +163,8 @@ def test_only_rows_of_stored_firms_in_stored_quarters_may_be_stored(
                           "credit_code": pd.Categorical([C1, C2, C1])})
     assert merge.may_be_stored(conn, frame, ["2025Q1", "2025Q2"]).tolist() == [1, 0, 0]
     assert merge.may_be_stored(conn, frame.iloc[2:], ["2025Q2"]).tolist() == [0]
+    # One stored row against one drop row in 2025Q1: flagged without reading stored firms.
+    assert merge.may_be_stored(conn, frame.iloc[1:], ["2025Q1", "2025Q2"]).tolist() == [1, 0]
 
 
 def test_flagged_rows_alone_are_compared(conn: sqlite3.Connection) -> None:

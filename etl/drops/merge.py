@@ -205,6 +205,8 @@ def may_be_stored(conn: sqlite3.Connection, frame: pd.DataFrame,
     the merge compares those rows alone and writes the rest without a lookup: a register's
     first load onto quarters that hold a few thousand sample firms compares none of its
     millions of rows; a refresh restating last quarter for some firms compares only theirs.
+    When the quarters hold at least as many rows as the drop brings to them, every drop row
+    of those quarters is flagged without reading the stored firms.
     """
     flag = np.zeros(len(frame), dtype=np.int8)
     stored = stored_periods(conn, periods)
@@ -212,6 +214,15 @@ def may_be_stored(conn: sqlite3.Connection, frame: pd.DataFrame,
     if in_stored is None or not in_stored.any():
         return flag
     marks = ", ".join("?" * len(stored))
+    in_quarters = int(in_stored.sum())
+    stored_rows = conn.execute(
+        f"SELECT count(*) FROM main.enterprise_revenue WHERE period IN ({marks})",
+        list(stored)).fetchone()[0]
+    if stored_rows >= in_quarters:
+        # The quarters hold at least as many rows as the drop brings to them (a restatement
+        # of some firms): comparing those rows costs less than reading every stored firm.
+        flag[in_stored] = 1
+        return flag
     known = [code for (code,) in conn.execute(
         f"SELECT DISTINCT credit_code FROM main.enterprise_revenue WHERE period IN ({marks})",
         list(stored))]
