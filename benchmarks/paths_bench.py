@@ -40,9 +40,9 @@ from pathlib import Path
 
 from benchmarks.loader_timers import FORECAST_STEP
 from benchmarks.path_drops import NEXT_QUARTER, write_next_quarter, write_revised_quarter
-from benchmarks.scale_children import run_child
+from benchmarks.scale_children import median_bound, median_load
 from benchmarks.scale_readme import README, machine, replace_marked
-from benchmarks.scale_shared import BOUND_RUNS, ROOT, mb, parse_size, remove_db, size_label
+from benchmarks.scale_shared import ROOT, mb, parse_size, remove_db, size_label
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 QUARTERS = 8
@@ -88,29 +88,6 @@ def build_init(path: Path) -> None:
 
     remove_db(path)
     build_database(str(path), data_dir=ROOT / "data", force=True)
-
-
-def median_bound(drop: Path, db: Path) -> dict:
-    runs = [run_child("bound", {"drop_dir": str(drop), "db_path": str(db)})
-            for _ in range(BOUND_RUNS)]
-    timed = sorted((r for r in runs if r.get("seconds")), key=lambda r: r["seconds"])
-    if not timed:
-        return runs[0]
-    return {**timed[len(timed) // 2], "all_seconds": [r["seconds"] for r in timed]}
-
-
-def median_load(drop: Path, base: Path, db: Path, runs: int) -> dict:
-    """``runs`` loads of ``drop``, each onto a fresh copy of ``base``: the median run (by
-    time). ``db`` is left holding the last run's result."""
-    done = []
-    for _ in range(runs):
-        remove_db(db)
-        shutil.copyfile(base, db)
-        done.append(run_child("load", {"db_path": str(db), "drop_dir": str(drop)}))
-        if not done[-1].get("total_s"):
-            return done[-1]  # an error: report it
-    ordered = sorted(done, key=lambda r: r["total_s"])
-    return {**ordered[len(ordered) // 2], "all_total_s": [r["total_s"] for r in ordered]}
 
 
 def run(sizes: list[int], *, runs: int = 3, workdir: Path | None = None) -> Result:

@@ -53,10 +53,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.path_drops import NEXT_QUARTER, write_next_quarter
-from benchmarks.scale_children import CHILD_TIMEOUT_S, run_child
+from benchmarks.scale_children import CHILD_TIMEOUT_S, median_bound, median_load, run_child
 from benchmarks.scale_readme import README, write_readme
 from benchmarks.scale_report import Report, SizeResult, finish, render_profiles
-from benchmarks.scale_shared import BOUND_RUNS, LOAD_RUNS, ROOT, parse_size, remove_db, size_label
+from benchmarks.scale_shared import ROOT, parse_size, remove_db, size_label
 from benchmarks.server_rss import measure_server
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
@@ -121,34 +121,6 @@ def build_base(path: Path) -> None:
 
 
 
-def _median_bound(drop: Path, db_path: Path) -> dict:
-    """The executemany bound, run :data:`BOUND_RUNS` times: the run with the median time."""
-    runs = [run_child("bound", {"drop_dir": str(drop), "db_path": str(db_path)})
-            for _ in range(BOUND_RUNS)]
-    timed = sorted((r for r in runs if r.get("seconds")), key=lambda r: r["seconds"])
-    if not timed:
-        return runs[0]
-    median = dict(timed[len(timed) // 2])
-    median["all_seconds"] = [r["seconds"] for r in timed]
-    return median
-
-
-def _median_load(drop: Path, base: Path, db: Path) -> dict:
-    """The load end to end, run :data:`LOAD_RUNS` times, each onto a fresh copy of ``base``:
-    the run with the median time (measured like the bound). ``db`` is left loaded."""
-    runs = []
-    for _ in range(LOAD_RUNS):
-        remove_db(db)
-        shutil.copyfile(base, db)
-        runs.append(run_child("load", {"db_path": str(db), "drop_dir": str(drop)}))
-        if not runs[-1].get("total_s"):
-            return runs[-1]  # an error: report it
-    ordered = sorted(runs, key=lambda r: r["total_s"])
-    median = dict(ordered[len(ordered) // 2])
-    median["all_total_s"] = [r["total_s"] for r in ordered]
-    return median
-
-
 def run_benchmark(args: argparse.Namespace) -> Report:
     from etl.sample import write_scale_drop
 
@@ -172,10 +144,10 @@ def run_benchmark(args: argparse.Namespace) -> Report:
             write_scale_drop(drop, enterprises=n, quarters=QUARTERS, seed=SEED)
             res.drop_s = time.perf_counter() - t0
             _log(f"{label}: insert bound (executemany)")
-            res.bound = _median_bound(drop, workdir / f"bound_{label}.db")
+            res.bound = median_bound(drop, workdir / f"bound_{label}.db")
             db = workdir / f"db_{label}.db"
             _log(f"{label}: load end to end")
-            res.load = _median_load(drop, base, db)
+            res.load = median_load(drop, base, db)
             _log(f"{label}: load {res.load.get('load_s', float('nan')):.1f} s, forecasts "
                  f"{res.load.get('forecast_s', float('nan')):.1f} s, bound "
                  f"{res.bound.get('seconds', float('nan')):.1f} s "
@@ -186,7 +158,7 @@ def run_benchmark(args: argparse.Namespace) -> Report:
             if n == sizes[-1]:
                 _log(f"{label}: quarterly refresh (the next quarter onto the loaded database)")
                 nxt = write_next_quarter(drop, workdir / f"next_{label}" / NEXT_QUARTER)
-                res.refresh_bound = _median_bound(nxt, workdir / "bound_next.db")
+                res.refresh_bound = median_bound(nxt, workdir / "bound_next.db")
                 refreshed = workdir / f"refresh_{label}.db"
                 remove_db(refreshed)
                 shutil.copyfile(db, refreshed)

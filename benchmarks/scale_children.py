@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -24,7 +25,15 @@ from typing import Any
 
 from benchmarks.loader_timers import LoaderTimers
 from benchmarks.scale_pages import child_pages
-from benchmarks.scale_shared import ROOT, TOP_FUNCTIONS, err, maxrss_bytes, remove_db
+from benchmarks.scale_shared import (
+    BOUND_RUNS,
+    LOAD_RUNS,
+    ROOT,
+    TOP_FUNCTIONS,
+    err,
+    maxrss_bytes,
+    remove_db,
+)
 
 RESULT_PREFIX = "BENCH-RESULT "
 CHILD_TIMEOUT_S = 3600
@@ -46,6 +55,32 @@ def run_child(kind: str, args: dict[str, Any], *, env: dict[str, str] | None = N
             return json.loads(line[len(RESULT_PREFIX):])
     tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-6:]
     return {"error": f"child {kind} exited {proc.returncode}: " + " | ".join(tail)[-600:]}
+
+
+def median_bound(drop: Path, db: Path) -> dict:
+    """The executemany bound of ``drop``, run :data:`BOUND_RUNS` times: the run with the
+    median time, with every run's seconds (``all_seconds``)."""
+    runs = [run_child("bound", {"drop_dir": str(drop), "db_path": str(db)})
+            for _ in range(BOUND_RUNS)]
+    timed = sorted((r for r in runs if r.get("seconds")), key=lambda r: r["seconds"])
+    if not timed:
+        return runs[0]
+    return {**timed[len(timed) // 2], "all_seconds": [r["seconds"] for r in timed]}
+
+
+def median_load(drop: Path, base: Path, db: Path, runs: int = LOAD_RUNS) -> dict:
+    """``drop`` loaded end to end ``runs`` times, each onto a fresh copy of ``base`` (measured
+    like the bound): the run with the median time, with every run's (``all_total_s``); an
+    error is returned as soon as one run fails. ``db`` is left holding the last run's result."""
+    done = []
+    for _ in range(runs):
+        remove_db(db)
+        shutil.copyfile(base, db)
+        done.append(run_child("load", {"db_path": str(db), "drop_dir": str(drop)}))
+        if not done[-1].get("total_s"):
+            return done[-1]  # an error: report it
+    ordered = sorted(done, key=lambda r: r["total_s"])
+    return {**ordered[len(ordered) // 2], "all_total_s": [r["total_s"] for r in ordered]}
 
 
 def emit(result: dict) -> None:
