@@ -120,9 +120,7 @@ def _load_connection(engine: Engine) -> Iterator[sqlite3.Connection]:
             try:
                 yield conn
             finally:
-                if conn.in_transaction:
-                    conn.rollback()
-                merge.drop_temp(conn)
+                _end_load(conn)
                 conn.execute("RESET work_mem")
         return
     with driver_connection(engine) as conn:
@@ -147,12 +145,18 @@ def _load_connection(engine: Engine) -> Iterator[sqlite3.Connection]:
         try:
             yield conn
         finally:
-            if conn.in_transaction:
-                conn.rollback()
-            merge.drop_temp(conn)
+            _end_load(conn)
             conn.execute(f"PRAGMA cache_size = {old_cache}")
             conn.execute(f"PRAGMA foreign_keys = {int(old_fk)}")
             conn.execute("PRAGMA ignore_check_constraints = OFF")
+
+
+def _end_load(conn: sqlite3.Connection) -> None:
+    """What ends the load's connection on either backend: an open transaction rolled back and
+    the merges' temp tables dropped (before each backend restores its own settings)."""
+    if conn.in_transaction:
+        conn.rollback()
+    merge.drop_temp(conn)
 
 
 def _driver_errors(engine: Engine) -> tuple[type[Exception], ...]:

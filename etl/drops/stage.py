@@ -20,6 +20,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
@@ -109,7 +110,7 @@ class StageCancelled(Exception):
     """A :meth:`Stage.put` stopped because the load it served failed meanwhile."""
 
 
-class ScratchTables:
+class ScratchTables(ABC):
     """What both stages share (:class:`Stage` here, ``etl.drops.pg_stage.PgStage``): the
     tables put and attached so far, the cancel flag a :meth:`put` in another thread reads,
     and the context manager that closes the stage however the load ends."""
@@ -134,8 +135,9 @@ class ScratchTables:
         """Set by :meth:`cancel`: a writer in another thread reads it before each batch."""
         return self._cancelled
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Drop the scratch tables (each stage its own way); called however the load ends."""
 
 
 class Stage(ScratchTables):
