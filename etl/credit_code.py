@@ -132,6 +132,8 @@ def valid_mask(codes: pd.Series) -> np.ndarray:
     if not len(cand):
         return ok
     chosen = pa.array(codes.iloc[cand], type=pa.large_string())
+    if isinstance(chosen, pa.ChunkedArray):  # a column's own Arrow data
+        chosen = chosen.combine_chunks()
     # Fresh buffers whose offsets start at 0: every candidate is 18 ASCII bytes, so the data
     # buffer is the matrix itself.
     chosen = pa.concat_arrays([chosen])

@@ -41,7 +41,14 @@ from typer.testing import CliRunner
 
 from etl import credit_code
 from etl.drops import derive
-from etl.drops.convert import check_codes, factorize, parse_date, parse_drop_period, to_number
+from etl.drops.convert import (
+    check_codes,
+    factorize,
+    parse_date,
+    parse_dates,
+    parse_drop_period,
+    to_number,
+)
 from etl.drops.load import load_drop
 from etl.drops.report import display_path
 from models.db import create_db_and_tables, make_engine
@@ -498,6 +505,10 @@ def test_vectorised_check_digit_agrees_with_credit_code_problem() -> None:
     codes += ["", "ABC", "9131010" + "I" * 11, codes[0].lower(), codes[1] + "0"]
     got = check_codes(pd.Series(codes, dtype="str")).tolist()
     assert got == [credit_code.problem(c) for c in codes]
+    # Missing codes get no reason (the required check reports them); repeats the same one.
+    with_missing = pd.Series([None, codes[-1], codes[0], None, codes[-1]], dtype="str")
+    assert check_codes(with_missing).tolist() == [
+        None, credit_code.problem(codes[-1]), None, None, credit_code.problem(codes[-1])]
 
 
 def test_factorize_agrees_with_pandas_on_chunked_text() -> None:
@@ -532,6 +543,18 @@ def test_to_number(text: str, value: float | None) -> None:
     ("2021-02-30", None), ("June 3", None), ("12", None)])
 def test_parse_date(text: str, day: date | None) -> None:
     assert parse_date(text) == day
+
+
+def test_parse_dates_agrees_with_parse_date_row_by_row() -> None:
+    # A column (repeats, missing cells, text that is no date, a year before 1677, Excel
+    # serials): each row gets parse_date's day, as datetime64 and as ISO text.
+    texts = ["2021/6/3", None, "2021-06-03", "June 3", "1000-01-01", "44350", "2021/6/3",
+             "２０２１-０６-０３", "2021-02-30", None]
+    when, iso = parse_dates(pd.Series(texts, dtype="str"))
+    days = [None if t is None else parse_date(t) for t in texts]
+    assert iso.tolist() == [d.isoformat() if d else None for d in days]
+    assert [None if pd.isna(w) else w.date() for w in when] == days
+    assert str(when.dtype) == "datetime64[s]"
 
 
 @pytest.mark.parametrize(("text", "expected"), [

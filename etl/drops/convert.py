@@ -173,6 +173,19 @@ def parse_date(text: str) -> date | None:
     return None
 
 
+def parse_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Dates from text, :func:`parse_date` once per distinct value: (``datetime64[s]``, NaT
+    where missing or not a date; the ISO text, None there). The text is made per distinct date
+    too: formatting a million dates row by row costs a third of a second."""
+    codes, uniques = factorize(nfkc(raw))
+    parsed = [parse_date(u) for u in uniques.tolist()]
+    when = np.array([*(np.datetime64(p, "s") if p else np.datetime64("NaT", "s")
+                       for p in parsed), np.datetime64("NaT", "s")], dtype="datetime64[s]")
+    iso = np.array([*(p.isoformat() if p else None for p in parsed), None], dtype=object)
+    return (pd.Series(when[codes], index=raw.index),
+            pd.Series(iso[codes], index=raw.index, dtype=object))
+
+
 @dataclass(frozen=True)
 class QuarterPeriod:
     """A drop period read into a quarter: canonical, its end, year-to-date or not."""
@@ -205,14 +218,19 @@ def parse_drop_period(text: str) -> QuarterPeriod | str:
 def check_codes(codes: pd.Series) -> pd.Series:
     """The reason each credit code is invalid (None where valid), computed on whole columns.
 
-    The distinct codes are checked at once (:func:`etl.credit_code.valid_mask`); only the
-    invalid ones go through :func:`etl.credit_code.problem` for its exact reason.
+    Every present code is checked at once (:func:`etl.credit_code.valid_mask`, a few integer
+    operations per character: cheaper than finding the distinct codes first, since a register's
+    codes are distinct anyway); only the distinct invalid ones go through
+    :func:`etl.credit_code.problem` for its exact reason.
     """
-    uniques = pd.Series(codes.dropna().unique(), dtype="str")
-    if uniques.empty:
+    present = codes.notna().to_numpy(dtype=bool)
+    if not present.any():
         return pd.Series(None, index=codes.index, dtype=object)
-    ok = credit_code.valid_mask(uniques)
-    bad = {u: r for u in uniques[~ok].tolist() if (r := credit_code.problem(u)) is not None}
+    ok = credit_code.valid_mask(codes[present].astype("str"))
+    if ok.all():
+        return pd.Series(None, index=codes.index, dtype=object)
+    invalid = pd.unique(codes[present][~ok].astype(object).to_numpy())
+    bad = {u: r for u in invalid.tolist() if (r := credit_code.problem(u)) is not None}
     if not bad:
         return pd.Series(None, index=codes.index, dtype=object)
     return map_unique(codes, bad.get)

@@ -85,7 +85,8 @@ def run_schema(schema: pa_schema.DataFrameSchema, names: dict[tuple[str, int], s
     """Failure cases of ``schema`` on ``typed``: columns ``index``, ``column``, ``check`` (the
     check's name in ``names``)."""
     try:
-        schema.validate(typed, lazy=True)
+        # inplace: the schema only checks (no coercion), so the frame need not be copied.
+        schema.validate(typed, lazy=True, inplace=True)
     except pa_schema.errors.SchemaErrors as exc:
         fc = exc.failure_cases.dropna(subset=["index", "check_number"])
         checks = [names[(str(c), int(n))] for c, n in zip(fc["column"], fc["check_number"])]

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from etl.drops.checks import ColumnChecks, per_table, stack_tables
-from etl.drops.convert import enum_key, isin, map_unique, nfkc, normalise_code, parse_date
+from etl.drops.convert import enum_key, isin, normalise_code, parse_dates
 from etl.drops.headers import ColumnMap
 from etl.drops.lookups import Reference, stored_codes, stored_quarters
 from etl.drops.read import ReadResult
@@ -85,10 +85,10 @@ class Validator(ColumnChecks):
         district = self.enum(frame, "district_code", self.ref.districts, REASONS["district"])
         typed["district_adcode"] = district.astype("Int64")
         typed["segment"] = self.enum(frame, "segment", self.ref.segments, REASONS["segment"])
-        founded = map_unique(nfkc(frame["founded"]), parse_date)
+        founded, founded_text = parse_dates(frame["founded"])
         self.problems.rows(frame, frame["founded"].notna() & founded.isna(), "founded",
                            REASONS["date"])
-        typed["founded"] = pd.to_datetime(founded)
+        typed["founded"] = founded
         typed["registered_capital"] = self.number(frame, "registered_capital").round(
             MONEY_DECIMALS)
         typed["employees"] = self.number(frame, "employees")
@@ -99,7 +99,7 @@ class Validator(ColumnChecks):
         bits = {i: sum(1 << b for b, c in enumerate(ENTERPRISE_OPTIONAL)
                        if c in t.headers) for i, t in enumerate(self.tables)}
         typed["given"] = per_table(frame, bits).astype("int64")
-        typed["founded"] = typed["founded"].dt.strftime("%Y-%m-%d")
+        typed["founded"] = founded_text
         typed["employees"] = typed["employees"].round().astype("Int64")
         typed["_t"] = frame["_t"]
         typed["_row"] = frame["_row"]
@@ -153,7 +153,9 @@ class Validator(ColumnChecks):
         used[row_codes[present]] = True
         candidates = used.copy()
         if enterprise_codes is not None:
-            candidates &= ~isin(categories, enterprise_codes.dropna().unique()).to_numpy()
+            # Repeated and missing codes are harmless in the set looked up (no unique(): at a
+            # million codes finding the distinct ones costs more than the lookup).
+            candidates &= ~isin(categories, enterprise_codes).to_numpy()
         wanted = categories[candidates]
         if len(wanted) == 0:
             return
