@@ -24,6 +24,7 @@ from scipy.stats import norm
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from etl.forecast_reuse import as_result, input_digest, stored_fits
 from etl.transaction import busy_writer, write_transaction
 from models.errors import AidashError
 from models.forecast import forecast
@@ -56,11 +57,12 @@ class RefreshSummary:
     skipped: int
     targets: int
     seconds: float
+    reused: int = 0  # of ``series``: carried over from an earlier fit of the same input
 
     def summary_line(self) -> str:
-        return (f"Forecast {self.series} series ({self.skipped} too short), "
-                f"{self.targets} target probabilities, vintage run {self.vintage_run_id}, "
-                f"in {self.seconds:.1f} s")
+        return (f"Forecast {self.series} series ({self.reused} unchanged since an earlier "
+                f"fit, {self.skipped} too short), {self.targets} target probabilities, "
+                f"vintage run {self.vintage_run_id}, in {self.seconds:.1f} s")
 
 
 def series_key(metric: str, scope_type: str, scope_id: str, basis: str, freq: str) -> str:
@@ -130,22 +132,22 @@ def _probability_at_least(target: float, row: pd.Series) -> float:
 
 
 def _store(conn: Connection, *, key: str, y: pd.Series, provenance: str, result: pd.DataFrame,
-           vintage: int, now: datetime) -> int:
+           vintage: int, now: datetime, digest: str) -> int:
     metric, scope_type, scope_id, basis, freq = key.split("|")
     backtest = result.attrs.get("backtest") or {}
     fid = conn.execute(text(
         """INSERT INTO forecast_runs (series_key, metric, scope_type, scope_id, basis, freq,
              last_period, vintage_run_id, created_at, model, method_note, backtest_mase,
-             backtest_cov80, backtest_cov95, provenance)
+             backtest_cov80, backtest_cov95, provenance, input_digest)
            VALUES (:key, :metric, :scope_type, :scope_id, :basis, :freq, :last, :vintage, :now,
-             :model, :note, :mase, :cov80, :cov95, :prov)
+             :model, :note, :mase, :cov80, :cov95, :prov, :digest)
            RETURNING id"""),
         {"key": key, "metric": metric, "scope_type": scope_type, "scope_id": scope_id,
          "basis": basis, "freq": freq, "last": str(y.dropna().index[-1]), "vintage": vintage,
          "now": now, "model": str(result.attrs.get("model", "")),
          "note": result.attrs.get("method_note"), "mase": _num(backtest.get("mase")),
          "cov80": _num(backtest.get("coverage_80")), "cov95": _num(backtest.get("coverage_95")),
-         "prov": provenance},
+         "prov": provenance, "digest": digest},
     ).scalar_one()
     conn.execute(text(
         """INSERT INTO forecast_points (forecast_id, period, period_end, mean, lo_80, hi_80,
@@ -248,13 +250,23 @@ def refresh_forecasts(engine: Engine, vintage_run_id: int | None = None, *,
         now = datetime.now(UTC).replace(tzinfo=None)
         stored: dict[str, tuple[int, pd.Series, pd.DataFrame]] = {}
         skipped = 0
+        fits: dict[str, tuple[pd.Series, str, int, str]] = {}
         for key, (y, provenance) in series.items():
             if y.notna().sum() < MIN_POINTS or (y.dropna() < 0).any():
                 skipped += 1
                 continue
             horizon = HORIZON_QUARTERS if key.endswith("|Q") else HORIZON_YEARS
-            result = forecast(y, horizon, LEVELS)
+            fits[key] = (y, provenance, horizon, input_digest(key, y, horizon, LEVELS))
+        earlier = stored_fits(conn, [digest for *_, digest in fits.values()])
+        reused = 0
+        for key, (y, provenance, horizon, digest) in fits.items():
+            if digest in earlier:
+                result = as_result(earlier[digest], key.rsplit("|", 1)[1])
+                reused += 1
+            else:
+                result = forecast(y, horizon, LEVELS)
             stored[key] = (_store(conn, key=key, y=y, provenance=provenance, result=result,
-                                  vintage=vintage, now=now), y, result)
+                                  vintage=vintage, now=now, digest=digest), y, result)
         n_targets = _store_targets(conn, stored, read_target_map(target_map_path))
-    return RefreshSummary(vintage, len(stored), skipped, n_targets, time.perf_counter() - start)
+    return RefreshSummary(vintage, len(stored), skipped, n_targets, time.perf_counter() - start,
+                          reused)

@@ -356,6 +356,9 @@ class ForecastRun(SQLModel, table=True):
     backtest_cov80: float | None = None
     backtest_cov95: float | None = None
     provenance: str
+    input_digest: str | None = Field(
+        default=None, description="SHA-256 of the engine and the series fitted: a later "
+        "refresh whose series has the same digest carries these points over (etl.forecast_reuse)")
 
 
 # The interval coverages (percent) every stored forecast carries.

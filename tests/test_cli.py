@@ -94,7 +94,7 @@ def test_init_prints_each_step_then_the_summary(built: tuple[Path, Result],
                          f"facts: {data_dir / 'reference' / 'shanghai_ai_facts.csv'} loaded"]
     assert re.fullmatch(rf"Loaded {FIRST_DROP}: 3 files, 3,836 rows read, 3,836 inserted, "
                         rf"0 updated, 0 rejected in {SECONDS} \(run 3\)", lines[2]), lines[2]
-    assert re.fullmatch(rf"Forecast \d+ series \(\d+ too short\), \d+ target probabilities, "
+    assert re.fullmatch(rf"Forecast \d+ series \(\d+ unchanged since an earlier fit, \d+ too short\), \d+ target probabilities, "
                         rf"vintage run 3, in {SECONDS}", lines[3]), lines[3]
     series = re.match(r"Forecast (\d+) series", lines[3])
     assert series is not None
@@ -154,7 +154,7 @@ def test_load_refreshes_the_forecasts_after_a_change(db: Path,
     loaded, forecast = result.stdout.splitlines()
     assert re.fullmatch(rf"Loaded 2025Q1: 3 files, 11 rows read, 11 inserted, 0 updated, "
                         rf"0 rejected in {SECONDS} \(run 4\)", loaded), loaded
-    assert re.fullmatch(rf"Forecast \d+ series \(\d+ too short\), \d+ target probabilities, "
+    assert re.fullmatch(rf"Forecast \d+ series \(\d+ unchanged since an earlier fit, \d+ too short\), \d+ target probabilities, "
                         rf"vintage run 4, in {SECONDS}", forecast), forecast
     assert result.stderr == ""
 
@@ -225,7 +225,7 @@ def test_forecast_refresh_prints_one_summary_line(db: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     result = _cli(["forecast", "refresh", "--db", str(db)], monkeypatch)
     assert result.exit_code == 0, result.output
-    assert re.fullmatch(rf"Forecast \d+ series \(\d+ too short\), \d+ target probabilities, "
+    assert re.fullmatch(rf"Forecast \d+ series \(\d+ unchanged since an earlier fit, \d+ too short\), \d+ target probabilities, "
                         rf"vintage run 3, in {SECONDS}\n", result.stdout), result.stdout
     assert result.stderr == ""
 

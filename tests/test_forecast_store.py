@@ -129,3 +129,94 @@ def test_a_series_is_fitted_on_one_provenance(engine: Engine) -> None:
     assert provenance == "sample"
     assert [str(p) for p in y.index] == sample["period"].tolist()
     assert y.to_numpy().tolist() == sample["value"].tolist()
+
+
+# ------------------------------------------------------------- forecasts carried over
+
+
+def _points(engine: Engine, vintage: int) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT fp.period, fp.period_end, fp.mean, fp.lo_80, fp.hi_80, fp.lo_95, fp.hi_95, "
+            "fr.model, fr.method_note, fr.backtest_mase, fr.backtest_cov80, fr.backtest_cov95 "
+            "FROM forecast_points fp JOIN forecast_runs fr ON fr.id = fp.forecast_id "
+            "WHERE fr.vintage_run_id = :v ORDER BY fp.period"), {"v": vintage})]
+
+
+def _count_fits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the last period of every series the engine is asked to fit."""
+    import etl.forecasts
+
+    fitted: list[str] = []
+    real = etl.forecasts.forecast
+
+    def counting(y: pd.Series, *args: object, **kwargs: object) -> pd.DataFrame:
+        fitted.append(str(y.index[-1]))
+        return real(y, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(etl.forecasts, "forecast", counting)
+    return fitted
+
+
+@pytest.mark.both_backends
+def test_an_unchanged_series_is_carried_over_not_refitted(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    _seed(engine, target_value=1.0)
+    first = refresh_forecasts(engine)
+    with engine.begin() as conn:
+        _run(conn, 2)  # a later load that left the series as it was
+    fitted = _count_fits(monkeypatch)
+    second = refresh_forecasts(engine)
+    assert (first.reused, second.reused, second.series, fitted) == (0, 1, 1, [])
+    assert _points(engine, 2) == _points(engine, 1)
+    with engine.connect() as conn:
+        targets = conn.execute(text(
+            "SELECT fr.vintage_run_id, tp.probability FROM target_probabilities tp "
+            "JOIN forecast_runs fr ON fr.id = tp.forecast_id ORDER BY 1")).all()
+    assert [v for v, _ in targets] == [1, 2] and targets[0][1] == targets[1][1]
+    assert "(1 unchanged since an earlier fit, 0 too short)" in second.summary_line()
+
+
+@pytest.mark.both_backends
+def test_a_changed_series_is_fitted_again(engine: Engine, monkeypatch: pytest.MonkeyPatch,
+                                          ) -> None:
+    _seed(engine, target_value=1.0)
+    refresh_forecasts(engine)
+    with engine.begin() as conn:
+        _run(conn, 2)
+        conn.execute(text("UPDATE observations SET value = value * 1.001 WHERE period = '2025Q2' "
+                          "AND provenance = 'sample'"))
+    fitted = _count_fits(monkeypatch)
+    summary = refresh_forecasts(engine)
+    assert (summary.reused, fitted) == (0, ["2025Q2"])
+    assert _points(engine, 2) != _points(engine, 1)
+
+
+def test_the_input_digest_changes_with_anything_a_fit_depends_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from etl import forecast_reuse
+    from etl.forecast_reuse import input_digest
+
+    key = "enterprise_revenue|city|310000|quarterly|Q"
+    y = pd.Series(np.linspace(1.0, 2.0, len(QUARTERS)), index=QUARTERS)
+    base = input_digest(key, y, 8, (80, 95))
+    nudged = y.copy()
+    nudged.iloc[3] = np.nextafter(nudged.iloc[3], 3.0)  # one bit of one value
+    gap = y.copy()
+    gap.iloc[3] = np.nan
+    other_gap = y.copy()
+    other_gap.iloc[4] = np.nan
+    shifted = pd.Series(y.to_numpy(), index=QUARTERS + 1)
+    variants = [input_digest(key, nudged, 8, (80, 95)), input_digest(key, gap, 8, (80, 95)),
+                input_digest(key, other_gap, 8, (80, 95)), input_digest(key, shifted, 8, (80, 95)),
+                input_digest(key, y, 4, (80, 95)), input_digest(key, y, 8, (80, 90)),
+                input_digest(key.replace("310000", "310104"), y, 8, (80, 95))]
+    assert base not in variants and len(set(variants)) == len(variants)
+    assert input_digest(key, y.copy(), 8, (80, 95)) == base
+    # A NaN is a NaN whatever its bits.
+    signed = gap.copy()
+    signed.iloc[3] = -np.nan
+    assert input_digest(key, signed, 8, (80, 95)) == input_digest(key, gap, 8, (80, 95))
+    # Another engine (its source or a library version): another digest.
+    monkeypatch.setattr(forecast_reuse, "engine_digest", lambda: "another engine")
+    assert input_digest(key, y, 8, (80, 95)) != base
