@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from scipy.stats import norm
 from sqlalchemy import text
@@ -91,21 +93,27 @@ def load_series(conn: Connection) -> dict[str, tuple[pd.Series, str]]:
         df = pd.read_sql_query(text(_SERIES_SQL.format(source=source)), conn)
         frames.append(df[df["provenance"].isin(provenances)])
     data = pd.concat(frames, ignore_index=True)
+    # key (with Y or Q: where both exist they are different series) → provenance → period →
+    # value, the last row of a period winning. Plain dicts: a pandas group per series costs
+    # milliseconds, and a database holds hundreds of series.
+    points: dict[tuple[str, str, str, str, str], dict[str, dict[str, float]]] = {}
+    for metric, scope_type, scope_id, basis, period, value, provenance in data[
+            ["metric", "scope_type", "scope_id", "basis", "period", "value", "provenance"]
+    ].itertuples(index=False, name=None):
+        key = (metric, scope_type, scope_id, basis, "Q" if "Q" in period else "Y")
+        points.setdefault(key, {}).setdefault(provenance, {})[period] = value
     out: dict[str, tuple[pd.Series, str]] = {}
-    for (metric, scope_type, scope_id, basis), grp in data.groupby(
-            ["metric", "scope_type", "scope_id", "basis"], sort=True):
-        quarterly = grp["period"].str.contains("Q")
-        # A series is either quarterly or annual; where both exist they are different series.
-        for is_q, part in grp.groupby(quarterly):
-            freq = "Q" if is_q else "Y"
-            part = part[part["provenance"] == _fitted_provenance(part["provenance"])]
-            part = part.drop_duplicates("period", keep="last")
-            idx = pd.PeriodIndex(part["period"], freq=freq)
-            y = pd.Series(part["value"].to_numpy(dtype=float), index=idx).sort_index()
-            full = pd.period_range(y.index.min(), y.index.max(), freq=freq)
-            y = y.reindex(full)
-            provenance = "sample" if (part["provenance"] == "sample").any() else "derived"
-            out[series_key(metric, scope_type, scope_id, basis, freq)] = (y, provenance)
+    # Sorted by metric, scope and basis; a key's annual series before its quarterly one.
+    for key in sorted(points, key=lambda k: (*k[:4], k[4] == "Q")):
+        by_provenance = points[key]
+        fitted = by_provenance[_fitted_provenance(by_provenance)]
+        freq = key[4]
+        periods = sorted(fitted)  # "2025Q1" < "2025Q2", "2024" < "2025": text order is time
+        y = pd.Series(np.array([fitted[p] for p in periods], dtype=float),
+                      index=pd.PeriodIndex(periods, freq=freq))
+        y = y.reindex(pd.period_range(y.index[0], y.index[-1], freq=freq))
+        provenance = "sample" if "sample" in by_provenance else "derived"
+        out[series_key(*key)] = (y, provenance)
     return out
 
 
@@ -115,7 +123,7 @@ def load_series(conn: Connection) -> dict[str, tuple[pd.Series, str]]:
 _FIT_PRIORITY = ("sample", "reported", "derived")
 
 
-def _fitted_provenance(provenances: pd.Series) -> str:
+def _fitted_provenance(provenances: Iterable[str]) -> str:
     """The one provenance of ``provenances`` a series is fitted on (see ``_FIT_PRIORITY``)."""
     present = set(provenances)
     return next(p for p in _FIT_PRIORITY if p in present)
