@@ -83,3 +83,41 @@ def test_nul_bytes_in_a_csv(tmp_path: Path, data: bytes, problem: Problem) -> No
     (3 << 30, "3 GiB")])
 def test_size_text(n: int, text: str) -> None:
     assert size_text(n) == text
+
+
+# ------------------------------------------------------------- the UTF-8 check, chunk by chunk
+
+
+def _first_error(checker, chunks: list[bytes]) -> int | None:  # type: ignore[no-untyped-def]
+    for chunk in chunks:
+        checker.feed(chunk)
+    checker.finish()
+    return checker.error
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fast_utf8_check_finds_the_strict_decoders_first_error(seed: int) -> None:
+    """Arrow's validator on whole lines gives the offset Python's strict decoder gives, however
+    the bytes are cut into chunks: multi-byte characters split across chunks, bad bytes early,
+    late or nowhere, and a long stretch with no line end."""
+    import random
+
+    from etl.drops.files import _StrictDecoder, _Utf8Check
+
+    rng = random.Random(seed)
+    lines = [rng.choice(["上海市浦东新区张江", "West Bund 西岸", "913101154G1PL31P2K", "€ 1,234.5",
+                         "x" * rng.randrange(0, 300), "𝒳 emoji 🙂"]) for _ in range(200)]
+    if seed % 3 == 0:
+        lines[rng.randrange(len(lines))] += "y" * 5000  # no line end for a while
+    data = bytearray("\n".join(lines).encode())
+    if seed % 4 != 0:  # a bad byte (a lone continuation byte, or an invalid lead byte)
+        ascii_at = [i for i, b in enumerate(data) if b < 0x80]
+        data[rng.choice(ascii_at)] = rng.choice([0x80, 0xFF, 0xC0])
+    if seed % 5 == 0:
+        data += "尾".encode()[:2]  # the file ends inside a character
+    cuts = sorted(rng.sample(range(1, len(data)), 12))
+    chunks = [bytes(data[a:b]) for a, b in zip([0, *cuts], [*cuts, len(data)])]
+    want = _first_error(_StrictDecoder("utf-8"), chunks)
+    assert _first_error(_Utf8Check(), chunks) == want
+    if seed % 4 != 0 or seed % 5 == 0:
+        assert want is not None  # the case checks an error, not only clean text

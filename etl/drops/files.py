@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+import pyarrow as pa
+
 from etl.drops import workbook_limits
 from etl.drops.drop_files import (
     UnsafeEntry,
@@ -153,7 +156,7 @@ def fingerprint(file: DropFile) -> Problem | None:
     BOM, or a sparse file of zeros): the pass stops there rather than read the rest.
     """
     sha = hashlib.sha256()
-    utf8 = _StrictDecoder("utf-8")
+    utf8 = _Utf8Check()
     first = True
     size = 0
     quotes = 0
@@ -171,7 +174,8 @@ def fingerprint(file: DropFile) -> Problem | None:
                     utf8.skip(len(UTF8_BOM))
                     chunk = chunk[len(UTF8_BOM):]
                 first = False
-                utf8.feed(chunk)
+                # At a NUL byte the pass stops: everything before it is checked now.
+                utf8.feed(chunk, final=at >= 0)
                 # Where the bytes stop being UTF-8 first (UTF-16 with its BOM), the encoding
                 # problem below says more than the NUL byte.
                 if at >= 0 and (utf8.error is None or start + at < utf8.error):
@@ -220,6 +224,63 @@ def _nul_problem(file: DropFile, offset: int) -> Problem:
                    f"holds a NUL byte at byte offset {offset}{where}, which a text CSV never "
                    f"does (a binary file, or UTF-16 text){_encoding_hint(file)}; save the data "
                    "as CSV in UTF-8 or GB18030")
+
+
+def _valid_utf8(data: bytes | memoryview) -> bool:
+    """Whether ``data`` is UTF-8 (Arrow's validator: a tenth of the time of decoding it)."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    try:
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)]
+                              ).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+class _Utf8Check:
+    """:class:`_StrictDecoder` for UTF-8, fast on the usual file.
+
+    The bytes are checked up to the last line end of what has been fed (a line end is never
+    inside a multi-byte character), the rest carried to the next chunk. On the first piece that
+    is not UTF-8, or data with no line end, the strict decoder takes over from the start of
+    that piece, so :attr:`error` is the offset it would have given.
+    """
+
+    def __init__(self) -> None:
+        self.consumed = 0
+        self.skipped = 0
+        self.error: int | None = None
+        self._pending = b""
+        self._strict: _StrictDecoder | None = None
+
+    def skip(self, n: int) -> None:
+        self.consumed += n
+        self.skipped += n
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        if self.error is not None:
+            return
+        if self._strict is not None:
+            self._strict.feed(chunk, final)
+            self.error = self._strict.error
+            return
+        # Checked in two parts, so that a chunk is not copied: the carried bytes with the
+        # chunk's first line end, then the chunk up to its last line end.
+        first = len(chunk) if final else chunk.find(b"\n") + 1
+        last = len(chunk) if final else chunk.rfind(b"\n") + 1
+        view = memoryview(chunk)
+        if (first == 0 or not _valid_utf8(self._pending + chunk[:first])
+                or not _valid_utf8(view[first:last])):
+            self._strict = _StrictDecoder("utf-8")
+            self._strict.consumed = self.consumed
+            data, self._pending = self._pending + chunk, b""
+            self.feed(data, final)
+            return
+        self.consumed += len(self._pending) + last
+        self._pending = chunk[last:]
+
+    def finish(self) -> None:
+        self.feed(b"", final=True)
 
 
 class _StrictDecoder:
