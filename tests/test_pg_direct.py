@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from backends import dump, query
 from fixtures.make_fixtures import DATA_TABLES, GOOD, TODAY
@@ -27,7 +28,7 @@ from etl.drops.load import load_drop
 from etl.drops.steps import Step, StepTiming
 from etl.sample import write_scale_drop
 from etl.transaction import driver_connection
-from models.errors import DropRejected
+from models.errors import AidashError, DropRejected
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -248,3 +249,64 @@ def test_a_load_killed_while_copying_leaves_nothing(geo_engine: Engine, tmp_path
     result = load_drop(geo_engine, drop)
     assert result.inserted == result.read > 180_000
     assert query(geo_engine, "SELECT count(*) FROM enterprises") == [(60_000,)]
+
+
+def _dangling_revenue(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    """Revenue written straight in names one firm the validator let through but the register
+    does not hold (what the validator refuses first: the database's own check is tested)."""
+    real = pg_direct.write_revenue
+
+    def write(conn: object, stage: object, frame: pd.DataFrame, **kwargs: object) -> object:
+        codes = frame["credit_code"]
+        frame = frame.assign(credit_code=codes.cat.rename_categories(
+            {codes.cat.categories[codes.cat.codes.iloc[0]]: code}))
+        return real(conn, stage, frame, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pg_direct, "write_revenue", write)
+
+
+def test_revenue_of_a_firm_not_in_the_register_is_refused_whole(
+        geo_engine: Engine, rebuild_always: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    _dangling_revenue(monkeypatch, "91310000NOSUCHFIRM")
+    before = _state(geo_engine)
+    with pytest.raises(AidashError) as info:
+        load_drop(geo_engine, GOOD / "2025Q1", today=TODAY)
+    assert str(info.value) == ("revenue: credit_code '91310000NOSUCHFIRM' is not in "
+                               "enterprises; nothing was loaded (report this: the validator "
+                               "should have refused it)")
+    data, indexes, runs = _state(geo_engine)
+    assert (data, indexes) == before[:2]
+    assert runs == [*before[2], (runs[-1][0], "failed")]  # type: ignore[misc]
+
+
+def test_revenue_of_a_stored_firm_the_drop_does_not_resend_is_looked_up(
+        geo_engine: Engine) -> None:
+    """A code outside the drop's register is looked up in the table: a stored firm passes,
+    an unknown one is refused."""
+    assert load_drop(geo_engine, GOOD / "2025Q1", today=TODAY).changed
+    stored = query(geo_engine, "SELECT min(credit_code) FROM enterprises")[0][0]
+    with driver_connection(geo_engine) as conn:
+        codes = pa.array([stored, "91310000NOSUCHFIRM", "91310000AAAAAAAAAA"])
+        pg_direct.check_values(conn, "revenue", "credit_code", codes,  # type: ignore[arg-type]
+                               known=pa.array(["91310000NOSUCHFIRM", "91310000AAAAAAAAAA"]))
+        with pytest.raises(AidashError) as info:
+            pg_direct.check_values(conn, "revenue", "credit_code", codes,  # type: ignore[arg-type]
+                                   known=pa.array([stored]))
+        assert str(info.value).startswith("revenue: credit_code '91310000AAAAAAAAAA' is not in "
+                                          "enterprises;")
+        # The register's references: a district is a number, a zone a text.
+        pg_direct.check_values(conn, "enterprises", "district_adcode",  # type: ignore[arg-type]
+                               pg_direct.distinct_values(pd.Series([310101, None, 310101],
+                                                                   dtype="Int64")))
+        with pytest.raises(AidashError) as info:
+            pg_direct.check_values(conn, "enterprises", "zone_id",  # type: ignore[arg-type]
+                                   pg_direct.distinct_values(pd.Series(["nowhere", None])))
+        assert str(info.value) == ("enterprises: zone_id 'nowhere' is not in zones; nothing was "
+                                   "loaded (report this: the validator should have refused it)")
+
+
+def test_the_distinct_values_of_a_categorical_are_the_categories_its_rows_use(
+        backend: str) -> None:
+    column = pd.Series(pd.Categorical(["b", "a", None, "b"], categories=["a", "b", "c"]))
+    assert pg_direct.distinct_values(column).to_pylist() == ["a", "b"]
+    assert pg_direct.distinct_values(pd.Series(["x", None, "x", "y"])).to_pylist() == ["x", "y"]
