@@ -310,3 +310,77 @@ def test_the_distinct_values_of_a_categorical_are_the_categories_its_rows_use(
     column = pd.Series(pd.Categorical(["b", "a", None, "b"], categories=["a", "b", "c"]))
     assert pg_direct.distinct_values(column).to_pylist() == ["a", "b"]
     assert pg_direct.distinct_values(pd.Series(["x", None, "x", "y"])).to_pylist() == ["x", "y"]
+
+
+def test_revenue_written_in_binary_holds_what_csv_writes(
+        geo_engine: Engine, rebuild_always: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Revenue of fixed-width text goes in PostgreSQL's binary COPY format; a frame it does
+    not fit (a provenance of another width on some rows) goes in CSV; both store the same."""
+    from etl.runs import rollback
+
+    rows = ("SELECT period, credit_code, revenue, from_ytd, provenance FROM enterprise_revenue "
+            "ORDER BY period, credit_code")
+    formats: list[bool] = []
+    real = pg_direct.binary_revenue
+
+    def seen(conn: object, frame: pd.DataFrame) -> object:
+        texts = real(conn, frame)  # type: ignore[arg-type]
+        formats.append(texts is not None)
+        return texts
+
+    monkeypatch.setattr(pg_direct, "binary_revenue", seen)
+    run = load_drop(geo_engine, GOOD / "2025Q1", today=TODAY).run_id
+    binary = query(geo_engine, rows)
+    assert binary
+    assert run is not None
+    rollback(geo_engine, run)
+    monkeypatch.setattr(pg_direct, "binary_revenue", lambda conn, frame: formats.append(
+        False))
+    load_drop(geo_engine, GOOD / "2025Q1", today=TODAY)
+    assert query(geo_engine, rows) == binary
+    assert formats == [True, False]
+
+
+def test_only_fixed_width_categorical_text_is_laid_out_in_binary(backend: str) -> None:
+    same = pd.Series(pd.Categorical(["sample", "sample"], categories=["sample", "derive"]))
+    values, codes = pg_direct._fixed_width_text(same)  # type: ignore[misc]
+    assert values.tolist() == [b"sample", b"derive"] and codes.tolist() == [0, 0]
+    assert pg_direct._fixed_width_text(pd.Series(pd.Categorical(["sample", "reported"]))) is None
+    assert pg_direct._fixed_width_text(pd.Series(pd.Categorical(["a", None]))) is None
+    assert pg_direct._fixed_width_text(pd.Series(["sample"])) is None
+
+
+class _NoStage(staging.ScratchTables):
+    """Only the cancel flag a writer reads."""
+
+    def close(self) -> None:
+        pass
+
+
+def test_binary_revenue_rows_are_read_by_the_server_as_laid_out(geo_engine: Engine) -> None:
+    """Every field of the binary layout, a year-to-date flag and a row order included."""
+    frame = pd.DataFrame({
+        "period": pd.Categorical(["2025Q2", "2025Q1", "2025Q1"]),
+        "credit_code": pd.Categorical(["91310000AAAAAAAAAA", "91310000BBBBBBBBBB",
+                                       "91310000AAAAAAAAAA"]),
+        "revenue": [2.5, 0.0, 1234567.125],
+        "from_ytd": pd.array([1, 0, 0], dtype="int8"),
+        "provenance": pd.Categorical(["sample", "sample", "sample"]),
+    })
+    with driver_connection(geo_engine) as conn:
+        conn.execute("BEGIN")
+        texts = pg_direct.binary_revenue(conn, frame)  # type: ignore[arg-type]
+        assert texts is not None
+        stage = _NoStage()
+        batches: list[int] = []
+        n = conn.copy_csv(  # type: ignore[attr-defined]
+            "enterprise_revenue", [*pg_direct.merge.REV_COLUMNS, "etl_run_id"],
+            pg_direct._binary_rows(frame, texts, pd.Series([2, 1, 0]).to_numpy(), 7, stage,
+                                   batches.append), binary=True)
+        rows = conn.execute("SELECT period, credit_code, revenue, from_ytd, provenance, "
+                            "etl_run_id FROM enterprise_revenue ORDER BY ctid").fetchall()
+        conn.rollback()
+    assert n == 3 and batches == [3]
+    assert rows == [("2025Q1", "91310000AAAAAAAAAA", 1234567.125, False, "sample", 7),
+                    ("2025Q1", "91310000BBBBBBBBBB", 0.0, False, "sample", 7),
+                    ("2025Q2", "91310000AAAAAAAAAA", 2.5, True, "sample", 7)]

@@ -30,6 +30,7 @@ import pyarrow.csv as pacsv
 
 from etl.drops import merge
 from etl.drops.stage import (
+    BATCH,
     ScratchTables,
     StageCancelled,
     _arrow_type,
@@ -42,6 +43,14 @@ from models.dialect import PgConnection
 from models.errors import AidashError
 
 _CSV = pacsv.WriteOptions(include_header=False)
+# PostgreSQL's binary COPY: the header (signature, flags, no extension) and the trailer.
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\0" + bytes(8)
+_BINARY_TRAILER = b"\xff\xff"
+# The types binary revenue rows are laid out for (information_schema's names); a table that
+# differs (an older layout, say) is written in CSV, which the server converts.
+_REVENUE_TYPES = {"period": "character varying", "credit_code": "character varying",
+                  "revenue": "double precision", "from_ytd": "boolean",
+                  "provenance": "character varying", "etl_run_id": "integer"}
 # Frame columns that are flags (0/1): written as booleans, as their table columns are.
 BOOL_COLUMNS = ("from_ytd",)
 
@@ -129,6 +138,77 @@ def _csv(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Buffer]:
         sink = pa.BufferOutputStream()
         pacsv.write_csv(batch, sink, write_options=_CSV)
         yield sink.getvalue()
+
+
+def _fixed_width_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """A categorical text column as fixed-width UTF-8 bytes: (each category's bytes, each
+    row's category), or None when its categories differ in width or a row has none."""
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return None
+    codes = series.cat.codes.to_numpy()
+    if len(codes) and int(codes.min()) < 0:
+        return None
+    encoded = [str(c).encode() for c in series.cat.categories]
+    widths = {len(b) for b in encoded}
+    if len(widths) != 1 or 0 in widths:
+        return None
+    return np.array(encoded, dtype=f"S{widths.pop()}"), codes
+
+
+def binary_revenue(conn: PgConnection, frame: pd.DataFrame
+                   ) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """Whether revenue's rows can be written in PostgreSQL's binary COPY format, each row
+    of one width (laid out by numpy, no text for the server to parse: a quarter, a credit
+    code and a provenance of one width each, as a drop's usually are): the text columns'
+    bytes (:func:`_fixed_width_text`), or None (CSV)."""
+    types = dict(conn.execute(
+        """SELECT column_name, data_type FROM information_schema.columns
+           WHERE table_schema = current_schema() AND table_name = 'enterprise_revenue'"""
+    ).fetchall())
+    if types != _REVENUE_TYPES:
+        return None
+    texts = {}
+    for column in ("period", "credit_code", "provenance"):
+        text = _fixed_width_text(frame[column])
+        if text is None:
+            return None
+        texts[column] = text
+    return texts
+
+
+def _binary_rows(frame: pd.DataFrame, texts: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                 order: np.ndarray | None, run_id: int, stage: ScratchTables,
+                 on_batch: Callable[[int], None] | None) -> Iterator[bytes]:
+    """Revenue's rows (``merge.REV_COLUMNS`` and the run) in PostgreSQL's binary COPY
+    format, batch by batch in ``order``: a numpy record per row, every field's length before
+    it, big-endian, as the server reads them."""
+    period, credit_code, provenance = (texts[c][0] for c in ("period", "credit_code",
+                                                            "provenance"))
+    fields: list[tuple[str, object]] = [("n", ">i2")]
+    for name, kind in (("period", period.dtype), ("credit_code", credit_code.dtype),
+                       ("revenue", ">f8"), ("from_ytd", "u1"), ("provenance", provenance.dtype),
+                       ("etl_run_id", ">i4")):
+        fields += [(f"{name}_len", ">i4"), (name, kind)]
+    row = np.dtype(fields)
+    revenue = frame["revenue"].to_numpy(dtype=np.float64)
+    from_ytd = frame["from_ytd"].to_numpy() != 0
+    yield _BINARY_HEADER
+    for i in range(0, len(frame), BATCH):
+        if stage.cancelled.is_set():
+            raise StageCancelled("revenue")
+        rows = slice(i, i + BATCH) if order is None else order[i:i + BATCH]
+        out = np.empty(min(BATCH, len(frame) - i), dtype=row)
+        out["n"] = len(fields) // 2
+        for name, (values, codes) in texts.items():
+            out[f"{name}_len"] = values.dtype.itemsize
+            out[name] = values[codes[rows]]
+        out["revenue_len"], out["revenue"] = 8, revenue[rows]
+        out["from_ytd_len"], out["from_ytd"] = 1, from_ytd[rows]
+        out["etl_run_id_len"], out["etl_run_id"] = 4, run_id
+        yield out.tobytes()
+        if on_batch is not None:
+            on_batch(len(out))
+    yield _BINARY_TRAILER
 
 
 def _register_batch(batch: pa.RecordBatch, *, run_id: int, source_id: int,
@@ -250,8 +330,14 @@ def write_revenue(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame,
                     yield pa.RecordBatch.from_arrays([*b.columns, run],
                                                      names=[*b.schema.names, "etl_run_id"])
 
-            conn.copy_csv("enterprise_revenue", [*merge.REV_COLUMNS, "etl_run_id"],
-                          _csv(batches()))
+            names = [*merge.REV_COLUMNS, "etl_run_id"]
+            texts = binary_revenue(conn, frame)
+            if texts is not None:
+                conn.copy_csv("enterprise_revenue", names,
+                              _binary_rows(frame, texts, rows, run_id, stage, on_batch),
+                              binary=True)
+            else:
+                conn.copy_csv("enterprise_revenue", names, _csv(batches()))
     return written
 
 
