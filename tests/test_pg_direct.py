@@ -384,3 +384,26 @@ def test_binary_revenue_rows_are_read_by_the_server_as_laid_out(geo_engine: Engi
     assert rows == [("2025Q1", "91310000AAAAAAAAAA", 1234567.125, False, "sample", 7),
                     ("2025Q1", "91310000BBBBBBBBBB", 0.0, False, "sample", 7),
                     ("2025Q2", "91310000AAAAAAAAAA", 2.5, True, "sample", 7)]
+
+
+def test_a_register_written_twice_over_one_firm_is_refused_by_its_key(
+        geo_engine: Engine, rebuild_always: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The register's primary key is built after its COPY: a firm the validator let through
+    twice fails the load there, and nothing is left, the key included."""
+    import psycopg
+
+    real = pg_direct.write_register
+
+    def twice(conn: object, stage: object, frame: pd.DataFrame, **kwargs: object) -> object:
+        return real(conn, stage, pd.concat([frame, frame.iloc[:1]]),  # type: ignore[arg-type]
+                    **kwargs)
+
+    monkeypatch.setattr(pg_direct, "write_register", twice)
+    before = _state(geo_engine)
+    with pytest.raises(psycopg.errors.UniqueViolation) as info:
+        load_drop(geo_engine, GOOD / "2025Q1", today=TODAY)
+    assert str(info.value).splitlines()[0] == (
+        'could not create unique index "enterprises_pkey"')
+    data, indexes, runs = _state(geo_engine)
+    assert (data, indexes) == before[:2]
+    assert runs == [*before[2], (runs[-1][0], "failed")]  # type: ignore[misc]
