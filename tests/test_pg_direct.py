@@ -407,3 +407,23 @@ def test_a_register_written_twice_over_one_firm_is_refused_by_its_key(
     data, indexes, runs = _state(geo_engine)
     assert (data, indexes) == before[:2]
     assert runs == [*before[2], (runs[-1][0], "failed")]  # type: ignore[misc]
+
+
+def test_a_first_loads_register_is_written_in_the_order_of_its_widest_index(
+        geo_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drop = tmp_path / "2025Q2"
+    write_scale_drop(drop, enterprises=300, quarters=1)
+    written: list[str] = []
+    real = pg_direct._register_batch
+
+    def seen(batch: object, **kwargs: object) -> object:
+        out = real(batch, **kwargs)  # type: ignore[arg-type]
+        written.extend(out.column("credit_code").to_pylist())
+        return out
+
+    monkeypatch.setattr(pg_direct, "_register_batch", seen)
+    assert load_drop(geo_engine, drop).changed
+    ordered = [c for (c,) in query(geo_engine, "SELECT credit_code FROM enterprises ORDER BY "
+                                               "district_adcode, segment, name_zh, founded")]
+    assert len(written) == 300 and written == ordered
+    assert written != sorted(written)

@@ -43,6 +43,11 @@ from models.dialect import PgConnection
 from models.errors import AidashError
 
 _CSV = pacsv.WriteOptions(include_header=False)
+# The order a first load's register is written in: that of its widest index
+# (``ix_enterprises_district``). The index builds after the COPY then sort rows that are
+# in order, or nearly (the same names side by side): the six builds of a million firms took
+# 5.3-5.6 s on a table in this order against 7.3-8.8 s in credit-code order, same server.
+REGISTER_ORDER = ("district_adcode", "segment", "name_zh", "founded")
 # PostgreSQL's binary COPY: the header (signature, flags, no extension) and the trailer.
 _BINARY_HEADER = b"PGCOPY\n\xff\r\n\0" + bytes(8)
 _BINARY_TRAILER = b"\xff\xff"
@@ -258,8 +263,8 @@ def write_register(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame
                    run_id: int, source_id: int, default_provenance: str,
                    steps: Steps | None = None) -> merge.Written:
     """COPY the validated register straight into ``enterprises`` (call it only when the
-    register is empty, :func:`register_is_empty`), in credit-code order, its primary key and
-    indexes rebuilt.
+    register is empty, :func:`register_is_empty`), in :data:`REGISTER_ORDER`, its primary
+    key and indexes rebuilt.
 
     Holds the connection's lock throughout (see the module's docstring).
 
@@ -270,7 +275,7 @@ def write_register(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame
     columns = {"credit_code": "credit_code", **{c: c for c in merge.ENT_COLUMNS},
                "given": "given"}
     names = ["credit_code", *merge.ENT_COLUMNS, "source_id", "etl_run_id"]
-    order = merge.key_order(frame, ["credit_code"])
+    order = merge.key_order(frame, list(REGISTER_ORDER))
     with conn.lock:
         # Started after the load failed (and its transaction ended): write nothing, since a
         # statement outside the transaction would commit on its own.
