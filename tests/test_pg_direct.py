@@ -348,6 +348,7 @@ def test_only_fixed_width_categorical_text_is_laid_out_in_binary(backend: str) -
     assert pg_direct._fixed_width_text(pd.Series(pd.Categorical(["sample", "reported"]))) is None
     assert pg_direct._fixed_width_text(pd.Series(pd.Categorical(["a", None]))) is None
     assert pg_direct._fixed_width_text(pd.Series(["sample"])) is None
+    assert pg_direct._fixed_width_text(pd.Series(pd.Categorical([10, 20]))) is None
 
 
 class _NoStage(staging.ScratchTables):

@@ -147,13 +147,17 @@ def _csv(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Buffer]:
 
 def _fixed_width_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """A categorical text column as fixed-width UTF-8 bytes: (each category's bytes, each
-    row's category), or None when its categories differ in width or a row has none."""
+    row's category), or None when its categories are not text or differ in width, or a row
+    has none."""
     if not isinstance(series.dtype, pd.CategoricalDtype):
         return None
     codes = series.cat.codes.to_numpy()
     if len(codes) and int(codes.min()) < 0:
         return None
-    encoded = [str(c).encode() for c in series.cat.categories]
+    try:
+        encoded = [c.encode() for c in series.cat.categories]
+    except AttributeError:  # not text
+        return None
     widths = {len(b) for b in encoded}
     if len(widths) != 1 or 0 in widths:
         return None
