@@ -209,20 +209,25 @@ class PgConnection:
         with self.lock, self.raw.cursor() as cur:
             cur.executemany(to_postgres(sql, True), list(rows))
 
-    def copy_csv(self, table: str, columns: Iterable[str], chunks: Iterable[Any]) -> int:
+    def copy_csv(self, table: str, columns: Iterable[str], chunks: Iterable[Any], *,
+                 binary: bool = False) -> int:
         """``COPY table (columns) FROM STDIN`` in CSV, each chunk (bytes or a buffer: rows
         without a header) sent as it comes; the rows written. An exception while the chunks
-        are made ends the COPY with an error (the transaction is then to be rolled back)."""
+        are made ends the COPY with an error (the transaction is then to be rolled back).
+
+        :param binary: the chunks are PostgreSQL's binary COPY format instead (header, rows
+            and trailer: the chunks' bytes one after the other)."""
         from psycopg.copy import QueuedLibpqWriter
 
         cols = ", ".join(f'"{c}"' for c in columns)
+        form = "binary" if binary else "csv"
         # The chunks go to the server from a thread of psycopg's while the next is made.
-        with (self.lock, self.raw.cursor() as cur,
-              cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)",
-                       writer=QueuedLibpqWriter(cur)) as copy):
-            for chunk in chunks:
-                copy.write(chunk)
-        return int(cur.rowcount)
+        with self.lock, self.raw.cursor() as cur:
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT {form})",
+                          writer=QueuedLibpqWriter(cur)) as copy:
+                for chunk in chunks:
+                    copy.write(chunk)
+            return int(cur.rowcount)  # read before the cursor closes
 
     def begin(self, *, write: bool) -> None:
         """Begin a transaction; a writer's waits for the write lock, as long as SQLite's busy

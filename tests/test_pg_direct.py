@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from backends import dump, query
 from fixtures.make_fixtures import DATA_TABLES, GOOD, TODAY
@@ -27,7 +28,7 @@ from etl.drops.load import load_drop
 from etl.drops.steps import Step, StepTiming
 from etl.sample import write_scale_drop
 from etl.transaction import driver_connection
-from models.errors import DropRejected
+from models.errors import AidashError, DropRejected
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -248,3 +249,182 @@ def test_a_load_killed_while_copying_leaves_nothing(geo_engine: Engine, tmp_path
     result = load_drop(geo_engine, drop)
     assert result.inserted == result.read > 180_000
     assert query(geo_engine, "SELECT count(*) FROM enterprises") == [(60_000,)]
+
+
+def _dangling_revenue(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    """Revenue written straight in names one firm the validator let through but the register
+    does not hold (what the validator refuses first: the database's own check is tested)."""
+    real = pg_direct.write_revenue
+
+    def write(conn: object, stage: object, frame: pd.DataFrame, **kwargs: object) -> object:
+        codes = frame["credit_code"]
+        frame = frame.assign(credit_code=codes.cat.rename_categories(
+            {codes.cat.categories[codes.cat.codes.iloc[0]]: code}))
+        return real(conn, stage, frame, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pg_direct, "write_revenue", write)
+
+
+def test_revenue_of_a_firm_not_in_the_register_is_refused_whole(
+        geo_engine: Engine, rebuild_always: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    _dangling_revenue(monkeypatch, "91310000NOSUCHFIRM")
+    before = _state(geo_engine)
+    with pytest.raises(AidashError) as info:
+        load_drop(geo_engine, GOOD / "2025Q1", today=TODAY)
+    assert str(info.value) == ("revenue: credit_code '91310000NOSUCHFIRM' is not in "
+                               "enterprises; nothing was loaded (report this: the validator "
+                               "should have refused it)")
+    data, indexes, runs = _state(geo_engine)
+    assert (data, indexes) == before[:2]
+    assert runs == [*before[2], (runs[-1][0], "failed")]  # type: ignore[misc]
+
+
+def test_revenue_of_a_stored_firm_the_drop_does_not_resend_is_looked_up(
+        geo_engine: Engine) -> None:
+    """A code outside the drop's register is looked up in the table: a stored firm passes,
+    an unknown one is refused."""
+    assert load_drop(geo_engine, GOOD / "2025Q1", today=TODAY).changed
+    stored = query(geo_engine, "SELECT min(credit_code) FROM enterprises")[0][0]
+    with driver_connection(geo_engine) as conn:
+        codes = pa.array([stored, "91310000NOSUCHFIRM", "91310000AAAAAAAAAA"])
+        pg_direct.check_values(conn, "revenue", "credit_code", codes,  # type: ignore[arg-type]
+                               known=pa.array(["91310000NOSUCHFIRM", "91310000AAAAAAAAAA"]))
+        with pytest.raises(AidashError) as info:
+            pg_direct.check_values(conn, "revenue", "credit_code", codes,  # type: ignore[arg-type]
+                                   known=pa.array([stored]))
+        assert str(info.value).startswith("revenue: credit_code '91310000AAAAAAAAAA' is not in "
+                                          "enterprises;")
+        # The register's references: a district is a number, a zone a text.
+        pg_direct.check_values(conn, "enterprises", "district_adcode",  # type: ignore[arg-type]
+                               pg_direct.distinct_values(pd.Series([310101, None, 310101],
+                                                                   dtype="Int64")))
+        with pytest.raises(AidashError) as info:
+            pg_direct.check_values(conn, "enterprises", "zone_id",  # type: ignore[arg-type]
+                                   pg_direct.distinct_values(pd.Series(["nowhere", None])))
+        assert str(info.value) == ("enterprises: zone_id 'nowhere' is not in zones; nothing was "
+                                   "loaded (report this: the validator should have refused it)")
+
+
+def test_the_distinct_values_of_a_categorical_are_the_categories_its_rows_use(
+        backend: str) -> None:
+    column = pd.Series(pd.Categorical(["b", "a", None, "b"], categories=["a", "b", "c"]))
+    assert pg_direct.distinct_values(column).to_pylist() == ["a", "b"]
+    assert pg_direct.distinct_values(pd.Series(["x", None, "x", "y"])).to_pylist() == ["x", "y"]
+
+
+def test_revenue_written_in_binary_holds_what_csv_writes(
+        geo_engine: Engine, rebuild_always: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Revenue of fixed-width text goes in PostgreSQL's binary COPY format; a frame it does
+    not fit (a provenance of another width on some rows) goes in CSV; both store the same."""
+    from etl.runs import rollback
+
+    rows = ("SELECT period, credit_code, revenue, from_ytd, provenance FROM enterprise_revenue "
+            "ORDER BY period, credit_code")
+    formats: list[bool] = []
+    real = pg_direct.binary_revenue
+
+    def seen(conn: object, frame: pd.DataFrame) -> object:
+        texts = real(conn, frame)  # type: ignore[arg-type]
+        formats.append(texts is not None)
+        return texts
+
+    monkeypatch.setattr(pg_direct, "binary_revenue", seen)
+    run = load_drop(geo_engine, GOOD / "2025Q1", today=TODAY).run_id
+    binary = query(geo_engine, rows)
+    assert binary
+    assert run is not None
+    rollback(geo_engine, run)
+    monkeypatch.setattr(pg_direct, "binary_revenue", lambda conn, frame: formats.append(
+        False))
+    load_drop(geo_engine, GOOD / "2025Q1", today=TODAY)
+    assert query(geo_engine, rows) == binary
+    assert formats == [True, False]
+
+
+def test_only_fixed_width_categorical_text_is_laid_out_in_binary(backend: str) -> None:
+    same = pd.Series(pd.Categorical(["sample", "sample"], categories=["sample", "derive"]))
+    values, codes = pg_direct._fixed_width_text(same)  # type: ignore[misc]
+    assert values.tolist() == [b"sample", b"derive"] and codes.tolist() == [0, 0]
+    assert pg_direct._fixed_width_text(pd.Series(pd.Categorical(["sample", "reported"]))) is None
+    assert pg_direct._fixed_width_text(pd.Series(pd.Categorical(["a", None]))) is None
+    assert pg_direct._fixed_width_text(pd.Series(["sample"])) is None
+    assert pg_direct._fixed_width_text(pd.Series(pd.Categorical([10, 20]))) is None
+
+
+class _NoStage(staging.ScratchTables):
+    """Only the cancel flag a writer reads."""
+
+    def close(self) -> None:
+        pass
+
+
+def test_binary_revenue_rows_are_read_by_the_server_as_laid_out(geo_engine: Engine) -> None:
+    """Every field of the binary layout, a year-to-date flag and a row order included."""
+    frame = pd.DataFrame({
+        "period": pd.Categorical(["2025Q2", "2025Q1", "2025Q1"]),
+        "credit_code": pd.Categorical(["91310000AAAAAAAAAA", "91310000BBBBBBBBBB",
+                                       "91310000AAAAAAAAAA"]),
+        "revenue": [2.5, 0.0, 1234567.125],
+        "from_ytd": pd.array([1, 0, 0], dtype="int8"),
+        "provenance": pd.Categorical(["sample", "sample", "sample"]),
+    })
+    with driver_connection(geo_engine) as conn:
+        conn.execute("BEGIN")
+        texts = pg_direct.binary_revenue(conn, frame)  # type: ignore[arg-type]
+        assert texts is not None
+        stage = _NoStage()
+        batches: list[int] = []
+        n = conn.copy_csv(  # type: ignore[attr-defined]
+            "enterprise_revenue", [*pg_direct.merge.REV_COLUMNS, "etl_run_id"],
+            pg_direct._binary_rows(frame, texts, pd.Series([2, 1, 0]).to_numpy(), 7, stage,
+                                   batches.append), binary=True)
+        rows = conn.execute("SELECT period, credit_code, revenue, from_ytd, provenance, "
+                            "etl_run_id FROM enterprise_revenue ORDER BY ctid").fetchall()
+        conn.rollback()
+    assert n == 3 and batches == [3]
+    assert rows == [("2025Q1", "91310000AAAAAAAAAA", 1234567.125, False, "sample", 7),
+                    ("2025Q1", "91310000BBBBBBBBBB", 0.0, False, "sample", 7),
+                    ("2025Q2", "91310000AAAAAAAAAA", 2.5, True, "sample", 7)]
+
+
+def test_a_register_written_twice_over_one_firm_is_refused_by_its_key(
+        geo_engine: Engine, rebuild_always: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The register's primary key is built after its COPY: a firm the validator let through
+    twice fails the load there, and nothing is left, the key included."""
+    import psycopg
+
+    real = pg_direct.write_register
+
+    def twice(conn: object, stage: object, frame: pd.DataFrame, **kwargs: object) -> object:
+        return real(conn, stage, pd.concat([frame, frame.iloc[:1]]),  # type: ignore[arg-type]
+                    **kwargs)
+
+    monkeypatch.setattr(pg_direct, "write_register", twice)
+    before = _state(geo_engine)
+    with pytest.raises(psycopg.errors.UniqueViolation) as info:
+        load_drop(geo_engine, GOOD / "2025Q1", today=TODAY)
+    assert str(info.value).splitlines()[0] == (
+        'could not create unique index "enterprises_pkey"')
+    data, indexes, runs = _state(geo_engine)
+    assert (data, indexes) == before[:2]
+    assert runs == [*before[2], (runs[-1][0], "failed")]  # type: ignore[misc]
+
+
+def test_a_first_loads_register_is_written_in_the_order_of_its_widest_index(
+        geo_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drop = tmp_path / "2025Q2"
+    write_scale_drop(drop, enterprises=300, quarters=1)
+    written: list[str] = []
+    real = pg_direct._register_batch
+
+    def seen(batch: object, **kwargs: object) -> object:
+        out = real(batch, **kwargs)  # type: ignore[arg-type]
+        written.extend(out.column("credit_code").to_pylist())
+        return out
+
+    monkeypatch.setattr(pg_direct, "_register_batch", seen)
+    assert load_drop(geo_engine, drop).changed
+    ordered = [c for (c,) in query(geo_engine, "SELECT credit_code FROM enterprises ORDER BY "
+                                               "district_adcode, segment, name_zh, founded")]
+    assert len(written) == 300 and written == ordered
+    assert written != sorted(written)

@@ -288,14 +288,14 @@ def test_a_failure_in_the_staging_thread_fails_the_load(
         geo_engine: Engine, scale_drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from etl.drops import stage as staging
 
-    real = staging._arrow_column
+    real = staging._arrow_whole
 
-    def failing(series: object, kind: object) -> object:
+    def failing(series: object) -> object:
         if getattr(series, "name", None) == "revenue":
             raise MemoryError("no room for revenue")
-        return real(series, kind)  # type: ignore[arg-type]
+        return real(series)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(staging, "_arrow_column", failing)
+    monkeypatch.setattr(staging, "_arrow_whole", failing)
     before = _dump(geo_engine)
     with pytest.raises(MemoryError, match="no room for revenue"):
         load_drop(geo_engine, scale_drop, progress=False)

@@ -62,16 +62,21 @@ def _arrow_type(series: pd.Series) -> pa.DataType:
     return pa.string() if pa.types.is_large_string(kind) or pa.types.is_null(kind) else kind
 
 
-def _arrow_column(series: pd.Series, kind: pa.DataType) -> pa.Array:
-    """One frame column as a plain Arrow array of type ``kind`` (categoricals decoded, NaN →
-    null)."""
+def _arrow_whole(series: pd.Series) -> pa.Array:
+    """One frame column as one Arrow array, once for all its batches: a categorical as a
+    dictionary array (its categories converted once, its codes shared), NaN → null."""
     array = pa.array(series, from_pandas=True)
     if isinstance(array, pa.ChunkedArray):  # pandas' Arrow-backed text
         array = array.combine_chunks()
+    return array
+
+
+def _arrow_part(array: pa.Array, kind: pa.DataType) -> pa.Array:
+    """A batch of an :func:`_arrow_whole` column as a plain Arrow array of type ``kind``
+    (a dictionary decoded)."""
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     return array.cast(kind)
-
 
 
 def batch_reader(source: pd.DataFrame, columns: Mapping[str, str], schema: pa.Schema, *,
@@ -80,8 +85,10 @@ def batch_reader(source: pd.DataFrame, columns: Mapping[str, str], schema: pa.Sc
                  failed: list[BaseException]) -> pa.RecordBatchReader:
     """``source``'s ``columns`` as Arrow record batches of ``schema``, for a driver to ingest.
 
-    Batch by batch: rows are taken in order as integer codes (categoricals) and only then
-    turned into Arrow text, so no reordered or decoded copy of the whole frame ever exists.
+    Each column is turned into Arrow once (a categorical stays a dictionary array: its
+    categories, a million credit codes in a big drop, are converted once rather than once per
+    batch), then batch by batch its rows are taken in order and only then decoded into plain
+    Arrow text, so no reordered or decoded copy of the whole frame ever exists.
     An exception raised here is also put in ``failed``: drivers wrap it in their own, and
     the caller raises the original.
 
@@ -89,16 +96,18 @@ def batch_reader(source: pd.DataFrame, columns: Mapping[str, str], schema: pa.Sc
     """
     def batches() -> Iterator[pa.RecordBatch]:
         try:
+            whole = {c: _arrow_whole(source[c]) for c in columns}
             for i in range(0, len(source), BATCH):
                 if cancelled.is_set():
                     raise StageCancelled(name)
-                part = (source.iloc[i:i + BATCH] if order is None
-                        else source.iloc[order[i:i + BATCH]])
+                rows = None if order is None else pa.array(order[i:i + BATCH])
+                parts = [whole[c].slice(i, BATCH) if rows is None else whole[c].take(rows)
+                         for c in columns]
                 yield pa.RecordBatch.from_arrays(
-                    [_arrow_column(part[c], schema.field(columns[c]).type) for c in columns],
-                    schema=schema)
+                    [_arrow_part(p, schema.field(columns[c]).type)
+                     for c, p in zip(columns, parts, strict=True)], schema=schema)
                 if on_batch is not None:
-                    on_batch(len(part))
+                    on_batch(len(parts[0]) if parts else 0)
         except BaseException as exc:
             failed.append(exc)
             raise

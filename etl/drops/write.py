@@ -130,6 +130,13 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     # (page cache, sorts, index builds) needs the memory.
     revenue = (valid.revenue[list(derive.REVENUE_COLUMNS)]
                if valid.revenue is not None else None)
+    # Revenue COPY-ed straight in: the credit codes its register check need not look up (the
+    # drop's register is in the table before revenue is written).
+    register_codes = None
+    if rev_direct is not None and valid.enterprises is not None:
+        from etl.drops import pg_direct
+
+        register_codes = pg_direct.codes_of(valid.enterprises)
     valid.enterprises = valid.revenue = valid.observations = None
     rev_spec = specs.pop("revenue", None)
     del specs
@@ -192,8 +199,9 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
             per_table.update(pg_direct.write_revenue(
                 conn, stage, rev_direct, run_id=run_id, steps=steps,  # type: ignore[arg-type]
                 on_batch=steps.advance,
-                order=revenue_order or background.result("revenue order")).inserted())
-        del rev_direct
+                order=revenue_order or background.result("revenue order"),
+                register_codes=register_codes).inserted())
+        del rev_direct, register_codes
     elif rev_staged is not None:
         staged["revenue"] = rev_staged
         stage.attach("revenue")
