@@ -12,6 +12,7 @@ from fixtures.make_fixtures import C1, C2, C3, C4
 from sqlalchemy.engine import Engine
 
 from etl.drops import derive
+from etl.drops.code_bytes import positions, sorted_codes
 from models.metrics import COUNT_METRIC, REVENUE_METRIC
 
 # credit code, district, zone, segment, founded, status, provenance
@@ -228,4 +229,73 @@ def test_the_drops_rows_and_the_other_runs_rows_sum_as_the_whole(
              + derive.aggregate_rows(register, others, ["2025Q1"], []))
     again = derive.refresh_aggregates(conn, 12, revenue_periods=["2025Q1"],
                                       count_periods=["2025Q1"], base_rows=split)
+    assert (stored, again) == (derive.DeriveCounts(14, 0), derive.DeriveCounts(0, 0))
+
+
+REGISTER_FRAME = ["credit_code", "district_adcode", "zone_id", "segment", "founded", "status",
+                  "provenance"]
+
+
+def _by_code(register: pd.DataFrame) -> pd.DataFrame:
+    """The register in credit-code order, ``dim`` checked to number each (district, zone,
+    segment, sample) tuple once and renumbered in that order."""
+    out = register.sort_values("credit_code").reset_index(drop=True)
+    out["credit_code"] = out["credit_code"].astype(object)
+    dims = ["district", "zone", "segment", "sample"]
+    assert out.groupby("dim")[dims].nunique(dropna=False).le(1).all().all()
+    assert out.groupby(dims, dropna=False)["dim"].nunique().eq(1).all()
+    out["dim"] = out.groupby(dims, sort=False, dropna=False).ngroup()
+    return out
+
+
+@pytest.mark.parametrize("drop_firms", [[0, 1, 2, 3], [0, 1, 3], [2]])
+def test_a_registers_view_beside_the_other_stored_firms_is_the_register_read_back(
+        conn: sqlite3.Connection, drop_firms: list[int]) -> None:
+    stored = derive.read_register(conn)
+    view = derive.register_of(pd.DataFrame([FIRMS[i] for i in drop_firms],
+                                           columns=REGISTER_FRAME))
+    register = derive.register_beside(conn, view, sorted_codes(view))
+    assert register is not None
+    pd.testing.assert_frame_equal(_by_code(register), _by_code(stored), check_dtype=False)
+    if len(drop_firms) == len(FIRMS):
+        assert register is view  # nothing else stored: nothing read back
+
+
+def test_a_view_of_a_firm_the_table_does_not_hold_is_not_used(
+        conn: sqlite3.Connection) -> None:
+    firms = [*FIRMS[:2], ("91310000MA1FL0000X", 310104, None, "applications", None, "active",
+                          "sample")]
+    view = derive.register_of(pd.DataFrame(firms, columns=REGISTER_FRAME))
+    assert derive.register_beside(conn, view, sorted_codes(view)) is None
+
+
+@pytest.mark.parametrize("codes", [
+    [C3, C1, "91310000MA1FL0000X", C1],  # unsorted, repeated, one not in the register
+    sorted([C1, C2, C3, C4]),
+    [C2, "short", C1],  # not a credit code: the hash lookup instead
+    [C2, "91310000MA1FL000０X"],  # not ASCII
+])
+def test_register_positions_are_those_of_the_index_lookup(
+        conn: sqlite3.Connection, codes: list[str]) -> None:
+    register = derive.read_register(conn)
+    expected = pd.Index(register["credit_code"]).get_indexer(codes)
+    for given in (pd.Series(codes, dtype=object), pd.Series(codes, dtype="string[pyarrow]"),
+                  pd.Index(codes)):
+        assert positions(register["credit_code"], given).tolist() == expected.tolist()
+
+
+def test_the_revenue_sums_over_a_registers_view_are_those_over_the_register_read_back(
+        conn: sqlite3.Connection) -> None:
+    """A full recount from the stored rows equals the sums over the view made from the frame
+    (its codes as Arrow strings, revenue codes categorical, as the validator makes them)."""
+    stored = derive.refresh_aggregates(conn, 11, revenue_periods=["2025Q1"],
+                                       count_periods=["2025Q1"])
+    firms = pd.DataFrame(FIRMS, columns=REGISTER_FRAME).astype({"credit_code": "string[pyarrow]"})
+    view = derive.register_of(firms)
+    revenue = pd.DataFrame(REVENUE, columns=["credit_code", "period", "revenue", "from_ytd"])
+    revenue["credit_code"] = revenue["credit_code"].astype("category")
+    revenue["provenance"] = "reported"
+    rows = derive.aggregate_rows(view, revenue, ["2025Q1"], ["2025Q1"])
+    again = derive.refresh_aggregates(conn, 12, revenue_periods=["2025Q1"],
+                                      count_periods=["2025Q1"], base_rows=rows)
     assert (stored, again) == (derive.DeriveCounts(14, 0), derive.DeriveCounts(0, 0))

@@ -393,7 +393,7 @@ def file_counts(conn: sqlite3.Connection, sql: str) -> dict[int, tuple[int, int]
     return {int(t): (int(i or 0), int(u or 0)) for t, i, u in conn.execute(sql)}
 
 
-TEMP_TABLES = ("ent_new", "rev_chg", "obs_chg")
+TEMP_TABLES = ("ent_new", "rev_chg", "obs_chg", "reg_others")
 
 
 def drop_temp(conn: sqlite3.Connection) -> None:

@@ -16,10 +16,12 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from etl.drops import derive, merge
 from etl.drops.background import Background, stage_frame, stage_specs
+from etl.drops.code_bytes import sorted_codes
 from etl.drops.read import ReadResult
 from etl.drops.results import FileResult, LoadResult
 from etl.drops.run_record import insert_run, insert_run_files
@@ -96,7 +98,7 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     # register is then made from it in the thread, while revenue is written, instead of being
     # read back from the table.
     firms = valid.enterprises if register_copied else None
-    resent = (valid.enterprises if direct and firms is None and valid.enterprises is not None
+    resent = (valid.enterprises if firms is None and valid.enterprises is not None
               and _resends_every_value(valid.enterprises) else None)
     early = background.result("enterprises")
     rev_direct = None
@@ -147,6 +149,12 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                        on_batch=steps.advance)
         del frame
     del rev_spec
+    if not direct and resent is not None and (valid.revenue_periods or count_periods):
+        # A register resent whole: once merged, the table may hold exactly its values (checked
+        # after the merge). The aggregates' view of it is made from the frame in the thread
+        # meanwhile, instead of reading a million firms back after the merge.
+        background.run("register view", Step.AGGREGATE, _register_view, resent,
+                       default_provenance)
     if "enterprises" in staged:
         with steps.timed(Step.MERGE):
             per_table.update(merge.merge_enterprises(
@@ -174,8 +182,15 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
         firms = None  # the view is made in the thread only while revenue is written
     # The aggregates' read of the register, while the staging thread may still be busy.
     if firms is None and (valid.revenue_periods or count_periods):
-        with steps.timed(Step.READ_REGISTER):
-            register = derive.read_register(conn)
+        view = background.result("register view")  # None unless made
+        if view is not None:
+            # The drop's firms hold its values: the others are read back alone.
+            with steps.timed(Step.READ_REGISTER):
+                register = derive.register_beside(conn, *view)
+        if register is None:
+            with steps.timed(Step.READ_REGISTER):
+                register = derive.read_register(conn)
+        del view
     split_rows: list[tuple[object, ...]] | None = None
     rev_staged = background.result("revenue")
     if rev_direct is not None:
@@ -259,6 +274,16 @@ def _resends_every_value(frame: pd.DataFrame) -> bool:
     every_bit = (1 << len(ENTERPRISE_OPTIONAL)) - 1
     return bool(((frame["given"].to_numpy() & every_bit) == every_bit).all()
                 and frame["status"].notna().all() and frame["provenance"].notna().all())
+
+
+def _register_view(firms: pd.DataFrame,
+                   default_provenance: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`etl.drops.derive.register_of` the values the merge stores for ``firms``, a
+    register resent with every value (:func:`_resends_every_value`), and its sorted codes."""
+    from etl.drops import pg_direct
+
+    view = derive.register_of(pg_direct.stored_register(firms, default_provenance))
+    return view, sorted_codes(view)
 
 
 def _aggregate_rows(register: pd.DataFrame | None, firms: pd.DataFrame | None,
