@@ -89,3 +89,57 @@ def test_new_firms_in_quarters_that_hold_rows_sum_as_a_full_recount(
                                             count_periods=["2025Q2"])
         conn.rollback()
     assert recount == derive.DeriveCounts(0, 0)
+
+
+def _recount(engine: Engine, run_id: int, periods: list[str]) -> object:
+    """What a recount of every stored row of ``periods`` would change (nothing, if the load's
+    sums were right)."""
+    from etl.drops import derive
+
+    path = sqlite_path(str(engine.url))
+    assert path is not None
+    with sqlite3.connect(path) as conn:
+        recount = derive.refresh_aggregates(conn, run_id, revenue_periods=periods,
+                                            count_periods=periods)
+        conn.rollback()
+    return recount
+
+
+@pytest.mark.parametrize("revised", [False, True])
+def test_the_refresh_and_the_revised_refresh_sum_as_a_full_recount(
+        loaded: tuple[Engine, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        revised: bool) -> None:
+    """The register resent whole: its view for the aggregates is made from the frame; the
+    revised quarter's sums are the drop's rows (summed in the thread during the merge) plus
+    the quarter's stored rows of other runs. Both must be what a recount of every stored row
+    gives."""
+    from etl.drops import derive
+
+    engine, drop = loaded
+    out = tmp_path / "next" / NEXT_QUARTER
+    drops = write_revised_quarter(drop, out, share=0.05) if revised else write_next_quarter(
+        drop, out)
+    read_back, others = [], []
+    real_read, real_others = derive.read_register, derive.other_runs_revenue
+
+    def read(conn: sqlite3.Connection, where: str = "1 = 1") -> object:
+        read_back.append(where)
+        return real_read(conn, where)
+
+    def other_runs(*args: object, **kwargs: object) -> object:
+        others.append(real_others(*args, **kwargs))  # type: ignore[arg-type]
+        return others[-1]
+
+    monkeypatch.setattr(derive, "read_register", read)
+    monkeypatch.setattr(derive, "other_runs_revenue", other_runs)
+    result = load_drop(engine, drops, progress=False)
+    monkeypatch.undo()
+    assert result.changed
+    assert read_back == []  # the register's firms are all the drop's: none read back
+    if revised:
+        # 2025Q2's rows of the firms not revised, written by the first load.
+        assert [len(o) for o in others] == [FIRMS - FIRMS // 20]  # type: ignore[arg-type]
+    else:
+        assert others == []  # a new quarter: the drop's rows are the whole of it
+    assert _recount(engine, result.run_id, ["2025Q1", "2025Q2", NEXT_QUARTER]) == \
+        derive.DeriveCounts(0, 0)

@@ -16,7 +16,7 @@ def code_bytes(codes: pd.Series | pd.Index) -> np.ndarray | None:
     try:
         arrow = pa.array(codes.array if isinstance(codes, pd.Series | pd.Index) else codes,
                          type=pa.large_string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
     if isinstance(arrow, pa.ChunkedArray):
         arrow = arrow.combine_chunks()

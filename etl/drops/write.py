@@ -212,12 +212,10 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     elif rev_staged is not None:
         staged["revenue"] = rev_staged
         stage.attach("revenue")
-        # No row of the drop can be stored already: every one is new (see may_be_stored).
-        all_new = rev_staged.to_compare == 0
-        if (register is not None and revenue is not None
-                and (all_new or not merge.revenue_stored(conn, valid.revenue_periods))):
-            # The drop's rows will be the whole of their quarters, or a part of them apart
-            # from the rest: they are summed in the thread while this one inserts them.
+        if register is not None and revenue is not None:
+            # The drop's rows will be the whole of their quarters, or (if every one of them
+            # is written) a part of them apart from the rest: they are summed in the thread
+            # while this one merges them (unused if neither).
             background.run("aggregates", Step.AGGREGATE, derive.aggregate_rows, register,
                            revenue, valid.revenue_periods, count_periods)
         steps.show("Merging revenue")
@@ -226,9 +224,13 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                                                 run_id=run_id)
         per_table.update(counts)
         if not whole:
-            drop_part = background.result("aggregates") if all_new else None
-            split_rows = _with_other_runs(conn, revenue, register, valid.revenue_periods,
-                                          count_periods, run_id, steps, drop_part=drop_part)
+            # Every row of the drop new or changed: each now carries this run.
+            written = sum(i + u for i, u in counts.values()) == (
+                len(revenue) if revenue is not None else -1)
+            drop_part = background.result("aggregates")
+            split_rows = (_with_other_runs(conn, revenue, register, valid.revenue_periods,
+                                           run_id, steps, drop_part=drop_part)
+                          if written and drop_part is not None else None)
             revenue = None
     steps.show("Deriving aggregates")
     base_rows = background.result("aggregates")
@@ -300,26 +302,20 @@ def _aggregate_rows(register: pd.DataFrame | None, firms: pd.DataFrame | None,
 
 
 def _with_other_runs(conn: sqlite3.Connection, revenue: pd.DataFrame | None,
-                     register: pd.DataFrame | None, periods: list[str],
-                     count_periods: list[str], run_id: int, steps: Steps, *,
-                     drop_part: list[tuple[object, ...]] | None = None,
+                     register: pd.DataFrame | None, periods: list[str], run_id: int,
+                     steps: Steps, *, drop_part: list[tuple[object, ...]],
                      ) -> list[tuple[object, ...]] | None:
-    """The aggregate base rows of quarters that held revenue before this drop, when the
-    drop's rows and the stored rows of other runs are all there is to them
-    (:func:`etl.drops.derive.other_runs_revenue`): each part summed apart, since the sums
-    add up. None when they cannot be told apart that way (the stored rows are then read
-    whole).
+    """The aggregate base rows of quarters that held revenue before this drop, when every
+    row of the drop was written (new or changed, so that each carries this run): the drop's
+    rows and the stored rows of other runs (:func:`etl.drops.derive.other_runs_revenue`) are
+    then all there is to them, each part summed apart, since the sums add up.
 
-    :param drop_part: the drop's rows summed already (in the thread, when every row was known
-        to be new before the merge: they then all carry this run, uncounted).
+    :param drop_part: the drop's rows summed (in the thread, during the merge).
     """
     if revenue is None or register is None:
         return None
-    others = derive.other_runs_revenue(conn, len(revenue), periods, run_id,
-                                       all_written=drop_part is not None)
+    others = derive.other_runs_revenue(conn, len(revenue), periods, run_id, all_written=True)
     if others is None:
         return None
     with steps.timed(Step.AGGREGATE):
-        if drop_part is None:
-            drop_part = derive.aggregate_rows(register, revenue, periods, count_periods)
         return drop_part + derive.aggregate_rows(register, others, periods, [])
