@@ -299,4 +299,3 @@ def test_the_revenue_sums_over_a_registers_view_are_those_over_the_register_read
     again = derive.refresh_aggregates(conn, 12, revenue_periods=["2025Q1"],
                                       count_periods=["2025Q1"], base_rows=rows)
     assert (stored, again) == (derive.DeriveCounts(14, 0), derive.DeriveCounts(0, 0))
-

@@ -87,6 +87,12 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
     exprs = _ent_exprs(stored=True)
     differs = " OR ".join(f"({exprs[c]}) IS NOT e.{c}" for c in ENT_COLUMNS)
     conn.execute("DROP TABLE IF EXISTS temp.ent_new")
+    # A staged row equal to the stored one in every column is the same whatever its file
+    # gave (a column not given keeps the stored value; status and provenance are never
+    # NULL in the table): such rows, a register resent unchanged, are passed over by plain
+    # comparisons before the per-column rules are worked out (at 1M firms about 40 % of the
+    # statement's time).
+    raw_same = " AND ".join(f"s.{c} IS e.{c}" for c in ENT_COLUMNS)
     # Whether a changed row keeps every indexed column: it is then updated without touching
     # the register's indexes (see below).
     keys_kept = " AND ".join(f"({exprs[c]}) IS e.{c}" for c in ENT_INDEXED)
@@ -97,7 +103,8 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
                CASE WHEN e.credit_code IS NOT NULL AND {keys_kept} THEN 1 ELSE 0 END
                    AS keys_kept
         FROM {table} s LEFT JOIN main.enterprises e
-          ON e.credit_code = s.credit_code ORDER BY s.rowid"""
+          ON e.credit_code = s.credit_code
+        WHERE NOT (e.credit_code IS NOT NULL AND {raw_same}) ORDER BY s.rowid"""
     # Only the rows that change anything: a register resent unchanged writes no temp table
     # of a million rows. Every statement below reads only 'new' and 'changed' rows.
     select = f"SELECT * FROM ({select}) AS staged WHERE action <> 'same'"
