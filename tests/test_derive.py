@@ -299,3 +299,33 @@ def test_the_revenue_sums_over_a_registers_view_are_those_over_the_register_read
     again = derive.refresh_aggregates(conn, 12, revenue_periods=["2025Q1"],
                                       count_periods=["2025Q1"], base_rows=rows)
     assert (stored, again) == (derive.DeriveCounts(14, 0), derive.DeriveCounts(0, 0))
+
+
+def test_the_committed_rows_of_other_firms_are_the_quarter_before_the_load(
+        conn: sqlite3.Connection) -> None:
+    from pathlib import Path
+
+    from etl.drops import before_load
+
+    path = before_load.database_file(conn)
+    assert path is not None and path == Path(conn.execute(
+        "PRAGMA database_list").fetchone()[2])
+    # In the load's transaction: C1's row rewritten and C3's added (not committed).
+    conn.execute("UPDATE enterprise_revenue SET revenue = 12.0, etl_run_id = 11 "
+                 "WHERE credit_code = ?", (C1,))
+    conn.execute("INSERT INTO enterprise_revenue (credit_code, period, revenue, from_ytd, "
+                 "provenance, etl_run_id) VALUES (?, '2025Q1', 7.0, 0, 'sample', 11)", (C3,))
+    drop = pd.DataFrame({"credit_code": pd.Categorical([C3, C1]),
+                         "period": pd.Categorical(["2025Q1", "2025Q1"]),
+                         "revenue": [7.0, 12.0], "from_ytd": [0, 0],
+                         "provenance": ["sample", "reported"]})
+    others = before_load.committed_others(path, ["2025Q1", "2025Q2"], drop)
+    assert others is not None
+    rows = sorted(others.astype(object).itertuples(index=False, name=None))
+    assert rows == sorted([(C2, "2025Q1", 20.5, 1, False), (C4, "2025Q1", 5.0, 0, False)])
+    stored = derive.other_runs_revenue(conn, 2, ["2025Q1"], 11)
+    assert stored is not None
+    assert rows == sorted(stored.astype({"sample": bool}).astype(object).itertuples(
+        index=False, name=None))
+    conn.rollback()
+    assert before_load.database_file(sqlite3.connect(":memory:")) is None

@@ -111,35 +111,39 @@ def test_the_refresh_and_the_revised_refresh_sum_as_a_full_recount(
         revised: bool) -> None:
     """The register resent whole: its view for the aggregates is made from the frame; the
     revised quarter's sums are the drop's rows (summed in the thread during the merge) plus
-    the quarter's stored rows of other runs. Both must be what a recount of every stored row
-    gives."""
-    from etl.drops import derive
+    the quarter's committed rows of other firms (read in the thread meanwhile). Both must be
+    what a recount of every stored row gives."""
+    from etl.drops import before_load, derive
 
     engine, drop = loaded
     out = tmp_path / "next" / NEXT_QUARTER
     drops = write_revised_quarter(drop, out, share=0.05) if revised else write_next_quarter(
         drop, out)
-    read_back, others = [], []
-    real_read, real_others = derive.read_register, derive.other_runs_revenue
+    read_back, committed = [], []
+    real_read, real_committed = derive.read_register, before_load.committed_others
 
     def read(conn: sqlite3.Connection, where: str = "1 = 1") -> object:
         read_back.append(where)
         return real_read(conn, where)
 
-    def other_runs(*args: object, **kwargs: object) -> object:
-        others.append(real_others(*args, **kwargs))  # type: ignore[arg-type]
-        return others[-1]
+    def others(*args: object) -> object:
+        committed.append(real_committed(*args))  # type: ignore[arg-type]
+        return committed[-1]
+
+    def not_read(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the other runs' rows were read through the load's connection")
 
     monkeypatch.setattr(derive, "read_register", read)
-    monkeypatch.setattr(derive, "other_runs_revenue", other_runs)
+    monkeypatch.setattr(before_load, "committed_others", others)
+    monkeypatch.setattr(derive, "other_runs_revenue", not_read)
     result = load_drop(engine, drops, progress=False)
     monkeypatch.undo()
     assert result.changed
     assert read_back == []  # the register's firms are all the drop's: none read back
     if revised:
-        # 2025Q2's rows of the firms not revised, written by the first load.
-        assert [len(o) for o in others] == [FIRMS - FIRMS // 20]  # type: ignore[arg-type]
+        # 2025Q2's rows of the firms not revised, committed by the first load.
+        assert [len(c) for c in committed] == [FIRMS - FIRMS // 20]  # type: ignore[arg-type]
     else:
-        assert others == []  # a new quarter: the drop's rows are the whole of it
+        assert committed == []  # a new quarter: the drop's rows are the whole of it
     assert _recount(engine, result.run_id, ["2025Q1", "2025Q2", NEXT_QUARTER]) == \
         derive.DeriveCounts(0, 0)

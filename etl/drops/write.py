@@ -13,13 +13,15 @@ quarters that hold none).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from etl.drops import derive, merge
+from etl.drops import before_load, derive, merge
 from etl.drops.background import Background, stage_frame, stage_specs
 from etl.drops.code_bytes import sorted_codes
 from etl.drops.read import ReadResult
@@ -155,6 +157,14 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
         # meanwhile, instead of reading a million firms back after the merge.
         background.run("register view", Step.AGGREGATE, _register_view, resent,
                        default_provenance)
+    database = before_load.database_file(conn)
+    stored_quarters = (merge.stored_periods(conn, valid.revenue_periods)
+                       if database is not None and revenue is not None else [])
+    if stored_quarters:
+        # The quarters' other rows, should the drop's be written whole (see the revenue's
+        # merge below): read from the committed state in the thread meanwhile.
+        background.run("committed revenue", Step.AGGREGATE, before_load.committed_others,
+                       database, stored_quarters, revenue)
     if "enterprises" in staged:
         with steps.timed(Step.MERGE):
             per_table.update(merge.merge_enterprises(
@@ -227,10 +237,12 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
             # Every row of the drop new or changed: each now carries this run.
             written = sum(i + u for i, u in counts.values()) == (
                 len(revenue) if revenue is not None else -1)
-            drop_part = background.result("aggregates")
-            split_rows = (_with_other_runs(conn, revenue, register, valid.revenue_periods,
-                                           run_id, steps, drop_part=drop_part)
-                          if written and drop_part is not None else None)
+            committed = background.result("committed revenue")
+            split_rows = (_with_other_runs(
+                conn, revenue, register, valid.revenue_periods, run_id, steps,
+                drop_part=partial(background.result, "aggregates"), committed=committed)
+                if written else None)
+            del committed
             revenue = None
     steps.show("Deriving aggregates")
     base_rows = background.result("aggregates")
@@ -303,19 +315,27 @@ def _aggregate_rows(register: pd.DataFrame | None, firms: pd.DataFrame | None,
 
 def _with_other_runs(conn: sqlite3.Connection, revenue: pd.DataFrame | None,
                      register: pd.DataFrame | None, periods: list[str], run_id: int,
-                     steps: Steps, *, drop_part: list[tuple[object, ...]],
-                     ) -> list[tuple[object, ...]] | None:
+                     steps: Steps, *, drop_part: Callable[[], list[tuple[object, ...]] | None],
+                     committed: pd.DataFrame | None = None) -> list[tuple[object, ...]] | None:
     """The aggregate base rows of quarters that held revenue before this drop, when every
     row of the drop was written (new or changed, so that each carries this run): the drop's
     rows and the stored rows of other runs (:func:`etl.drops.derive.other_runs_revenue`) are
     then all there is to them, each part summed apart, since the sums add up.
 
-    :param drop_part: the drop's rows summed (in the thread, during the merge).
+    :param drop_part: waits for the drop's rows summed in the thread (during the merge),
+        and returns them (None if they were not); the other runs' rows are summed here
+        meanwhile.
+    :param committed: on SQLite, the other runs' rows read from the committed state in the
+        thread (:func:`etl.drops.before_load.committed_others`), if they could be.
     """
     if revenue is None or register is None:
         return None
-    others = derive.other_runs_revenue(conn, len(revenue), periods, run_id, all_written=True)
+    others = committed if committed is not None else derive.other_runs_revenue(
+        conn, len(revenue), periods, run_id, all_written=True)
     if others is None:
         return None
     with steps.timed(Step.AGGREGATE):
-        return drop_part + derive.aggregate_rows(register, others, periods, [])
+        other_rows = derive.aggregate_rows(register, others, periods, [])
+    del others
+    drop_rows = drop_part()
+    return None if drop_rows is None else drop_rows + other_rows
