@@ -329,3 +329,14 @@ def test_the_committed_rows_of_other_firms_are_the_quarter_before_the_load(
         index=False, name=None))
     conn.rollback()
     assert before_load.database_file(sqlite3.connect(":memory:")) is None
+
+
+def test_the_codes_of_a_stage_table_come_sorted_as_bytes(conn: sqlite3.Connection) -> None:
+    from etl.drops.code_bytes import codes_of
+
+    conn.execute("CREATE TEMP TABLE staged (credit_code TEXT)")
+    conn.executemany("INSERT INTO temp.staged VALUES (?)", [(C3,), (C1,), (C2,)])
+    assert codes_of(conn, "temp.staged").tolist() == sorted(  # type: ignore[union-attr]
+        c.encode("ascii") for c in (C1, C2, C3))
+    conn.execute("INSERT INTO temp.staged VALUES ('short')")
+    assert codes_of(conn, "temp.staged") is None

@@ -3,6 +3,8 @@ binary search rather than by hashing a million Python strings (``etl.drops.deriv
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -51,3 +53,15 @@ def sorted_codes(register: pd.DataFrame) -> np.ndarray:
     empty when one is not 18 ASCII characters, which the validator refuses)."""
     codes = code_bytes(register["credit_code"])
     return np.sort(codes) if codes is not None else np.array([], dtype=f"S{CODE_LEN}")
+
+
+def codes_of(conn: sqlite3.Connection, table: str) -> np.ndarray | None:
+    """The credit codes of ``table`` (a stage table, written in credit-code order) as sorted
+    18-byte strings; None if one is not 18 ASCII characters."""
+    blob, n = conn.execute(
+        f"SELECT group_concat(credit_code, ''), count(*) FROM {table}").fetchone()
+    raw = (blob or "").encode("ascii", errors="replace")
+    if len(raw) != n * CODE_LEN:
+        return None
+    codes = np.frombuffer(raw, dtype=f"S{CODE_LEN}")
+    return codes if bool((codes[1:] > codes[:-1]).all()) else np.sort(codes)

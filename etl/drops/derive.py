@@ -183,13 +183,7 @@ def register_of(firms: pd.DataFrame) -> pd.DataFrame:
     sample = (firms["provenance"] == "sample").to_numpy(dtype=bool)
     parts = pd.DataFrame({"district": district, "zone": zone.reset_index(drop=True),
                           "segment": firms["segment"].to_numpy(), "sample": sample})
-    # Numbered in order of first appearance, as the factorised texts are: one integer key
-    # per (district, zone, segment, sample), from each column's own numbering.
-    key = np.zeros(len(parts), dtype=np.int64)
-    for column in ("district", "zone", "segment", "sample"):
-        codes, uniques = pd.factorize(parts[column])
-        key = key * (len(uniques) + 1) + (codes.astype(np.int64) + 1)
-    dim, _ = pd.factorize(key)
+    dim = _dims(parts)
     register = parts.reset_index(drop=True)
     register.insert(0, "credit_code", firms["credit_code"].reset_index(drop=True))
     register["active"] = (firms["status"] == "active").to_numpy(dtype=bool)
@@ -207,15 +201,19 @@ def register_beside(conn: sqlite3.Connection, view: pd.DataFrame,
     not in it, read back alone. Only the credit codes of the whole table are read (the sample
     firms beside a register of a million, say, are a few thousand).
 
-    :param codes: :func:`etl.drops.code_bytes.sorted_codes` of ``view``.
+    :param codes: the credit codes of ``view``, sorted, as 18-byte strings
+        (:func:`etl.drops.code_bytes.codes_of` its stage table, or
+        :func:`etl.drops.code_bytes.sorted_codes`).
     :returns: None when the table does not hold every firm of ``view``.
     """
-    blob, n = conn.execute(
-        "SELECT group_concat(credit_code, ''), count(*) FROM enterprises").fetchone()
+    # In key order (the primary key's index), so that the codes are looked up in order.
+    blob, n = conn.execute("""SELECT group_concat(credit_code, ''), count(*) FROM (
+                                  SELECT credit_code FROM enterprises ORDER BY credit_code
+                              ) AS stored""").fetchone()
     if not n:
         return None
     raw = blob.encode("ascii", errors="replace")
-    if len(raw) != n * _CODE_LEN or not len(codes):
+    if len(raw) != n * _CODE_LEN or len(codes) != len(view) or not len(codes):
         return None
     stored = np.frombuffer(raw, dtype=f"S{_CODE_LEN}")
     found = codes[np.minimum(np.searchsorted(codes, stored), len(codes) - 1)] == stored
@@ -231,10 +229,19 @@ def register_beside(conn: sqlite3.Connection, view: pd.DataFrame,
     conn.execute("DROP TABLE temp.reg_others")
     register = pd.concat([view.drop(columns="dim"), others.drop(columns="dim")],
                          ignore_index=True)
-    register["credit_code"] = register["credit_code"].astype(object)
-    register["dim"] = register.groupby(["district", "zone", "segment", "sample"], sort=False,
-                                       dropna=False).ngroup().to_numpy()
+    register["dim"] = _dims(register)
     return register
+
+
+def _dims(parts: pd.DataFrame) -> np.ndarray:
+    """A number per (district, zone, segment, sample) tuple, in order of first appearance
+    (as the factorised texts of :func:`read_register`): one integer key per row, from each
+    column's own numbering."""
+    key = np.zeros(len(parts), dtype=np.int64)
+    for column in ("district", "zone", "segment", "sample"):
+        codes, uniques = pd.factorize(parts[column])
+        key = key * (len(uniques) + 1) + (codes.astype(np.int64) + 1)
+    return pd.factorize(key)[0]
 
 
 def _stored_revenue(conn: sqlite3.Connection, periods: list[str]) -> pd.DataFrame:

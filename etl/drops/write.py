@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from etl.drops import before_load, derive, merge
 from etl.drops.background import Background, stage_frame, stage_specs
-from etl.drops.code_bytes import sorted_codes
+from etl.drops.code_bytes import codes_of, sorted_codes
 from etl.drops.read import ReadResult
 from etl.drops.results import FileResult, LoadResult
 from etl.drops.run_record import insert_run, insert_run_files
@@ -196,7 +195,11 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
         if view is not None:
             # The drop's firms hold its values: the others are read back alone.
             with steps.timed(Step.READ_REGISTER):
-                register = derive.register_beside(conn, *view)
+                codes = (codes_of(conn, staged["enterprises"].table)
+                         if "enterprises" in staged else None)
+                register = derive.register_beside(
+                    conn, view, codes if codes is not None else sorted_codes(view))
+                del codes
         if register is None:
             with steps.timed(Step.READ_REGISTER):
                 register = derive.read_register(conn)
@@ -290,14 +293,12 @@ def _resends_every_value(frame: pd.DataFrame) -> bool:
                 and frame["status"].notna().all() and frame["provenance"].notna().all())
 
 
-def _register_view(firms: pd.DataFrame,
-                   default_provenance: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _register_view(firms: pd.DataFrame, default_provenance: str) -> pd.DataFrame:
     """:func:`etl.drops.derive.register_of` the values the merge stores for ``firms``, a
-    register resent with every value (:func:`_resends_every_value`), and its sorted codes."""
+    register resent with every value (:func:`_resends_every_value`)."""
     from etl.drops import pg_direct
 
-    view = derive.register_of(pg_direct.stored_register(firms, default_provenance))
-    return view, sorted_codes(view)
+    return derive.register_of(pg_direct.stored_register(firms, default_provenance))
 
 
 def _aggregate_rows(register: pd.DataFrame | None, firms: pd.DataFrame | None,
