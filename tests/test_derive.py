@@ -319,10 +319,14 @@ def test_the_committed_rows_of_other_firms_are_the_quarter_before_the_load(
                          "period": pd.Categorical(["2025Q1", "2025Q1"]),
                          "revenue": [7.0, 12.0], "from_ytd": [0, 0],
                          "provenance": ["sample", "reported"]})
-    others = before_load.committed_others(path, ["2025Q1", "2025Q2"], drop)
-    assert others is not None
-    rows = sorted(others.astype(object).itertuples(index=False, name=None))
-    assert rows == sorted([(C2, "2025Q1", 20.5, 1, False), (C4, "2025Q1", 5.0, 0, False)])
+    plain = drop.assign(credit_code=drop["credit_code"].astype(object))
+    assert before_load.committed_others(path, ["2025Q1"], plain.assign(
+        credit_code=["short", C1])) is None  # not a credit code: read the other way
+    for given in (drop, plain):
+        others = before_load.committed_others(path, ["2025Q1", "2025Q2"], given)
+        assert others is not None
+        rows = sorted(others.astype(object).itertuples(index=False, name=None))
+        assert rows == sorted([(C2, "2025Q1", 20.5, 1, False), (C4, "2025Q1", 5.0, 0, False)])
     stored = derive.other_runs_revenue(conn, 2, ["2025Q1"], 11)
     assert stored is not None
     assert rows == sorted(stored.astype({"sample": bool}).astype(object).itertuples(

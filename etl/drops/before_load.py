@@ -33,15 +33,18 @@ def database_file(conn: sqlite3.Connection) -> Path | None:
     return None
 
 
-def _row_code_bytes(codes: pd.Series) -> np.ndarray | None:
-    """Each row's credit code as 18 bytes (a categorical's categories converted once)."""
+def _drop_codes(drop: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """The drop's credit codes as 18 bytes and each row's position among them (a
+    categorical's categories converted once, not a copy per row)."""
+    codes = drop["credit_code"]
     if isinstance(codes.dtype, pd.CategoricalDtype):
-        categories = code_bytes(codes.cat.categories)
-        cat_codes = codes.cat.codes.to_numpy()
-        if categories is None or (cat_codes < 0).any():
+        distinct = code_bytes(codes.cat.categories)
+        rows = codes.cat.codes.to_numpy()
+        if distinct is None or (rows < 0).any():
             return None
-        return categories[cat_codes]
-    return code_bytes(codes)
+        return distinct, rows
+    each = code_bytes(codes)
+    return None if each is None else (each, np.arange(len(each)))
 
 
 def committed_others(path: Path, periods: list[str], drop: pd.DataFrame) -> pd.DataFrame | None:
@@ -52,6 +55,10 @@ def committed_others(path: Path, periods: list[str], drop: pd.DataFrame) -> pd.D
     :returns: None if a credit code is not 18 ASCII characters (the caller then reads the
         other runs' rows through its own connection).
     """
+    codes = _drop_codes(drop)
+    if codes is None:
+        return None
+    distinct, row_code = codes
     parts = []
     with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as reader:
         reader.execute("PRAGMA query_only = ON")
@@ -66,13 +73,19 @@ def committed_others(path: Path, periods: list[str], drop: pd.DataFrame) -> pd.D
                 rows, columns=["credit_code", "revenue", "from_ytd", "sample"])
             del rows
             stored = code_bytes(frame["credit_code"])
-            dropped = _row_code_bytes(drop["credit_code"][(drop["period"] == period).to_numpy()])
-            if stored is None or dropped is None:
+            if stored is None:
                 return None
+            dropped = distinct[row_code[(drop["period"] == period).to_numpy()]]
             if len(dropped):
-                dropped = np.sort(dropped)
-                at = np.minimum(np.searchsorted(dropped, stored), len(dropped) - 1)
-                frame = frame[dropped[at] != stored]
+                # The quarter's rows come in key order: the drop's codes are looked up in
+                # them (the drop's own are not sorted: a million of them in a first load).
+                order = (np.arange(len(stored)) if bool((stored[1:] > stored[:-1]).all())
+                         else np.argsort(stored, kind="stable"))
+                ordered = stored[order]
+                at = np.minimum(np.searchsorted(ordered, dropped), len(ordered) - 1)
+                in_drop = np.zeros(len(stored), dtype=bool)
+                in_drop[order[at[ordered[at] == dropped]]] = True
+                frame = frame[~in_drop]
             frame.insert(1, "period", period)
             frame["sample"] = frame["sample"].astype(bool)
             parts.append(frame)
