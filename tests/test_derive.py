@@ -12,6 +12,7 @@ from fixtures.make_fixtures import C1, C2, C3, C4
 from sqlalchemy.engine import Engine
 
 from etl.drops import derive
+from etl.drops.code_bytes import positions, sorted_codes
 from models.metrics import COUNT_METRIC, REVENUE_METRIC
 
 # credit code, district, zone, segment, founded, status, provenance
@@ -229,3 +230,117 @@ def test_the_drops_rows_and_the_other_runs_rows_sum_as_the_whole(
     again = derive.refresh_aggregates(conn, 12, revenue_periods=["2025Q1"],
                                       count_periods=["2025Q1"], base_rows=split)
     assert (stored, again) == (derive.DeriveCounts(14, 0), derive.DeriveCounts(0, 0))
+
+
+REGISTER_FRAME = ["credit_code", "district_adcode", "zone_id", "segment", "founded", "status",
+                  "provenance"]
+
+
+def _by_code(register: pd.DataFrame) -> pd.DataFrame:
+    """The register in credit-code order, ``dim`` checked to number each (district, zone,
+    segment, sample) tuple once and renumbered in that order."""
+    out = register.sort_values("credit_code").reset_index(drop=True)
+    out["credit_code"] = out["credit_code"].astype(object)
+    dims = ["district", "zone", "segment", "sample"]
+    assert out.groupby("dim")[dims].nunique(dropna=False).le(1).all().all()
+    assert out.groupby(dims, dropna=False)["dim"].nunique().eq(1).all()
+    out["dim"] = out.groupby(dims, sort=False, dropna=False).ngroup()
+    return out
+
+
+@pytest.mark.parametrize("drop_firms", [[0, 1, 2, 3], [0, 1, 3], [2]])
+def test_a_registers_view_beside_the_other_stored_firms_is_the_register_read_back(
+        conn: sqlite3.Connection, drop_firms: list[int]) -> None:
+    stored = derive.read_register(conn)
+    view = derive.register_of(pd.DataFrame([FIRMS[i] for i in drop_firms],
+                                           columns=REGISTER_FRAME))
+    register = derive.register_beside(conn, view, sorted_codes(view))
+    assert register is not None
+    pd.testing.assert_frame_equal(_by_code(register), _by_code(stored), check_dtype=False)
+    if len(drop_firms) == len(FIRMS):
+        assert register is view  # nothing else stored: nothing read back
+
+
+def test_a_view_of_a_firm_the_table_does_not_hold_is_not_used(
+        conn: sqlite3.Connection) -> None:
+    firms = [*FIRMS[:2], ("91310000MA1FL0000X", 310104, None, "applications", None, "active",
+                          "sample")]
+    view = derive.register_of(pd.DataFrame(firms, columns=REGISTER_FRAME))
+    assert derive.register_beside(conn, view, sorted_codes(view)) is None
+
+
+@pytest.mark.parametrize("codes", [
+    [C3, C1, "91310000MA1FL0000X", C1],  # unsorted, repeated, one not in the register
+    sorted([C1, C2, C3, C4]),
+    [C2, "short", C1],  # not a credit code: the hash lookup instead
+    [C2, "91310000MA1FL000０X"],  # not ASCII
+])
+def test_register_positions_are_those_of_the_index_lookup(
+        conn: sqlite3.Connection, codes: list[str]) -> None:
+    register = derive.read_register(conn)
+    expected = pd.Index(register["credit_code"]).get_indexer(codes)
+    for given in (pd.Series(codes, dtype=object), pd.Series(codes, dtype="string[pyarrow]"),
+                  pd.Index(codes)):
+        assert positions(register["credit_code"], given).tolist() == expected.tolist()
+
+
+def test_the_revenue_sums_over_a_registers_view_are_those_over_the_register_read_back(
+        conn: sqlite3.Connection) -> None:
+    """A full recount from the stored rows equals the sums over the view made from the frame
+    (its codes as Arrow strings, revenue codes categorical, as the validator makes them)."""
+    stored = derive.refresh_aggregates(conn, 11, revenue_periods=["2025Q1"],
+                                       count_periods=["2025Q1"])
+    firms = pd.DataFrame(FIRMS, columns=REGISTER_FRAME).astype({"credit_code": "string[pyarrow]"})
+    view = derive.register_of(firms)
+    revenue = pd.DataFrame(REVENUE, columns=["credit_code", "period", "revenue", "from_ytd"])
+    revenue["credit_code"] = revenue["credit_code"].astype("category")
+    revenue["provenance"] = "reported"
+    rows = derive.aggregate_rows(view, revenue, ["2025Q1"], ["2025Q1"])
+    again = derive.refresh_aggregates(conn, 12, revenue_periods=["2025Q1"],
+                                      count_periods=["2025Q1"], base_rows=rows)
+    assert (stored, again) == (derive.DeriveCounts(14, 0), derive.DeriveCounts(0, 0))
+
+
+def test_the_committed_rows_of_other_firms_are_the_quarter_before_the_load(
+        conn: sqlite3.Connection) -> None:
+    from pathlib import Path
+
+    from etl.drops import before_load
+
+    path = before_load.database_file(conn)
+    assert path is not None and path == Path(conn.execute(
+        "PRAGMA database_list").fetchone()[2])
+    # In the load's transaction: C1's row rewritten and C3's added (not committed).
+    conn.execute("UPDATE enterprise_revenue SET revenue = 12.0, etl_run_id = 11 "
+                 "WHERE credit_code = ?", (C1,))
+    conn.execute("INSERT INTO enterprise_revenue (credit_code, period, revenue, from_ytd, "
+                 "provenance, etl_run_id) VALUES (?, '2025Q1', 7.0, 0, 'sample', 11)", (C3,))
+    drop = pd.DataFrame({"credit_code": pd.Categorical([C3, C1]),
+                         "period": pd.Categorical(["2025Q1", "2025Q1"]),
+                         "revenue": [7.0, 12.0], "from_ytd": [0, 0],
+                         "provenance": ["sample", "reported"]})
+    plain = drop.assign(credit_code=drop["credit_code"].astype(object))
+    assert before_load.committed_others(path, ["2025Q1"], plain.assign(
+        credit_code=["short", C1])) is None  # not a credit code: read the other way
+    for given in (drop, plain):
+        others = before_load.committed_others(path, ["2025Q1", "2025Q2"], given)
+        assert others is not None
+        rows = sorted(others.astype(object).itertuples(index=False, name=None))
+        assert rows == sorted([(C2, "2025Q1", 20.5, 1, False), (C4, "2025Q1", 5.0, 0, False)])
+    stored = derive.other_runs_revenue(conn, 2, ["2025Q1"], 11)
+    assert stored is not None
+    assert rows == sorted(stored.astype({"sample": bool}).astype(object).itertuples(
+        index=False, name=None))
+    conn.rollback()
+    assert before_load.database_file(sqlite3.connect(":memory:")) is None
+
+
+def test_the_codes_of_a_stage_table_come_sorted_as_bytes(conn: sqlite3.Connection) -> None:
+    from etl.drops.code_bytes import codes_of
+
+    conn.execute("CREATE TEMP TABLE staged (credit_code TEXT)")
+    conn.executemany("INSERT INTO temp.staged VALUES (?)", [(C3,), (C1,), (C2,)])
+    assert codes_of(conn, "temp.staged").tolist() == sorted(  # type: ignore[union-attr]
+        c.encode("ascii") for c in (C1, C2, C3))
+    conn.execute("INSERT INTO temp.staged VALUES ('short')")
+    assert codes_of(conn, "temp.staged") is None

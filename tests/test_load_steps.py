@@ -25,8 +25,8 @@ def test_every_step_of_a_load_is_reported(geo_engine: Engine,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A first load of a drop with all three files runs every step: the register is staged in
     the thread while revenue is validated, zone metrics in the main thread, revenue in the
-    thread while the register is merged (its indexes rebuilt: a small threshold here), and the
-    new quarter's sums in the thread."""
+    thread while the register is merged (its indexes rebuilt: a small threshold here), then the
+    register's view for the aggregates and the new quarter's sums in the thread."""
     monkeypatch.setattr(staging, "REBUILD_MIN_ROWS", 1)
     timings: list[StepTiming] = []
     load_drop(geo_engine, GOOD / "2025Q1", today=TODAY, on_step=timings.append)
@@ -40,8 +40,10 @@ def test_every_step_of_a_load_is_reported(geo_engine: Engine,
         (Step.STAGE, False): 1,  # zone metrics
         (Step.MERGE, False): 4,  # which revenue rows to compare; register, zones, revenue
         (Step.INDEX_REBUILD, False): 1,
+        # The firms beside the drop's, read back (the drop's from their view).
         (Step.READ_REGISTER, False): 1,
-        (Step.AGGREGATE, True): 1,
+        # The register's view made from the frame (every column given), then the sums.
+        (Step.AGGREGATE, True): 2,
         (Step.DERIVE, False): 1,
         (Step.COMMIT, False): 1,
     })

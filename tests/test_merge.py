@@ -111,6 +111,53 @@ def test_a_register_revision_versions_what_it_changes(conn: sqlite3.Connection) 
         (C1, 11, "甲", "A Ltd", "suspended", 10)]
 
 
+def test_the_indexed_register_columns_are_those_of_the_models_indexes() -> None:
+    from models.tables import Enterprise
+
+    indexed = {c.name for ix in Enterprise.__table__.indexes  # type: ignore[attr-defined]
+               for c in ix.columns}
+    assert set(merge.ENT_INDEXED) == indexed
+
+
+def test_revisions_with_and_without_indexed_columns_leave_the_indexes_whole(
+        conn: sqlite3.Connection) -> None:
+    first = _stage(conn, "ent", ENT_STAGE, [
+        (C1, "甲", "A Ltd", "westbund_ai_tower", 310104, "foundation_models", "2020-01-15",
+         12.5, 120, "active", "sample", ALL_GIVEN, 0, 2),
+        (C2, "乙", "B Ltd", "zhangjiang_ai_island", 310115, "chips_computing", "2021-06-03",
+         300.0, 450, "active", "sample", ALL_GIVEN, 0, 3),
+    ])
+    merge.merge_enterprises(conn, first, run_id=10, source_id=10, default_provenance="reported")
+    second = _stage(conn, "ent", ENT_STAGE, [
+        # One more employee and a new status: no indexed column changes.
+        (C1, "甲", "A Ltd", "westbund_ai_tower", 310104, "foundation_models", "2020-01-15",
+         12.5, 121, "suspended", "sample", ALL_GIVEN, 0, 2),
+        # Another zone and founding date: indexed columns change.
+        (C2, "乙", "B Ltd", "westbund_ai_tower", 310115, "chips_computing", "2021-07-01",
+         300.0, 450, "active", "sample", ALL_GIVEN, 0, 3),
+    ])
+    counts = merge.merge_enterprises(conn, second, run_id=11, source_id=10,
+                                     default_provenance="reported")
+    assert counts == {0: (0, 2)}
+    assert _rows(conn, REGISTER) == [
+        (C1, "甲", "A Ltd", "westbund_ai_tower", 310104, "foundation_models", "2020-01-15",
+         12.5, 121, "suspended", "sample", 10, 11),
+        (C2, "乙", "B Ltd", "westbund_ai_tower", 310115, "chips_computing", "2021-07-01",
+         300.0, 450, "active", "sample", 10, 11),
+    ]
+    # Read through each index: every entry agrees with its row.
+    for index, where in (("ix_enterprises_zone", "zone_id = 'westbund_ai_tower'"),
+                         ("ix_enterprises_founded", "founded >= '2020-01-01'"),
+                         ("ix_enterprises_district", "district_adcode > 0")):
+        assert _rows(conn, f"SELECT credit_code FROM enterprises INDEXED BY {index} "
+                           f"WHERE {where} ORDER BY credit_code") == [(C1,), (C2,)]
+    assert _rows(conn, "PRAGMA integrity_check") == [("ok",)]
+    assert _rows(conn, "SELECT credit_code, employees, status, zone_id, founded "
+                       "FROM enterprise_versions ORDER BY credit_code") == [
+        (C1, 120, "active", "westbund_ai_tower", "2020-01-15"),
+        (C2, 450, "active", "zhangjiang_ai_island", "2021-06-03")]
+
+
 def test_a_register_that_doubles_its_table_rebuilds_the_indexes(
         conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(staging, "REBUILD_MIN_ROWS", 1)

@@ -89,3 +89,61 @@ def test_new_firms_in_quarters_that_hold_rows_sum_as_a_full_recount(
                                             count_periods=["2025Q2"])
         conn.rollback()
     assert recount == derive.DeriveCounts(0, 0)
+
+
+def _recount(engine: Engine, run_id: int, periods: list[str]) -> object:
+    """What a recount of every stored row of ``periods`` would change (nothing, if the load's
+    sums were right)."""
+    from etl.drops import derive
+
+    path = sqlite_path(str(engine.url))
+    assert path is not None
+    with sqlite3.connect(path) as conn:
+        recount = derive.refresh_aggregates(conn, run_id, revenue_periods=periods,
+                                            count_periods=periods)
+        conn.rollback()
+    return recount
+
+
+@pytest.mark.parametrize("revised", [False, True])
+def test_the_refresh_and_the_revised_refresh_sum_as_a_full_recount(
+        loaded: tuple[Engine, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        revised: bool) -> None:
+    """The register resent whole: its view for the aggregates is made from the frame; the
+    revised quarter's sums are the drop's rows (summed in the thread during the merge) plus
+    the quarter's committed rows of other firms (read in the thread meanwhile). Both must be
+    what a recount of every stored row gives."""
+    from etl.drops import before_load, derive
+
+    engine, drop = loaded
+    out = tmp_path / "next" / NEXT_QUARTER
+    drops = write_revised_quarter(drop, out, share=0.05) if revised else write_next_quarter(
+        drop, out)
+    read_back, committed = [], []
+    real_read, real_committed = derive.read_register, before_load.committed_others
+
+    def read(conn: sqlite3.Connection, where: str = "1 = 1") -> object:
+        read_back.append(where)
+        return real_read(conn, where)
+
+    def others(*args: object) -> object:
+        committed.append(real_committed(*args))  # type: ignore[arg-type]
+        return committed[-1]
+
+    def not_read(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the other runs' rows were read through the load's connection")
+
+    monkeypatch.setattr(derive, "read_register", read)
+    monkeypatch.setattr(before_load, "committed_others", others)
+    monkeypatch.setattr(derive, "other_runs_revenue", not_read)
+    result = load_drop(engine, drops, progress=False)
+    monkeypatch.undo()
+    assert result.changed
+    assert read_back == []  # the register's firms are all the drop's: none read back
+    if revised:
+        # 2025Q2's rows of the firms not revised, committed by the first load.
+        assert [len(c) for c in committed] == [FIRMS - FIRMS // 20]  # type: ignore[arg-type]
+    else:
+        assert committed == []  # a new quarter: the drop's rows are the whole of it
+    assert _recount(engine, result.run_id, ["2025Q1", "2025Q2", NEXT_QUARTER]) == \
+        derive.DeriveCounts(0, 0)

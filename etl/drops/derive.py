@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from etl.drops.code_bytes import CODE_LEN, positions
 from models.errors import AidashError
 from models.metrics import COUNT_METRIC, REVENUE_METRIC
 from models.periods import quarter_end, split_quarter
@@ -116,10 +117,10 @@ def _founded_by(founded: np.ndarray) -> np.ndarray:
     return out.reshape(-1).view("S10").astype("U10")
 
 
-_CODE_LEN = 18  # credit codes: 18 ASCII characters (GB 32100-2015; checked by the validator)
+_CODE_LEN = CODE_LEN
 
 
-def read_register(conn: sqlite3.Connection) -> pd.DataFrame:
+def read_register(conn: sqlite3.Connection, where: str = "1 = 1") -> pd.DataFrame:
     """The register's dimensions, one row per enterprise, read once for both metrics.
 
     ``founded_by`` is the end of the quarter the firm was founded in ('0000-00-00' when the
@@ -129,6 +130,8 @@ def read_register(conn: sqlite3.Connection) -> pd.DataFrame:
 
     The columns come back from SQLite as one text each (fields concatenated in one scan),
     not as a Python tuple per firm: at a million firms 1.4 s instead of 2.4 s.
+
+    :param where: which firms (SQL over the table's columns; default every one).
     """
     codes, dims, active, founded, n = conn.execute(f"""
         SELECT group_concat(credit_code, ''),
@@ -139,7 +142,7 @@ def read_register(conn: sqlite3.Connection) -> pd.DataFrame:
                group_concat(CASE WHEN status = 'active' THEN '1' ELSE '0' END, ''),
                group_concat(coalesce(CAST(founded AS TEXT), '{_UNKNOWN_DATE}'), ''),
                count(*)
-        FROM enterprises""").fetchone()
+        FROM enterprises WHERE {where}""").fetchone()
     if not n:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in (*REGISTER_COLUMNS, "dim")})
     code_bytes = codes.encode("ascii", errors="replace")
@@ -180,17 +183,65 @@ def register_of(firms: pd.DataFrame) -> pd.DataFrame:
     sample = (firms["provenance"] == "sample").to_numpy(dtype=bool)
     parts = pd.DataFrame({"district": district, "zone": zone.reset_index(drop=True),
                           "segment": firms["segment"].to_numpy(), "sample": sample})
-    # Numbered in order of first appearance, as the factorised texts are.
-    dim = parts.groupby(["district", "zone", "segment", "sample"], sort=False,
-                        dropna=False).ngroup().to_numpy()
+    dim = _dims(parts)
     register = parts.reset_index(drop=True)
-    register.insert(0, "credit_code", firms["credit_code"].to_numpy())
+    register.insert(0, "credit_code", firms["credit_code"].reset_index(drop=True))
     register["active"] = (firms["status"] == "active").to_numpy(dtype=bool)
     founded = firms["founded"].astype(object)
-    founded = founded.where(founded.notna(), _UNKNOWN_DATE).astype(str).to_numpy(dtype="S10")
+    founded = founded.where(founded.notna(), _UNKNOWN_DATE).to_numpy(dtype="S10")
     register["founded_by"] = _founded_by(founded)
     register["dim"] = dim
     return register
+
+
+def register_beside(conn: sqlite3.Connection, view: pd.DataFrame,
+                    codes: np.ndarray) -> pd.DataFrame | None:
+    """What :func:`read_register` would read back, from ``view`` (what :func:`register_of`
+    made of firms the table holds with exactly those values) and the stored firms that are
+    not in it, read back alone. Only the credit codes of the whole table are read (the sample
+    firms beside a register of a million, say, are a few thousand).
+
+    :param codes: the credit codes of ``view``, sorted, as 18-byte strings
+        (:func:`etl.drops.code_bytes.codes_of` its stage table, or
+        :func:`etl.drops.code_bytes.sorted_codes`).
+    :returns: None when the table does not hold every firm of ``view``.
+    """
+    # In key order (the primary key's index), so that the codes are looked up in order.
+    blob, n = conn.execute("""SELECT group_concat(credit_code, ''), count(*) FROM (
+                                  SELECT credit_code FROM enterprises ORDER BY credit_code
+                              ) AS stored""").fetchone()
+    if not n:
+        return None
+    raw = blob.encode("ascii", errors="replace")
+    if len(raw) != n * _CODE_LEN or len(codes) != len(view) or not len(codes):
+        return None
+    stored = np.frombuffer(raw, dtype=f"S{_CODE_LEN}")
+    found = codes[np.minimum(np.searchsorted(codes, stored), len(codes) - 1)] == stored
+    if int(found.sum()) != len(view):
+        return None
+    if found.all():
+        return view
+    conn.execute("DROP TABLE IF EXISTS temp.reg_others")
+    conn.execute("CREATE TEMP TABLE reg_others (credit_code TEXT PRIMARY KEY)")
+    conn.executemany("INSERT INTO temp.reg_others VALUES (?)",
+                     ((c.decode("ascii"),) for c in stored[~found]))
+    others = read_register(conn, "credit_code IN (SELECT credit_code FROM temp.reg_others)")
+    conn.execute("DROP TABLE temp.reg_others")
+    register = pd.concat([view.drop(columns="dim"), others.drop(columns="dim")],
+                         ignore_index=True)
+    register["dim"] = _dims(register)
+    return register
+
+
+def _dims(parts: pd.DataFrame) -> np.ndarray:
+    """A number per (district, zone, segment, sample) tuple, in order of first appearance
+    (as the factorised texts of :func:`read_register`): one integer key per row, from each
+    column's own numbering."""
+    key = np.zeros(len(parts), dtype=np.int64)
+    for column in ("district", "zone", "segment", "sample"):
+        codes, uniques = pd.factorize(parts[column])
+        key = key * (len(uniques) + 1) + (codes.astype(np.int64) + 1)
+    return pd.factorize(key)[0]
 
 
 def _stored_revenue(conn: sqlite3.Connection, periods: list[str]) -> pd.DataFrame:
@@ -240,10 +291,11 @@ def _revenue_base(register: pd.DataFrame, revenue: pd.DataFrame) -> pd.DataFrame
     codes = revenue["credit_code"]
     if isinstance(codes.dtype, pd.CategoricalDtype):
         # Look each distinct code up once, then index by the category codes.
-        position = pd.Index(register["credit_code"]).get_indexer(codes.cat.categories)
-        row_pos = position[codes.cat.codes.to_numpy()]
+        position = positions(register["credit_code"], codes.cat.categories)
+        cat_codes = codes.cat.codes.to_numpy()
+        row_pos = np.where(cat_codes < 0, -1, position[cat_codes])
     else:
-        row_pos = pd.Index(register["credit_code"]).get_indexer(codes)
+        row_pos = positions(register["credit_code"], codes)
     if (row_pos < 0).any():
         missing = codes.iloc[int(np.flatnonzero(row_pos < 0)[0])]
         raise AidashError(f"revenue of {missing} has no register entry; the database is "

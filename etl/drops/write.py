@@ -13,13 +13,16 @@ quarters that hold none).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from etl.drops import derive, merge
+from etl.drops import before_load, derive, merge
 from etl.drops.background import Background, stage_frame, stage_specs
+from etl.drops.code_bytes import codes_of, sorted_codes
 from etl.drops.read import ReadResult
 from etl.drops.results import FileResult, LoadResult
 from etl.drops.run_record import insert_run, insert_run_files
@@ -96,7 +99,7 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     # register is then made from it in the thread, while revenue is written, instead of being
     # read back from the table.
     firms = valid.enterprises if register_copied else None
-    resent = (valid.enterprises if direct and firms is None and valid.enterprises is not None
+    resent = (valid.enterprises if firms is None and valid.enterprises is not None
               and _resends_every_value(valid.enterprises) else None)
     early = background.result("enterprises")
     rev_direct = None
@@ -154,6 +157,20 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                        on_batch=steps.advance)
         del frame
     del rev_spec
+    if not direct and resent is not None and (valid.revenue_periods or count_periods):
+        # A register resent whole: once merged, the table may hold exactly its values (checked
+        # after the merge). The aggregates' view of it is made from the frame in the thread
+        # meanwhile, instead of reading a million firms back after the merge.
+        background.run("register view", Step.AGGREGATE, _register_view, resent,
+                       default_provenance)
+    database = before_load.database_file(conn)
+    stored_quarters = (merge.stored_periods(conn, valid.revenue_periods)
+                       if database is not None and revenue is not None else [])
+    if stored_quarters:
+        # The quarters' other rows, should the drop's be written whole (see the revenue's
+        # merge below): read from the committed state in the thread meanwhile.
+        background.run("committed revenue", Step.AGGREGATE, before_load.committed_others,
+                       database, stored_quarters, revenue)
     if "enterprises" in staged:
         with steps.timed(Step.MERGE):
             per_table.update(merge.merge_enterprises(
@@ -181,8 +198,19 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
         firms = None  # the view is made in the thread only while revenue is written
     # The aggregates' read of the register, while the staging thread may still be busy.
     if firms is None and (valid.revenue_periods or count_periods):
-        with steps.timed(Step.READ_REGISTER):
-            register = derive.read_register(conn)
+        view = background.result("register view")  # None unless made
+        if view is not None:
+            # The drop's firms hold its values: the others are read back alone.
+            with steps.timed(Step.READ_REGISTER):
+                codes = (codes_of(conn, staged["enterprises"].table)
+                         if "enterprises" in staged else None)
+                register = derive.register_beside(
+                    conn, view, codes if codes is not None else sorted_codes(view))
+                del codes
+        if register is None:
+            with steps.timed(Step.READ_REGISTER):
+                register = derive.read_register(conn)
+        del view
     split_rows: list[tuple[object, ...]] | None = None
     rev_staged = background.result("revenue")
     if rev_direct is not None:
@@ -205,12 +233,10 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     elif rev_staged is not None:
         staged["revenue"] = rev_staged
         stage.attach("revenue")
-        # No row of the drop can be stored already: every one is new (see may_be_stored).
-        all_new = rev_staged.to_compare == 0
-        if (register is not None and revenue is not None
-                and (all_new or not merge.revenue_stored(conn, valid.revenue_periods))):
-            # The drop's rows will be the whole of their quarters, or a part of them apart
-            # from the rest: they are summed in the thread while this one inserts them.
+        if register is not None and revenue is not None:
+            # The drop's rows will be the whole of their quarters, or (if every one of them
+            # is written) a part of them apart from the rest: they are summed in the thread
+            # while this one merges them (unused if neither).
             background.run("aggregates", Step.AGGREGATE, derive.aggregate_rows, register,
                            revenue, valid.revenue_periods, count_periods)
         steps.show("Merging revenue")
@@ -219,9 +245,15 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                                                 run_id=run_id)
         per_table.update(counts)
         if not whole:
-            drop_part = background.result("aggregates") if all_new else None
-            split_rows = _with_other_runs(conn, revenue, register, valid.revenue_periods,
-                                          count_periods, run_id, steps, drop_part=drop_part)
+            # Every row of the drop new or changed: each now carries this run.
+            written = sum(i + u for i, u in counts.values()) == (
+                len(revenue) if revenue is not None else -1)
+            committed = background.result("committed revenue")
+            split_rows = (_with_other_runs(
+                conn, revenue, register, valid.revenue_periods, run_id, steps,
+                drop_part=partial(background.result, "aggregates"), committed=committed)
+                if written else None)
+            del committed
             revenue = None
     steps.show("Deriving aggregates")
     base_rows = background.result("aggregates")
@@ -269,6 +301,14 @@ def _resends_every_value(frame: pd.DataFrame) -> bool:
                 and frame["status"].notna().all() and frame["provenance"].notna().all())
 
 
+def _register_view(firms: pd.DataFrame, default_provenance: str) -> pd.DataFrame:
+    """:func:`etl.drops.derive.register_of` the values the merge stores for ``firms``, a
+    register resent with every value (:func:`_resends_every_value`)."""
+    from etl.drops import pg_direct
+
+    return derive.register_of(pg_direct.stored_register(firms, default_provenance))
+
+
 def _aggregate_rows(register: pd.DataFrame | None, firms: pd.DataFrame | None,
                     default_provenance: str, revenue: pd.DataFrame, periods: list[str],
                     count_periods: list[str]) -> list[tuple[object, ...]]:
@@ -283,26 +323,28 @@ def _aggregate_rows(register: pd.DataFrame | None, firms: pd.DataFrame | None,
 
 
 def _with_other_runs(conn: sqlite3.Connection, revenue: pd.DataFrame | None,
-                     register: pd.DataFrame | None, periods: list[str],
-                     count_periods: list[str], run_id: int, steps: Steps, *,
-                     drop_part: list[tuple[object, ...]] | None = None,
-                     ) -> list[tuple[object, ...]] | None:
-    """The aggregate base rows of quarters that held revenue before this drop, when the
-    drop's rows and the stored rows of other runs are all there is to them
-    (:func:`etl.drops.derive.other_runs_revenue`): each part summed apart, since the sums
-    add up. None when they cannot be told apart that way (the stored rows are then read
-    whole).
+                     register: pd.DataFrame | None, periods: list[str], run_id: int,
+                     steps: Steps, *, drop_part: Callable[[], list[tuple[object, ...]] | None],
+                     committed: pd.DataFrame | None = None) -> list[tuple[object, ...]] | None:
+    """The aggregate base rows of quarters that held revenue before this drop, when every
+    row of the drop was written (new or changed, so that each carries this run): the drop's
+    rows and the stored rows of other runs (:func:`etl.drops.derive.other_runs_revenue`) are
+    then all there is to them, each part summed apart, since the sums add up.
 
-    :param drop_part: the drop's rows summed already (in the thread, when every row was known
-        to be new before the merge: they then all carry this run, uncounted).
+    :param drop_part: waits for the drop's rows summed in the thread (during the merge),
+        and returns them (None if they were not); the other runs' rows are summed here
+        meanwhile.
+    :param committed: on SQLite, the other runs' rows read from the committed state in the
+        thread (:func:`etl.drops.before_load.committed_others`), if they could be.
     """
     if revenue is None or register is None:
         return None
-    others = derive.other_runs_revenue(conn, len(revenue), periods, run_id,
-                                       all_written=drop_part is not None)
+    others = committed if committed is not None else derive.other_runs_revenue(
+        conn, len(revenue), periods, run_id, all_written=True)
     if others is None:
         return None
     with steps.timed(Step.AGGREGATE):
-        if drop_part is None:
-            drop_part = derive.aggregate_rows(register, revenue, periods, count_periods)
-        return drop_part + derive.aggregate_rows(register, others, periods, [])
+        other_rows = derive.aggregate_rows(register, others, periods, [])
+    del others
+    drop_rows = drop_part()
+    return None if drop_rows is None else drop_rows + other_rows
