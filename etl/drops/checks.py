@@ -267,12 +267,11 @@ class ColumnChecks:
         # byte per key, where sorting 8M revenue keys takes half a second. Only a wide key
         # space (more than a few keys per row) is left to the sort.
         if span <= max(4 * n, 1 << 20):
-            seen = np.zeros(span, dtype=bool)
-            present = key[complete]
-            seen[present] = True
-            if np.count_nonzero(seen) == len(present):
+            seen = np.zeros(span + 1, dtype=bool)
+            seen[key] = True  # an incomplete key (-1) marks the extra last flag
+            if np.count_nonzero(seen[:span]) == np.count_nonzero(complete):
                 return np.zeros(n, dtype=bool)
-            del seen, present
+            del seen
         if n and span < (1 << 31):
             key = key.astype(np.int32)
         # Sorted (stable) equal keys are adjacent, first occurrence first.

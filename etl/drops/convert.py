@@ -138,6 +138,11 @@ def spread(values: list[object], codes: np.ndarray) -> pd.Categorical:
                                      categories=pd.Index(categories, dtype="str"))
 
 
+def _one_array(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """An Arrow array in one piece (a ChunkedArray's chunks combined)."""
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
 def isin(values: pd.Series, allowed: Iterable[str] | np.ndarray | pd.api.extensions.ExtensionArray
          ) -> pd.Series:
     """``values.isin(allowed)`` through a pyarrow hash set (pandas' arrow-string isin walks a
@@ -146,8 +151,11 @@ def isin(values: pd.Series, allowed: Iterable[str] | np.ndarray | pd.api.extensi
     # are walked in Python.
     array_like = (np.ndarray, pd.api.extensions.ExtensionArray, pd.Index, pd.Series)
     items = allowed if isinstance(allowed, array_like) else list(allowed)
-    value_set = pa.array(pd.Series(items, dtype="str").dropna(), type=pa.large_string())
-    arr = pa.array(values.astype("str"), type=pa.large_string())
+    # Each side in its own Arrow text type (no copy into a wider one unless they differ).
+    value_set = _one_array(pa.array(pd.Series(items, dtype="str").dropna()))
+    arr = _one_array(pa.array(values.astype("str")))
+    if value_set.type != arr.type:
+        value_set, arr = value_set.cast(pa.large_string()), arr.cast(pa.large_string())
     found = pc.is_in(arr, value_set=value_set, skip_nulls=True).fill_null(False)
     return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index)
 

@@ -85,10 +85,10 @@ def batch_reader(source: pd.DataFrame, columns: Mapping[str, str], schema: pa.Sc
                  failed: list[BaseException]) -> pa.RecordBatchReader:
     """``source``'s ``columns`` as Arrow record batches of ``schema``, for a driver to ingest.
 
-    Each column is turned into Arrow once (a categorical stays a dictionary array: its
-    categories, a million credit codes in a big drop, are converted once rather than once per
-    batch), then batch by batch its rows are taken in order and only then decoded into plain
-    Arrow text, so no reordered or decoded copy of the whole frame ever exists.
+    A categorical column is turned into Arrow once (a dictionary array: its categories, a
+    million credit codes in a big drop, are converted once rather than once per batch), other
+    columns batch by batch; each batch's rows are taken in order and only then decoded into
+    plain Arrow text, so no reordered or decoded copy of the whole frame ever exists.
     An exception raised here is also put in ``failed``: drivers wrap it in their own, and
     the caller raises the original.
 
@@ -96,13 +96,17 @@ def batch_reader(source: pd.DataFrame, columns: Mapping[str, str], schema: pa.Sc
     """
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            whole = {c: _arrow_whole(source[c]) for c in columns}
+            # Only categoricals whole: other columns a batch at a time, so that no Arrow copy
+            # of a whole text column (a million names) is held while the rest is checked.
+            whole = {c: _arrow_whole(source[c]) for c in columns
+                     if isinstance(source[c].dtype, pd.CategoricalDtype)}
             for i in range(0, len(source), BATCH):
                 if cancelled.is_set():
                     raise StageCancelled(name)
-                rows = None if order is None else pa.array(order[i:i + BATCH])
-                parts = [whole[c].slice(i, BATCH) if rows is None else whole[c].take(rows)
-                         for c in columns]
+                at = slice(i, i + BATCH) if order is None else order[i:i + BATCH]
+                rows = None if order is None else pa.array(at)
+                parts = [(whole[c].slice(i, BATCH) if rows is None else whole[c].take(rows))
+                         if c in whole else _arrow_whole(source[c].iloc[at]) for c in columns]
                 yield pa.RecordBatch.from_arrays(
                     [_arrow_part(p, schema.field(columns[c]).type)
                      for c, p in zip(columns, parts, strict=True)], schema=schema)
