@@ -74,28 +74,27 @@ def stored_fits(conn: Connection, digests: list[str]) -> dict[str, StoredFit]:
     """The newest stored forecast of each of ``digests`` that has one (two queries)."""
     if not digests:
         return {}
-    rows = conn.execute(text(
-        """SELECT input_digest, max(id) FROM forecast_runs
-           WHERE input_digest IN :digests GROUP BY input_digest"""
-    ).bindparams(bindparam("digests", expanding=True)), {"digests": digests}).all()
-    if not rows:
-        return {}
-    ids = {int(fid): digest for digest, fid in rows}
     runs = conn.execute(text(
-        """SELECT id, model, method_note, backtest_mase, backtest_cov80, backtest_cov95
-           FROM forecast_runs WHERE id IN :ids"""
-    ).bindparams(bindparam("ids", expanding=True)), {"ids": list(ids)}).all()
+        """SELECT id, input_digest, model, method_note, backtest_mase, backtest_cov80,
+                  backtest_cov95
+           FROM forecast_runs WHERE id IN (
+               SELECT max(id) FROM forecast_runs WHERE input_digest IN :digests
+               GROUP BY input_digest)"""
+    ).bindparams(bindparam("digests", expanding=True)), {"digests": digests}).all()
+    if not runs:
+        return {}
+    ids = [int(r[0]) for r in runs]
     points = pd.read_sql_query(text(
         f"""SELECT forecast_id, period, period_end, {', '.join(POINT_COLUMNS)}
             FROM forecast_points WHERE forecast_id IN :ids ORDER BY forecast_id, period"""
-    ).bindparams(bindparam("ids", expanding=True)), conn, params={"ids": list(ids)})
+    ).bindparams(bindparam("ids", expanding=True)), conn, params={"ids": ids})
     by_id = {int(fid): part.set_index("period") for fid, part in points.groupby("forecast_id")}
     out: dict[str, StoredFit] = {}
-    for fid, model, note, mase, cov80, cov95 in runs:
+    for fid, digest, model, note, mase, cov80, cov95 in runs:
         part = by_id.get(int(fid))
         if part is None:
             continue  # a forecast with no points is nothing to carry over
-        out[ids[int(fid)]] = StoredFit(
+        out[digest] = StoredFit(
             forecast_id=int(fid), model=model, method_note=note,
             backtest={"mase": mase, "coverage_80": cov80, "coverage_95": cov95},
             points=part.drop(columns="forecast_id"))

@@ -237,52 +237,6 @@ def _valid_utf8(data: bytes | memoryview) -> bool:
     return True
 
 
-class _Utf8Check:
-    """:class:`_StrictDecoder` for UTF-8, fast on the usual file.
-
-    The bytes are checked up to the last line end of what has been fed (a line end is never
-    inside a multi-byte character), the rest carried to the next chunk. On the first piece that
-    is not UTF-8, or data with no line end, the strict decoder takes over from the start of
-    that piece, so :attr:`error` is the offset it would have given.
-    """
-
-    def __init__(self) -> None:
-        self.consumed = 0
-        self.skipped = 0
-        self.error: int | None = None
-        self._pending = b""
-        self._strict: _StrictDecoder | None = None
-
-    def skip(self, n: int) -> None:
-        self.consumed += n
-        self.skipped += n
-
-    def feed(self, chunk: bytes, final: bool = False) -> None:
-        if self.error is not None:
-            return
-        if self._strict is not None:
-            self._strict.feed(chunk, final)
-            self.error = self._strict.error
-            return
-        # Checked in two parts, so that a chunk is not copied: the carried bytes with the
-        # chunk's first line end, then the chunk up to its last line end.
-        first = len(chunk) if final else chunk.find(b"\n") + 1
-        last = len(chunk) if final else chunk.rfind(b"\n") + 1
-        view = memoryview(chunk)
-        if (first == 0 or not _valid_utf8(self._pending + chunk[:first])
-                or not _valid_utf8(view[first:last])):
-            self._strict = _StrictDecoder("utf-8")
-            self._strict.consumed = self.consumed
-            data, self._pending = self._pending + chunk, b""
-            self.feed(data, final)
-            return
-        self.consumed += len(self._pending) + last
-        self._pending = chunk[last:]
-
-    def finish(self) -> None:
-        self.feed(b"", final=True)
-
-
 class _StrictDecoder:
     """An incremental strict decoder that remembers the byte offset of the first error."""
 
@@ -309,6 +263,42 @@ class _StrictDecoder:
 
     def finish(self) -> None:
         self.feed(b"", final=True)
+
+
+class _Utf8Check(_StrictDecoder):
+    """:class:`_StrictDecoder` for UTF-8, fast on the usual file.
+
+    The bytes are checked up to the last line end of what has been fed (a line end is never
+    inside a multi-byte character), the rest carried to the next chunk. On the first piece that
+    is not UTF-8, or data with no line end, the strict decoder takes over from the start of
+    that piece, so :attr:`error` is the offset it would have given.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("utf-8")
+        self._pending = b""
+        self._strict = False
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        if self.error is not None:
+            return
+        if self._strict:
+            super().feed(chunk, final)
+            return
+        # Checked in two parts, so that a chunk is not copied: the carried bytes with the
+        # chunk's first line end, then the chunk up to its last line end.
+        first = len(chunk) if final else chunk.find(b"\n") + 1
+        last = len(chunk) if final else chunk.rfind(b"\n") + 1
+        view = memoryview(chunk)
+        if (first == 0 or not _valid_utf8(self._pending + chunk[:first])
+                or not _valid_utf8(view[first:last])):
+            # ``consumed`` counts the bytes checked so far: the decoder starts there.
+            self._strict = True
+            data, self._pending = self._pending + chunk, b""
+            super().feed(data, final)
+            return
+        self.consumed += len(self._pending) + last
+        self._pending = chunk[last:]
 
 
 # Encodings charset-normalizer may name that a drop plausibly arrives in, as a report names
