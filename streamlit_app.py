@@ -8,8 +8,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import auth, cached, state
 from app.i18n import LANGS, get_translator
 from app.pages import VIEWS
-from models.errors import DatabaseDamaged, DatabaseMissing
 from models.db import sqlite_path
+from models.errors import DatabaseDamaged, DatabaseMissing
 from models.health import damage_reason
 
 lang = state.init_lang()

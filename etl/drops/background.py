@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, Self
 
 import pandas as pd
 
 from etl.drops import merge
+from etl.drops.committed_register import CommittedRegister, compare
 from etl.drops.stage import Stage, StageCancelled
 from etl.drops.steps import Step, Steps
 from etl.drops.validate import ValidDrop
@@ -56,6 +58,25 @@ def stage_frame(stage: Stage, kind: str, frame: pd.DataFrame, columns: dict[str,
     return merge.Staged(table, {int(t): int(n) for t, n in per_file.items()}, to_compare)
 
 
+def stage_changed(stage: Stage, kind: str, frame: pd.DataFrame, columns: dict[str, str],
+                  keys: list[str], committed: CommittedRegister,
+                  on_batch: Callable[[int], None] | None = None) -> merge.Staged:
+    """:func:`stage_frame` of the validated register's rows that are not equal to their
+    committed rows (``committed``, read already: see :mod:`etl.drops.committed_register`);
+    the result carries the register's sorted credit codes."""
+    stored, committed.table = committed.table, None
+    # A register at least doubled by the drop (a first load, say) leaves few rows out at best.
+    found = (compare(frame, stored) if stored is not None and 2 * stored.num_rows >= len(frame)
+             else None)
+    del stored
+    if found is None:
+        return stage_frame(stage, kind, frame, columns, keys, on_batch)
+    committed.left_out = int(found.unchanged.sum())
+    staged = stage_frame(stage, kind, frame[~found.unchanged] if committed.left_out else frame,
+                         columns, keys, on_batch)
+    return replace(staged, left_out=committed.left_out, codes=found.codes)
+
+
 class Background:
     """Stages tables (and sums the aggregates) in one worker thread while the loader goes on
     (validating, merging). Tasks run one after the other, in the order submitted; each is
@@ -84,10 +105,21 @@ class Background:
         self.stage.cancel()
 
     def put(self, kind: str, frame: pd.DataFrame, columns: dict[str, str], keys: list[str],
-            on_batch: Callable[[int], None] | None = None) -> None:
-        """Start staging ``frame`` (see :func:`stage_frame`); its result is ``kind``'s."""
-        self.run(kind, Step.STAGE, stage_frame, self.stage, kind, frame, columns, keys,
-                 on_batch)
+            on_batch: Callable[[int], None] | None = None, *,
+            committed: CommittedRegister | None = None) -> None:
+        """Start staging ``frame`` (see :func:`stage_frame`; a register without the rows equal
+        to ``committed``'s, if given: :func:`stage_changed`); its result is ``kind``'s."""
+        if committed is not None:
+            self.run(kind, Step.STAGE, stage_changed, self.stage, kind, frame, columns, keys,
+                     committed, on_batch)
+        else:
+            self.run(kind, Step.STAGE, stage_frame, self.stage, kind, frame, columns, keys,
+                     on_batch)
+
+    def read_committed(self, committed: CommittedRegister) -> None:
+        """Start reading the committed register (before the register it is compared with is
+        put: tasks run in the order submitted)."""
+        self.run("committed register", Step.READ_REGISTER, committed.read)
 
     def run(self, key: str, step: Step, fn: Callable[..., Any], *args: Any) -> None:
         """Start ``fn(*args)``, timed as ``step``; :meth:`result` of ``key`` returns what it

@@ -21,7 +21,10 @@
    (``etl.drops.pg_direct``; a first load's register in the second thread while revenue is
    validated). ``etl.drops.derive`` then
    recomputes the aggregates of the touched quarters, from the drop's own rows when they are
-   the whole of their quarters. SQLite's row-by-row foreign key and CHECK constraint checks
+   the whole of their quarters. On SQLite, a register resent whole is first compared with
+   the committed one, read in the thread while the drop is read and validated
+   (``etl.drops.committed_register``): its rows equal to their stored rows are not staged.
+   SQLite's row-by-row foreign key and CHECK constraint checks
    are off during the load: the validator checks every reference and value a drop brings
    first.
 4. The ``etl_runs`` row is inserted at the start of the same transaction and finished at its
@@ -48,9 +51,10 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import Engine
 
-from etl.drops import merge, pg_direct
+from etl.drops import before_load, merge, pg_direct
 from etl.drops.background import Background, stage_specs
-from etl.drops.files import REPORT_NAME, discover, fingerprint, read_source
+from etl.drops.committed_register import COMPARE_MIN_FIRMS, CommittedRegister
+from etl.drops.files import REPORT_NAME, DropFile, discover, fingerprint, read_source
 from etl.drops.headers import Table, load_column_map
 from etl.drops.read import ReadResult, read_tables
 from etl.drops.report import display_path, reject
@@ -59,7 +63,7 @@ from etl.drops.run_record import find_repeat, now_text, record_repeat, record_ru
 from etl.drops.stage import Stage
 from etl.drops.steps import Step, StepHook, Steps
 from etl.drops.validate import ValidDrop, validate_drop
-from etl.drops.write import RunRows, begin_run, drop_provenance, write_drop
+from etl.drops.write import RunRows, begin_run, drop_provenance, early_register_view, write_drop
 from etl.runs import require_database
 from etl.transaction import busy_writer, driver_connection, write_transaction
 from models.db import sqlite_path
@@ -159,6 +163,26 @@ def _end_load(conn: sqlite3.Connection) -> None:
     merge.drop_temp(conn)
 
 
+def _data_version(conn: sqlite3.Connection) -> int:
+    """SQLite's ``data_version``: it changes when another connection commits."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def _read_committed(conn: sqlite3.Connection, background: Background,
+                    files: list[DropFile]) -> CommittedRegister | None:
+    """Start reading the committed register in the thread (see
+    :mod:`etl.drops.committed_register`), if the drop has a register, the database is a
+    SQLite file and its register is large enough to be worth it."""
+    path = before_load.database_file(conn)
+    if path is None or not any(f.kind == "enterprises" for f in files):
+        return None
+    if conn.execute("SELECT count(*) FROM enterprises").fetchone()[0] < COMPARE_MIN_FIRMS:
+        return None
+    committed = CommittedRegister(path, data_version=_data_version(conn))
+    background.read_committed(committed)
+    return committed
+
+
 def _driver_errors(engine: Engine) -> tuple[type[Exception], ...]:
     if is_postgres(engine):
         import psycopg
@@ -235,6 +259,11 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                 return record_repeat(conn, files, repeat, drop_name=drop_name,
                                      drop_label=drop_label, started=started, start=start,
                                      dry_run=dry_run)
+        # The register as committed, read in the thread from here on (SQLite, not a dry run):
+        # the validated register's rows equal to it are not staged. Used only if no other
+        # writer commits before this load holds the write lock.
+        committed = (_read_committed(conn, background, files)
+                     if not dry_run and not problems else None)
         steps.show("Reading files", len(files))
         with steps.timed(Step.READ):
             tables, table_problems = read_tables(files, column_map,
@@ -249,6 +278,8 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
         with write_transaction(conn, immediate=not dry_run):
             if not dry_run:
                 stage.remove_stale()  # the write lock is ours: no other load is staging
+            if committed is not None and _data_version(conn) != committed.data_version:
+                committed = None  # another writer committed since it was read
             try:
                 steps.show("Validating")
 
@@ -269,7 +300,12 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                             steps=steps))
                     else:
                         background.put("enterprises",
-                                       *stage_specs(ValidDrop(enterprises=frame))["enterprises"])
+                                       *stage_specs(ValidDrop(enterprises=frame))["enterprises"],
+                                       committed=committed)
+                        if committed is not None:
+                            background.run("register view", Step.AGGREGATE,
+                                           early_register_view, committed, frame,
+                                           drop_provenance(read))
                     _free_text(t for t in tables if t.kind == "enterprises")
 
                 with steps.timed(Step.VALIDATE):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,12 @@ class Staged:
     # (see :func:`may_be_stored`); None when the stage has no flag and every row of a quarter
     # holding rows is compared.
     to_compare: int | None = None
+    # Register: how many of the drop's rows were left out of the stage as equal to their
+    # committed rows (``etl.drops.committed_register``); the stage holds the others.
+    left_out: int = 0
+    # Register: the drop's credit codes (staged or left out) as sorted 18-byte strings, if
+    # known (``etl.drops.code_bytes``).
+    codes: np.ndarray | None = field(default=None, compare=False)
 
     def inserted(self) -> dict[int, tuple[int, int]]:
         """(inserted, updated) per file when every row is new."""

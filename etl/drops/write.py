@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from etl.drops import before_load, derive, merge
 from etl.drops.background import Background, stage_frame, stage_specs
 from etl.drops.code_bytes import codes_of, sorted_codes
+from etl.drops.committed_register import CommittedRegister
 from etl.drops.read import ReadResult
 from etl.drops.results import FileResult, LoadResult
 from etl.drops.run_record import insert_run, insert_run_files
@@ -102,6 +104,9 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     resent = (valid.enterprises if firms is None and valid.enterprises is not None
               and _resends_every_value(valid.enterprises) else None)
     early = background.result("enterprises")
+    # A register resent mostly unchanged: its view, made in the thread while the drop was
+    # validated (:func:`early_register_view`), if it was.
+    view = background.result("register view")
     rev_direct = None
     if direct and valid.revenue is not None and len(valid.revenue) and not merge.revenue_stored(
             conn, valid.revenue_periods):
@@ -157,7 +162,8 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                        on_batch=steps.advance)
         del frame
     del rev_spec
-    if not direct and resent is not None and (valid.revenue_periods or count_periods):
+    if (view is None and not direct and resent is not None
+            and (valid.revenue_periods or count_periods)):
         # A register resent whole: once merged, the table may hold exactly its values (checked
         # after the merge). The aggregates' view of it is made from the frame in the thread
         # meanwhile, instead of reading a million firms back after the merge.
@@ -198,12 +204,12 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
         firms = None  # the view is made in the thread only while revenue is written
     # The aggregates' read of the register, while the staging thread may still be busy.
     if firms is None and (valid.revenue_periods or count_periods):
-        view = background.result("register view")  # None unless made
+        if view is None:
+            view = background.result("register view")  # None unless made
         if view is not None:
             # The drop's firms hold its values: the others are read back alone.
             with steps.timed(Step.READ_REGISTER):
-                codes = (codes_of(conn, staged["enterprises"].table)
-                         if "enterprises" in staged else None)
+                codes = _drop_codes(conn, staged.get("enterprises"))
                 register = derive.register_beside(
                     conn, view, codes if codes is not None else sorted_codes(view))
                 del codes
@@ -299,6 +305,28 @@ def _resends_every_value(frame: pd.DataFrame) -> bool:
     every_bit = (1 << len(ENTERPRISE_OPTIONAL)) - 1
     return bool(((frame["given"].to_numpy() & every_bit) == every_bit).all()
                 and frame["status"].notna().all() and frame["provenance"].notna().all())
+
+
+def _drop_codes(conn: sqlite3.Connection, staged: merge.Staged | None) -> np.ndarray | None:
+    """The drop's credit codes as sorted 18-byte strings, from its staged register if they
+    can be had there (None: they are taken from the register's view)."""
+    if staged is None:
+        return None
+    if staged.codes is not None:
+        return staged.codes
+    # The stage holds every firm of the drop unless some were left out.
+    return codes_of(conn, staged.table) if not staged.left_out else None
+
+
+def early_register_view(committed: CommittedRegister, firms: pd.DataFrame,
+                        default_provenance: str) -> pd.DataFrame | None:
+    """:func:`_register_view` of a register resent with every value, most of its rows left
+    out of the stage as unchanged: made in the thread while the rest of the drop is checked
+    (None otherwise; a first load's register is staged whole, and its view is made after
+    validation, past the load's peak of memory)."""
+    if committed.left_out * 2 < len(firms) or not _resends_every_value(firms):
+        return None
+    return _register_view(firms, default_provenance)
 
 
 def _register_view(firms: pd.DataFrame, default_provenance: str) -> pd.DataFrame:

@@ -1,0 +1,135 @@
+"""The register as committed before the load, on SQLite: a resent register's unchanged rows
+are not staged.
+
+A quarterly drop resends the whole register, and most of its firms are as stored. The merge
+passes over such rows (:func:`etl.drops.merge.merge_enterprises`: a staged row equal to the
+stored one in every column changes nothing, whatever its file gave), but only after a
+million of them have been staged and joined. Instead, the committed register is read here,
+in the staging thread while the drop is read and validated (read-only, by a process of its
+own: :mod:`etl.drops.register_reader`), and the validated register's rows equal to their
+stored rows in every column are left out of the stage. The read starts before the load takes
+the write lock; it is used only if no other writer has committed in between (SQLite's
+``data_version``), so that what it read is the state the load's transaction starts from.
+
+Leaving a row out is always safe when in doubt: the merge decides the rest. So a row counts as
+unchanged only when each of its values, as the stage would write it (the same Arrow type),
+equals the stored value exactly, a missing value matching only a missing one: the merge's
+``IS``. A column whose stage type is not the stored one counts as changed on every row.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl.drops.code_bytes import code_bytes
+from etl.drops.merge import ENT_COLUMNS
+from etl.drops.stage import _arrow_part, _arrow_type, _arrow_whole
+
+# Below this many stored firms the register is staged whole: reading it takes a process of its
+# own, which costs more than staging a small register.
+COMPARE_MIN_FIRMS = 50_000
+
+
+@dataclass
+class CommittedRegister:
+    """The register's rows as committed, read by :meth:`read` (in the staging thread), and
+    what the validated register's comparison with them found
+    (:func:`etl.drops.background.stage_changed`)."""
+
+    path: Path
+    # The loading connection's ``PRAGMA data_version`` before the read began: unchanged once
+    # the load holds the write lock, no other writer has committed since.
+    data_version: int
+    table: pa.Table | None = None
+    # How many of the validated register's rows were left out of the stage as unchanged.
+    left_out: int = 0
+
+    def read(self) -> None:
+        """Read the committed register in credit-code order, in a process of its own
+        (:mod:`etl.drops.register_reader`); ``table`` stays None if it cannot be read (the
+        whole register is then staged, as without it)."""
+        query = f"SELECT credit_code, {', '.join(ENT_COLUMNS)} FROM enterprises ORDER BY credit_code"
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        with subprocess.Popen(
+                [sys.executable, "-m", "etl.drops.register_reader",
+                 f"{self.path.resolve().as_uri()}?mode=ro", query],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env) as child:
+            assert child.stdout is not None
+            try:
+                table = pa.ipc.open_stream(child.stdout).read_all()
+            except (pa.ArrowInvalid, OSError):
+                table = None
+        self.table = table if child.returncode == 0 else None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A validated register beside the committed one."""
+
+    # Per row: equal to the stored row of its firm in every column.
+    unchanged: np.ndarray
+    # The register's credit codes as sorted 18-byte strings.
+    codes: np.ndarray
+
+
+def compare(frame: pd.DataFrame, stored: pa.Table) -> Comparison | None:
+    """Which rows of the validated register ``frame`` equal the stored row of their firm in
+    every column of :data:`etl.drops.merge.ENT_COLUMNS`.
+
+    :param stored: the committed register, in credit-code order (:class:`CommittedRegister`).
+    :returns: None if a credit code is not 18 ASCII characters (on either side).
+    """
+    ours = code_bytes(frame["credit_code"])
+    theirs = code_bytes(stored.column("credit_code").combine_chunks())
+    if ours is None or theirs is None:
+        return None
+    if len(ours) == len(theirs) and np.array_equal(ours, theirs):
+        # Resent in the stored order: no search at all.
+        return _compare_at(frame, stored, np.arange(len(ours)), np.ones(len(ours), dtype=bool),
+                           ours)
+    order = np.argsort(ours, kind="stable")
+    ordered = ours[order]
+    if not len(theirs) or not len(ours):
+        return Comparison(np.zeros(len(frame), dtype=bool), ordered)
+    # Looked up in sorted order: a binary search with increasing keys narrows as it goes.
+    at = np.empty(len(ours), dtype=np.intp)
+    at[order] = np.minimum(np.searchsorted(theirs, ordered), len(theirs) - 1)
+    return _compare_at(frame, stored, at, theirs[at] == ours, ordered)
+
+
+def _compare_at(frame: pd.DataFrame, stored: pa.Table, at: np.ndarray, found: np.ndarray,
+                codes: np.ndarray) -> Comparison:
+    """:func:`compare`, with each row's stored row ``at`` where ``found``."""
+    rows = np.flatnonzero(found)
+    same = found[rows]
+    positions = pa.array(at[rows])
+    for column in ENT_COLUMNS:
+        old = stored.column(column).combine_chunks()
+        # A column stored empty throughout has whatever type the driver gave it.
+        empty = old.null_count == len(old)
+        kind = _arrow_type(frame[column])
+        if old.type != kind and not empty:
+            same[:] = False
+            break
+        new = _arrow_part(_arrow_whole(frame[column].iloc[rows]), kind)
+        old = old.take(positions)
+        if empty:
+            equal = new.is_null()
+        else:
+            equal = pc.or_(pc.fill_null(pc.equal(old, new), False),
+                           pc.and_(old.is_null(), new.is_null()))
+        same &= equal.to_numpy(zero_copy_only=False)
+    unchanged = np.zeros(len(frame), dtype=bool)
+    unchanged[rows] = same
+    return Comparison(unchanged, codes)
