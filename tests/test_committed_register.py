@@ -174,11 +174,30 @@ def _copy(engine: Engine, to: Path) -> Engine:
     return make_engine(to)
 
 
+def _firms_beside(engine: Engine) -> None:
+    """Three firms of another source beside the drop's, founded before its quarters."""
+    path = sqlite_path(str(engine.url))
+    assert path is not None
+    with sqlite3.connect(path) as conn:
+        run = conn.execute("SELECT max(id) FROM etl_runs").fetchone()[0]
+        conn.executemany(
+            """INSERT INTO enterprises (credit_code, name_zh, district_adcode, segment, founded,
+                                        status, provenance, etl_run_id)
+               VALUES (?, '旁', ?, 'applications', '2019-05-01', 'active', 'reported', ?)""",
+            [(f"91310000ZZZZZZZZ0{i}", 310104 + i, run) for i in range(3)])
+
+
+@pytest.mark.parametrize("beside", [False, True])
 @pytest.mark.parametrize("revised", [False, True])
 def test_a_refresh_stores_the_same_with_unchanged_rows_left_out(
         loaded: tuple[Engine, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        revised: bool) -> None:
+        revised: bool, beside: bool) -> None:
+    """The same database after the same refresh, with and without the comparison: the
+    register's view for the aggregates is then made from the drop and the committed firms
+    not in it (``beside``), during validation."""
     engine, drop = loaded
+    if beside:
+        _firms_beside(engine)
     out = tmp_path / "next" / NEXT_QUARTER
     refresh = (write_revised_quarter(drop, out, share=0.05) if revised
                else write_next_quarter(drop, out))
@@ -207,6 +226,14 @@ def test_a_refresh_stores_the_same_with_unchanged_rows_left_out(
         rows["etl_runs"] = [r[:2] + r[4:] for r in rows["etl_runs"]]
     assert bool(ours["enterprise_versions"]) == revised
     assert ours == theirs
+    path = sqlite_path(str(engine.url))
+    assert path is not None
+    with sqlite3.connect(path) as conn:
+        # Every firm founded by the quarter's end counts, the three beside the drop's too.
+        assert conn.execute(
+            """SELECT value FROM observations WHERE metric = 'enterprise_count'
+               AND scope_type = 'city' AND period = ? AND superseded_by IS NULL""",
+            (NEXT_QUARTER,)).fetchone()[0] == FIRMS + (3 if beside else 0)
     whole.dispose()
 
 

@@ -6,7 +6,7 @@ passes over such rows (:func:`etl.drops.merge.merge_enterprises`: a staged row e
 stored one in every column changes nothing, whatever its file gave), but only after a
 million of them have been staged and joined. Instead, the committed register is read here,
 in the staging thread while the drop is read and validated (read-only, by a process of its
-own: :mod:`etl.drops.register_reader`), and the validated register's rows equal to their
+own: :mod:`etl.drops.committed_reader`), and the validated register's rows equal to their
 stored rows in every column are left out of the stage. The read starts before the load takes
 the write lock; it is used only if no other writer has committed in between (SQLite's
 ``data_version``), so that what it read is the state the load's transaction starts from.
@@ -19,9 +19,6 @@ equals the stored value exactly, a missing value matching only a missing one: th
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.drops.code_bytes import code_bytes
+from etl.drops.committed_reader import read_committed
 from etl.drops.merge import ENT_COLUMNS
 from etl.drops.stage import _arrow_part, _arrow_type, _arrow_whole
 
@@ -52,25 +50,16 @@ class CommittedRegister:
     table: pa.Table | None = None
     # How many of the validated register's rows were left out of the stage as unchanged.
     left_out: int = 0
+    # The stored firms that are not in the validated register.
+    others: pa.Table | None = None
 
     def read(self) -> None:
-        """Read the committed register in credit-code order, in a process of its own
-        (:mod:`etl.drops.register_reader`); ``table`` stays None if it cannot be read (the
-        whole register is then staged, as without it)."""
-        query = f"SELECT credit_code, {', '.join(ENT_COLUMNS)} FROM enterprises ORDER BY credit_code"
-        root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-        with subprocess.Popen(
-                [sys.executable, "-m", "etl.drops.register_reader",
-                 f"{self.path.resolve().as_uri()}?mode=ro", query],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env) as child:
-            assert child.stdout is not None
-            try:
-                table = pa.ipc.open_stream(child.stdout).read_all()
-            except (pa.ArrowInvalid, OSError):
-                table = None
-        self.table = table if child.returncode == 0 else None
+        """Read the committed register in credit-code order (:mod:`etl.drops.committed_reader`);
+        ``table`` stays None if it cannot be read (the whole register is then staged, as
+        without it)."""
+        self.table = read_committed(
+            self.path,
+            f"SELECT credit_code, {', '.join(ENT_COLUMNS)} FROM enterprises ORDER BY credit_code")
 
 
 @dataclass(frozen=True)
@@ -81,6 +70,8 @@ class Comparison:
     unchanged: np.ndarray
     # The register's credit codes as sorted 18-byte strings.
     codes: np.ndarray
+    # The stored firms that are not in the register, as read.
+    others: pa.Table
 
 
 def compare(frame: pd.DataFrame, stored: pa.Table) -> Comparison | None:
@@ -101,7 +92,7 @@ def compare(frame: pd.DataFrame, stored: pa.Table) -> Comparison | None:
     order = np.argsort(ours, kind="stable")
     ordered = ours[order]
     if not len(theirs) or not len(ours):
-        return Comparison(np.zeros(len(frame), dtype=bool), ordered)
+        return Comparison(np.zeros(len(frame), dtype=bool), ordered, stored)
     # Looked up in sorted order: a binary search with increasing keys narrows as it goes.
     at = np.empty(len(ours), dtype=np.intp)
     at[order] = np.minimum(np.searchsorted(theirs, ordered), len(theirs) - 1)
@@ -132,4 +123,6 @@ def _compare_at(frame: pd.DataFrame, stored: pa.Table, at: np.ndarray, found: np
         same &= equal.to_numpy(zero_copy_only=False)
     unchanged = np.zeros(len(frame), dtype=bool)
     unchanged[rows] = same
-    return Comparison(unchanged, codes)
+    in_drop = np.zeros(stored.num_rows, dtype=bool)
+    in_drop[at[rows]] = True
+    return Comparison(unchanged, codes, stored.filter(pa.array(~in_drop)))

@@ -227,8 +227,13 @@ def register_beside(conn: sqlite3.Connection, view: pd.DataFrame,
                      ((c.decode("ascii"),) for c in stored[~found]))
     others = read_register(conn, "credit_code IN (SELECT credit_code FROM temp.reg_others)")
     conn.execute("DROP TABLE temp.reg_others")
-    register = pd.concat([view.drop(columns="dim"), others.drop(columns="dim")],
-                         ignore_index=True)
+    return joined(view, others)
+
+
+def joined(*parts: pd.DataFrame) -> pd.DataFrame:
+    """Registers made apart (:func:`read_register`, :func:`register_of`) as one, its
+    ``dim`` numbering the tuples of all of them."""
+    register = pd.concat([p.drop(columns="dim") for p in parts], ignore_index=True)
     register["dim"] = _dims(register)
     return register
 

@@ -63,7 +63,7 @@ from etl.drops.run_record import find_repeat, now_text, record_repeat, record_ru
 from etl.drops.stage import Stage
 from etl.drops.steps import Step, StepHook, Steps
 from etl.drops.validate import ValidDrop, validate_drop
-from etl.drops.write import RunRows, begin_run, drop_provenance, early_register_view, write_drop
+from etl.drops.write import RunRows, begin_run, drop_provenance, early_register, write_drop
 from etl.runs import require_database
 from etl.transaction import busy_writer, driver_connection, write_transaction
 from models.db import sqlite_path
@@ -303,8 +303,8 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                                        *stage_specs(ValidDrop(enterprises=frame))["enterprises"],
                                        committed=committed)
                         if committed is not None:
-                            background.run("register view", Step.AGGREGATE,
-                                           early_register_view, committed, frame,
+                            background.run("register", Step.AGGREGATE,
+                                           early_register, committed, frame,
                                            drop_provenance(read))
                     _free_text(t for t in tables if t.kind == "enterprises")
 

@@ -95,7 +95,6 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     per_table: dict[int, tuple[int, int]] = {}
     specs = stage_specs(valid)
     staged: dict[str, merge.Staged] = {}
-    register = None
     # The validated register, when the table will hold exactly its values: written whole into
     # the empty table (a first load), or resent whole (see below). The aggregates' view of the
     # register is then made from it in the thread, while revenue is written, instead of being
@@ -104,9 +103,10 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     resent = (valid.enterprises if firms is None and valid.enterprises is not None
               and _resends_every_value(valid.enterprises) else None)
     early = background.result("enterprises")
-    # A register resent mostly unchanged: its view, made in the thread while the drop was
-    # validated (:func:`early_register_view`), if it was.
-    view = background.result("register view")
+    # A register resent mostly unchanged: the aggregates' view of the register it leaves,
+    # made in the thread while the drop was validated (:func:`early_register`), if it was.
+    register = background.result("register")
+    made_early = register is not None
     rev_direct = None
     if direct and valid.revenue is not None and len(valid.revenue) and not merge.revenue_stored(
             conn, valid.revenue_periods):
@@ -150,6 +150,7 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     del specs
     if rev_direct is not None:
         rev_spec = None
+    rev_put = rev_spec is not None
     # Revenue is staged in the background while this thread merges the register and
     # rebuilds its indexes.
     steps.show("Merging the register" + (", staging revenue" if rev_spec else ""),
@@ -162,7 +163,7 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                        on_batch=steps.advance)
         del frame
     del rev_spec
-    if (view is None and not direct and resent is not None
+    if (not made_early and not direct and resent is not None
             and (valid.revenue_periods or count_periods)):
         # A register resent whole: once merged, the table may hold exactly its values (checked
         # after the merge). The aggregates' view of it is made from the frame in the thread
@@ -203,9 +204,8 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     if rev_direct is None or revenue is None:
         firms = None  # the view is made in the thread only while revenue is written
     # The aggregates' read of the register, while the staging thread may still be busy.
-    if firms is None and (valid.revenue_periods or count_periods):
-        if view is None:
-            view = background.result("register view")  # None unless made
+    if not made_early and firms is None and (valid.revenue_periods or count_periods):
+        view = background.result("register view")  # None unless made
         if view is not None:
             # The drop's firms hold its values: the others are read back alone.
             with steps.timed(Step.READ_REGISTER):
@@ -218,6 +218,15 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                 register = derive.read_register(conn)
         del view
     split_rows: list[tuple[object, ...]] | None = None
+    drop_sums = None
+    if made_early and rev_put and revenue is not None and not stored_quarters:
+        # The register was ready before revenue is, and the drop's quarters are new: their
+        # rows are summed here while the thread stages them. (A revised quarter's are summed
+        # in the thread, while this one merges them and the thread reads the quarter's
+        # other rows: summed here, they would wait on the same interpreter as that read.)
+        with steps.timed(Step.AGGREGATE):
+            drop_sums = derive.aggregate_rows(register, revenue, valid.revenue_periods,
+                                              count_periods)
     rev_staged = background.result("revenue")
     if rev_direct is not None:
         from etl.drops import pg_direct
@@ -239,7 +248,7 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     elif rev_staged is not None:
         staged["revenue"] = rev_staged
         stage.attach("revenue")
-        if register is not None and revenue is not None:
+        if drop_sums is None and register is not None and revenue is not None:
             # The drop's rows will be the whole of their quarters, or (if every one of them
             # is written) a part of them apart from the rest: they are summed in the thread
             # while this one merges them (unused if neither).
@@ -257,12 +266,14 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
             committed = background.result("committed revenue")
             split_rows = (_with_other_runs(
                 conn, revenue, register, valid.revenue_periods, run_id, steps,
-                drop_part=partial(background.result, "aggregates"), committed=committed)
+                drop_part=(partial(background.result, "aggregates") if drop_sums is None
+                           else lambda: drop_sums),
+                committed=committed)
                 if written else None)
             del committed
             revenue = None
     steps.show("Deriving aggregates")
-    base_rows = background.result("aggregates")
+    base_rows = drop_sums if drop_sums is not None else background.result("aggregates")
     if revenue is None:
         base_rows = split_rows  # None: computed from the stored rows instead
     with steps.timed(Step.DERIVE):
@@ -318,15 +329,22 @@ def _drop_codes(conn: sqlite3.Connection, staged: merge.Staged | None) -> np.nda
     return codes_of(conn, staged.table) if not staged.left_out else None
 
 
-def early_register_view(committed: CommittedRegister, firms: pd.DataFrame,
-                        default_provenance: str) -> pd.DataFrame | None:
-    """:func:`_register_view` of a register resent with every value, most of its rows left
-    out of the stage as unchanged: made in the thread while the rest of the drop is checked
-    (None otherwise; a first load's register is staged whole, and its view is made after
-    validation, past the load's peak of memory)."""
-    if committed.left_out * 2 < len(firms) or not _resends_every_value(firms):
+def early_register(committed: CommittedRegister, firms: pd.DataFrame,
+                   default_provenance: str) -> pd.DataFrame | None:
+    """What :func:`etl.drops.derive.read_register` will read back once ``firms``, a register
+    resent with every value, is merged: their :func:`_register_view` and the committed firms
+    not among them. Made in the thread while the rest of the drop is checked, when most of
+    its rows were left out of the stage as unchanged (None otherwise: a first load's register
+    is staged whole, and its view is made after validation, past the load's peak of memory).
+    """
+    others = committed.others
+    if (others is None or committed.left_out * 2 < len(firms)
+            or not _resends_every_value(firms)):
         return None
-    return _register_view(firms, default_provenance)
+    view = _register_view(firms, default_provenance)
+    if not others.num_rows:
+        return view
+    return derive.joined(view, derive.register_of(others.to_pandas()))
 
 
 def _register_view(firms: pd.DataFrame, default_provenance: str) -> pd.DataFrame:
