@@ -379,3 +379,22 @@ def test_a_bad_or_future_date_is_reported(conn: sqlite3.Connection, value: str,
     assert _problems(conn, _table("enterprises", ENT, [_firm(FIRM_A, founded=value)])) == [
         Problem(ENT, None, 2, "founded", value, reason),
     ]
+
+
+def test_revenue_cells_are_quoted_as_written_once_their_columns_are_typed(
+        conn: sqlite3.Connection) -> None:
+    """Revenue's text columns are kept as categoricals of their texts once typed, and the
+    files' own text is let go (at 8M rows, hundreds of megabytes): later checks still quote
+    each cell as its file wrote it."""
+    revenue = _table("revenue", REV, [
+        {"credit_code": NOWHERE.lower(), "period": "2025年1季度", "revenue": "1",
+         "provenance": "样例"},
+        {"credit_code": FIRM_A, "period": "2025年1-6月", "revenue": "2", "basis": "当季"}])
+    read = ReadResult(files=[DropFile(Path(n), n, None) for n in (ENT, REV)],
+                      tables=[_table("enterprises", ENT, [_firm(FIRM_A)]), revenue])
+    valid = validate_drop(read, COLUMN_MAP, conn, today=TODAY)
+    assert problems_as_list(valid.problems) == [
+        Problem(REV, None, 2, "credit_code", NOWHERE.lower(), REASONS["unknown_enterprise"]),
+        Problem(REV, None, 3, "basis", "当季", REASONS["basis_conflict"]),
+    ]
+    assert revenue.data.empty and not len(revenue.rows)

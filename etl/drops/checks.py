@@ -134,7 +134,8 @@ class ColumnChecks:
 
         :param compact: return a categorical (sorted categories): each distinct text is
             normalised and checked once, and the rows hold integer codes, not text (8M revenue
-            rows repeat each code eight times).
+            rows repeat each code eight times). The frame's own column is then kept as a
+            categorical of its texts too (:meth:`keep_compact`).
         """
         if compact:
             return self._compact_codes(frame)
@@ -159,9 +160,22 @@ class ColumnChecks:
         cat_of_u, categories = sorted_factorize(norm.where(~bad_u))
         cat_of_u = np.append(cat_of_u, -1).astype(np.int32)  # position -1: a missing value
         del norm, reasons
+        typed = pd.Series(pd.Categorical.from_codes(cat_of_u[raw_codes], categories=categories),
+                          index=frame.index)
+        self.keep_compact(frame, "credit_code", raw_codes, raw_uniques)
+        return typed
+
+    @staticmethod
+    def keep_compact(frame: pd.DataFrame, column: str, codes: np.ndarray,
+                     uniques: pd.Series) -> None:
+        """Keep ``frame[column]``, once typed, as a categorical of its distinct texts (``codes``
+        and ``uniques`` as :func:`etl.drops.convert.factorize` returned them): later checks
+        quote the same raw values in their reports, and at 8M revenue rows the text of a
+        credit code or a period costs 100-200 MB a column, the categorical a byte to four a
+        row. (The stacked frame must hold the files' text alone for it to be freed: see
+        :meth:`etl.drops.validate.Validator.revenue`.)"""
+        frame[column] = pd.Categorical.from_codes(codes, categories=pd.Index(uniques))
         pa.default_memory_pool().release_unused()
-        return pd.Series(pd.Categorical.from_codes(cat_of_u[raw_codes], categories=categories),
-                         index=frame.index)
 
     def periods(self, frame: pd.DataFrame, *, compact: bool = False,
                 ) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -170,12 +184,14 @@ class ColumnChecks:
         :param compact: the canonical period as a categorical (sorted categories) rather than
             one Python object per row.
         """
-        period, end, ytd = self._compact_periods(frame)
+        period, end, ytd = self._compact_periods(frame, keep_compact=compact)
         return (period if compact else period.astype(object)), end, ytd
 
-    def _compact_periods(self, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    def _compact_periods(self, frame: pd.DataFrame, *, keep_compact: bool = False,
+                         ) -> tuple[pd.Series, pd.Series, pd.Series]:
         """:meth:`periods` with the canonical period as a categorical; per-row work is integer
-        indexing only."""
+        indexing only. ``keep_compact``: the frame's own column is then kept as a categorical
+        of its texts (:meth:`keep_compact`)."""
         codes, uniques = factorize(frame["period"])
         parsed = [parse_drop_period(u) for u in uniques]
         n = len(parsed)
@@ -195,17 +211,21 @@ class ColumnChecks:
             reason = np.full(len(codes), "", dtype=object)
             reason[bad] = error[codes[bad]]
             self.problems.rows(frame, bad, "period", pd.Series(reason, index=frame.index))
+        if keep_compact:
+            self.keep_compact(frame, "period", codes, uniques)
         return (pd.Series(spread(period, codes), index=frame.index),
                 pd.Series(end[codes], index=frame.index),
                 pd.Series(ytd[codes], index=frame.index))
 
     def _compact_enum(self, frame: pd.DataFrame, column: str, table: Mapping[str, object],
                       reason: str, default: object = None) -> pd.Series:
-        """:meth:`enum` as a categorical (``default`` where the value is missing)."""
+        """:meth:`enum` as a categorical (``default`` where the value is missing); the frame's
+        own column is kept as a categorical of its texts (:meth:`keep_compact`)."""
         codes, uniques = factorize(frame[column])
         mapped: list[object] = [table.get(enum_key(u)) for u in uniques]
         unknown_u = np.array([m is None for m in mapped] + [False], dtype=bool)
         self.problems.rows(frame, unknown_u[codes], column, reason)
+        self.keep_compact(frame, column, codes, uniques)
         values = [default if m is None else m for m in mapped]
         return pd.Series(spread([*values, default], np.where(codes < 0, len(values), codes)),
                          index=frame.index)

@@ -111,25 +111,35 @@ class Validator(ColumnChecks):
         frame = stack_tables(self.tables, "revenue", cols)
         if frame is None:
             return None
+        # The stacked frame holds the files' text alone from here (nothing after reads the
+        # tables' own), so that each column's text is freed once it is typed and kept compact
+        # (ColumnChecks.keep_compact).
+        for table in self.tables:
+            if table.kind == "revenue":
+                table.data, table.rows = table.data.iloc[:0], table.rows[:0]
         self.required(frame, "revenue")
         # Compact columns (8M rows): credit code and period as categoricals (integer codes),
         # provenance as a categorical; the period end only while the range checks need it.
+        # The columns of few distinct values first: their text is then compact while the
+        # credit codes and the numbers need their scratch.
         typed = pd.DataFrame(index=frame.index)
-        typed["credit_code"] = self.codes(frame, compact=True)
         period, end, ytd_period = self.periods(frame, compact=True)
+        basis = self._compact_enum(frame, "basis", BASIS_VALUES, REASONS["basis"])
+        provenance = self._compact_enum(frame, "provenance", PROVENANCE_VALUES,
+                                        REASONS["provenance"], self.default_provenance)
+        typed["credit_code"] = self.codes(frame, compact=True)
         typed["period"] = period
         typed["period_end"] = end
         del period, end
         revenue = self.number(frame, "revenue")
         typed["revenue"] = np.round(revenue.to_numpy(dtype="float64", copy=True), MONEY_DECIMALS)
         del revenue
-        basis = self._compact_enum(frame, "basis", BASIS_VALUES, REASONS["basis"])
         conflict = ytd_period & (basis == "quarterly")
         self.problems.rows(frame, conflict, "basis", REASONS["basis_conflict"])
         typed["ytd"] = ytd_period | (basis == "ytd").fillna(False).astype(bool)
         del basis, conflict, ytd_period
-        typed["provenance"] = self._compact_enum(frame, "provenance", PROVENANCE_VALUES,
-                                                 REASONS["provenance"], self.default_provenance)
+        typed["provenance"] = provenance
+        del provenance
         self.ranges("revenue", frame, typed)
         del typed["period_end"]
         dup = self.duplicates(frame, typed, ["credit_code", "period"])
