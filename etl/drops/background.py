@@ -72,7 +72,7 @@ def stage_changed(stage: Stage, kind: str, frame: pd.DataFrame, columns: dict[st
     if found is None:
         return stage_frame(stage, kind, frame, columns, keys, on_batch)
     committed.left_out = int(found.unchanged.sum())
-    committed.others = found.others
+    committed.others, committed.order = found.others, found.order
     staged = stage_frame(stage, kind, frame[~found.unchanged] if committed.left_out else frame,
                          columns, keys, on_batch)
     return replace(staged, left_out=committed.left_out, codes=found.codes)

@@ -50,8 +50,10 @@ class CommittedRegister:
     table: pa.Table | None = None
     # How many of the validated register's rows were left out of the stage as unchanged.
     left_out: int = 0
-    # The stored firms that are not in the validated register.
+    # The stored firms that are not in the validated register, and the register's rows in
+    # credit-code order.
     others: pa.Table | None = None
+    order: np.ndarray | None = None
 
     def read(self) -> None:
         """Read the committed register in credit-code order (:mod:`etl.drops.committed_reader`);
@@ -68,7 +70,8 @@ class Comparison:
 
     # Per row: equal to the stored row of its firm in every column.
     unchanged: np.ndarray
-    # The register's credit codes as sorted 18-byte strings.
+    # The register's rows in credit-code order, and their codes so ordered as 18-byte strings.
+    order: np.ndarray
     codes: np.ndarray
     # The stored firms that are not in the register, as read.
     others: pa.Table
@@ -87,20 +90,20 @@ def compare(frame: pd.DataFrame, stored: pa.Table) -> Comparison | None:
         return None
     if len(ours) == len(theirs) and np.array_equal(ours, theirs):
         # Resent in the stored order: no search at all.
-        return _compare_at(frame, stored, np.arange(len(ours)), np.ones(len(ours), dtype=bool),
-                           ours)
+        every = np.arange(len(ours))
+        return _compare_at(frame, stored, every, np.ones(len(ours), dtype=bool), every, ours)
     order = np.argsort(ours, kind="stable")
     ordered = ours[order]
     if not len(theirs) or not len(ours):
-        return Comparison(np.zeros(len(frame), dtype=bool), ordered, stored)
+        return Comparison(np.zeros(len(frame), dtype=bool), order, ordered, stored)
     # Looked up in sorted order: a binary search with increasing keys narrows as it goes.
     at = np.empty(len(ours), dtype=np.intp)
     at[order] = np.minimum(np.searchsorted(theirs, ordered), len(theirs) - 1)
-    return _compare_at(frame, stored, at, theirs[at] == ours, ordered)
+    return _compare_at(frame, stored, at, theirs[at] == ours, order, ordered)
 
 
 def _compare_at(frame: pd.DataFrame, stored: pa.Table, at: np.ndarray, found: np.ndarray,
-                codes: np.ndarray) -> Comparison:
+                order: np.ndarray, codes: np.ndarray) -> Comparison:
     """:func:`compare`, with each row's stored row ``at`` where ``found``."""
     rows = np.flatnonzero(found)
     same = found[rows]
@@ -125,4 +128,4 @@ def _compare_at(frame: pd.DataFrame, stored: pa.Table, at: np.ndarray, found: np
     unchanged[rows] = same
     in_drop = np.zeros(stored.num_rows, dtype=bool)
     in_drop[at[rows]] = True
-    return Comparison(unchanged, codes, stored.filter(pa.array(~in_drop)))
+    return Comparison(unchanged, order, codes, stored.filter(pa.array(~in_drop)))

@@ -337,11 +337,13 @@ def early_register(committed: CommittedRegister, firms: pd.DataFrame,
     its rows were left out of the stage as unchanged (None otherwise: a first load's register
     is staged whole, and its view is made after validation, past the load's peak of memory).
     """
-    others = committed.others
-    if (others is None or committed.left_out * 2 < len(firms)
+    others, order = committed.others, committed.order
+    if (others is None or order is None or committed.left_out * 2 < len(firms)
             or not _resends_every_value(firms)):
         return None
-    view = _register_view(firms, default_provenance)
+    # In credit-code order, the committed firms after the drop's (each part sorted): looking
+    # firms up in it then needs no sort of a million codes (etl.drops.code_bytes.positions).
+    view = _register_view(firms, default_provenance).take(order).reset_index(drop=True)
     if not others.num_rows:
         return view
     return derive.joined(view, derive.register_of(others.to_pandas()))
