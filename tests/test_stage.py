@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from etl.drops import stage as staging
@@ -175,3 +176,31 @@ def test_sorted_factorize_matches_pandas(dtype: object) -> None:
     # Not text: pandas' own.
     codes, uniques = sorted_factorize(pd.Series([3, 1, 3]))
     assert (codes.tolist(), uniques.tolist()) == ([1, 0, 1], [1, 3])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sorted_factorize_of_values_of_one_width_matches_pandas(seed: int) -> None:
+    """Values of one byte width (credit codes; here also multi-byte characters of one width)
+    are sorted as numpy byte strings: the same codes and values as pandas' sorted factorize,
+    and the same as Arrow's sort where a value of another width sends them there."""
+    from etl.drops import convert
+    from etl.drops.convert import sorted_factorize
+
+    rng = np.random.default_rng(seed)
+    alphabet = list("0123456789ABZ") + ["张", "江", "ä"] if seed % 2 else list("09AZaz~ ")
+    width = 3 if seed % 2 else 18
+    texts = ["".join(rng.choice(alphabet, width)) for _ in range(400)]
+    texts = [t for t in texts if len(t.encode()) == len(texts[0].encode())]
+    values = pd.Series(texts + texts[:50], dtype="str")
+    assert convert._fixed_width(pa.array(values.array)) is not None
+    codes, uniques = sorted_factorize(values)
+    want_codes, want_uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+    assert codes.tolist() == want_codes.tolist()
+    assert uniques.tolist() == list(want_uniques)
+    assert str(uniques.dtype) == "str"
+    # One value of another width: Arrow's sort, the same result.
+    longer = pd.Series([*values, texts[0] + "X"], dtype="str")
+    assert convert._fixed_width(pa.array(longer.array)) is None
+    codes, uniques = sorted_factorize(longer)
+    want_codes, want_uniques = pd.factorize(longer, sort=True, use_na_sentinel=True)
+    assert (codes.tolist(), uniques.tolist()) == (want_codes.tolist(), list(want_uniques))

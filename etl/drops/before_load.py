@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from etl.drops.code_bytes import code_bytes
-from etl.drops.committed_reader import read_committed
+from etl.drops.committed_reader import CommittedRead
 
 COLUMNS = ["credit_code", "period", "revenue", "from_ytd", "sample"]
 
@@ -47,26 +47,33 @@ def _drop_codes(drop: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     return None if each is None else (each, np.arange(len(each)))
 
 
-def committed_others(path: Path, periods: list[str], drop: pd.DataFrame) -> pd.DataFrame | None:
-    """The committed revenue rows of ``periods`` whose firm has no row of the same quarter in
-    ``drop`` (credit_code, period, revenue, from_ytd, and a boolean ``sample``). After a
-    merge that wrote every row of the drop, they are the stored rows of other runs.
-
-    :returns: None if a credit code is not 18 ASCII characters or the rows could not be read
-        (the caller then reads the other runs' rows through its own connection).
-    """
-    codes = _drop_codes(drop)
-    if codes is None:
-        return None
-    distinct, row_code = codes
+def read_quarters(path: Path, periods: list[str]) -> CommittedRead:
+    """Start reading the committed revenue rows of ``periods``, in key order, for
+    :func:`committed_others` (the reading process runs while the loader goes on)."""
     wanted = sorted(set(periods))
-    table = read_committed(
+    return CommittedRead(
         path, f"""SELECT period, credit_code, revenue, from_ytd,
                          CASE WHEN provenance = 'sample' THEN 1 ELSE 0 END AS sample
                   FROM enterprise_revenue WHERE period IN ({', '.join('?' * len(wanted))})
                   ORDER BY period, credit_code""", *wanted)
-    if table is None:
+
+
+def committed_others(read: CommittedRead, periods: list[str],
+                     drop: pd.DataFrame) -> pd.DataFrame | None:
+    """The committed revenue rows of ``periods`` whose firm has no row of the same quarter in
+    ``drop`` (credit_code, period, revenue, from_ytd, and a boolean ``sample``). After a
+    merge that wrote every row of the drop, they are the stored rows of other runs.
+
+    :param read: those rows being read (:func:`read_quarters` of the same ``periods``).
+    :returns: None if a credit code is not 18 ASCII characters or the rows could not be read
+        (the caller then reads the other runs' rows through its own connection).
+    """
+    table = read.table()
+    codes = _drop_codes(drop)
+    if table is None or codes is None:
         return None
+    distinct, row_code = codes
+    wanted = sorted(set(periods))
     quarters = table.column("period").to_numpy(zero_copy_only=False)
     frame = table.drop_columns("period").to_pandas()
     del table

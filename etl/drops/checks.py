@@ -22,6 +22,7 @@ from etl.drops.collector import Collector
 from etl.drops.convert import (
     QuarterPeriod,
     check_codes,
+    distinct_categorical,
     enum_key,
     factorize,
     lookup,
@@ -160,7 +161,7 @@ class ColumnChecks:
         cat_of_u, categories = sorted_factorize(norm.where(~bad_u))
         cat_of_u = np.append(cat_of_u, -1).astype(np.int32)  # position -1: a missing value
         del norm, reasons
-        typed = pd.Series(pd.Categorical.from_codes(cat_of_u[raw_codes], categories=categories),
+        typed = pd.Series(distinct_categorical(cat_of_u[raw_codes], categories),
                           index=frame.index)
         self.keep_compact(frame, "credit_code", raw_codes, raw_uniques)
         return typed
@@ -174,7 +175,7 @@ class ColumnChecks:
         credit code or a period costs 100-200 MB a column, the categorical a byte to four a
         row. (The stacked frame must hold the files' text alone for it to be freed: see
         :meth:`etl.drops.validate.Validator.revenue`.)"""
-        frame[column] = pd.Categorical.from_codes(codes, categories=pd.Index(uniques))
+        frame[column] = distinct_categorical(codes, pd.Index(uniques))
         pa.default_memory_pool().release_unused()
 
     def periods(self, frame: pd.DataFrame, *, compact: bool = False,

@@ -20,22 +20,35 @@ from pathlib import Path
 import pyarrow as pa
 
 
+class CommittedRead:
+    """A read of the committed state under way in a process of its own: the process starts
+    at once (it runs while the loader goes on), :meth:`table` waits for its result."""
+
+    def __init__(self, path: Path, query: str, *params: str) -> None:
+        """``query`` (with text ``params``) on the database file ``path``, opened read-only."""
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        self.child = subprocess.Popen(
+            [sys.executable, "-m", "etl.drops.committed_reader",
+             f"{path.resolve().as_uri()}?mode=ro", query, *params],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+
+    def table(self) -> pa.Table | None:
+        """The result, once the process has written it; None if it could not be read."""
+        with self.child as child:
+            assert child.stdout is not None
+            try:
+                table = pa.ipc.open_stream(child.stdout).read_all()
+            except (pa.ArrowInvalid, OSError):
+                table = None
+        return table if self.child.returncode == 0 else None
+
+
 def read_committed(path: Path, query: str, *params: str) -> pa.Table | None:
     """The result of ``query`` (with text ``params``) on the database file ``path``, opened
     read-only by another process; None if it could not be read."""
-    root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-    with subprocess.Popen(
-            [sys.executable, "-m", "etl.drops.committed_reader",
-             f"{path.resolve().as_uri()}?mode=ro", query, *params],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env) as child:
-        assert child.stdout is not None
-        try:
-            table = pa.ipc.open_stream(child.stdout).read_all()
-        except (pa.ArrowInvalid, OSError):
-            table = None
-    return table if child.returncode == 0 else None
+    return CommittedRead(path, query, *params).table()
 
 
 def main(argv: list[str]) -> int:

@@ -103,7 +103,9 @@ def sorted_factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize(values, sort=True, use_na_sentinel=True)``: codes (-1 for a missing
     value) into the distinct values in code point order. Text goes through Arrow's sort,
     which at a million credit codes takes 0.3 s and a few MB where pandas' sorted factorize
-    takes 2 s and 80 MB; anything else through pandas."""
+    takes 2 s and 80 MB, or, when every value has the same number of bytes (credit codes),
+    through numpy's sort of them as byte strings (a third faster again); anything else
+    through pandas."""
     array = None
     if pd.api.types.is_string_dtype(values.dtype) and len(values):
         with suppress(pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: pandas does it
@@ -115,6 +117,17 @@ def sorted_factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
                              or pa.types.is_large_string(array.type)):
         codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
         return np.asarray(codes, dtype=np.int64), pd.Index(uniques)
+    fixed = _fixed_width(array)
+    if fixed is not None:
+        # Every value the same number of bytes (credit codes): sorted as numpy byte strings,
+        # whose order is the bytes', which for UTF-8 is the code points'.
+        present = np.argsort(fixed, kind="stable")
+        ordered_bytes = fixed[present]
+        first = np.ones(len(ordered_bytes), dtype=bool)
+        first[1:] = ordered_bytes[1:] != ordered_bytes[:-1]
+        codes = np.empty(len(array), dtype=np.int64)
+        codes[present] = np.cumsum(first) - 1
+        return codes, pd.Index(pd.array(_text_of(ordered_bytes[first]), dtype="str"))
     present = pc.array_sort_indices(array, null_placement="at_end").to_numpy()
     present = present[:len(array) - array.null_count]
     ordered = array.take(present)
@@ -125,6 +138,40 @@ def sorted_factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     codes = np.full(len(array), -1, dtype=np.int64)
     codes[present] = np.cumsum(first) - 1
     return codes, pd.Index(ordered.filter(pa.array(first)).to_pandas())
+
+
+def _fixed_width(array: pa.Array) -> np.ndarray | None:
+    """Arrow text whose values all have the same number of bytes (no missing value, no NUL
+    byte, at most 64) as a numpy byte-string array over its buffer; None otherwise."""
+    if array.null_count or not len(array):
+        return None
+    offsets = np.frombuffer(array.buffers()[1],
+                            dtype=np.int64 if pa.types.is_large_string(array.type) else np.int32)[
+        array.offset:array.offset + len(array) + 1]
+    size = int(offsets[1] - offsets[0])
+    if not 0 < size <= 64 or (np.diff(offsets) != size).any():
+        return None
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    if not data.all():  # a NUL byte: numpy's byte strings drop trailing ones
+        return None
+    return data.view(f"S{size}")
+
+
+def _text_of(fixed: np.ndarray) -> pa.Array:
+    """Numpy byte strings of one width (UTF-8, no NUL byte) as Arrow text, from their buffer."""
+    size = fixed.dtype.itemsize
+    offsets = np.arange(0, size * len(fixed) + 1, size, dtype=np.int64)
+    return pa.Array.from_buffers(pa.large_string(), len(fixed),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(fixed.tobytes())])
+
+
+def distinct_categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """``pd.Categorical.from_codes`` for categories that are distinct by construction (a
+    factorisation's): pandas' own check that they are, a hash of every category (0.15 s at a
+    million credit codes), is skipped through its fast path where pandas has one."""
+    fast = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    dtype = fast(categories, False) if fast is not None else pd.CategoricalDtype(categories)
+    return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
 def spread(values: list[object], codes: np.ndarray) -> pd.Categorical:

@@ -173,11 +173,12 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     database = before_load.database_file(conn)
     stored_quarters = (merge.stored_periods(conn, valid.revenue_periods)
                        if database is not None and revenue is not None else [])
-    if stored_quarters:
+    if stored_quarters and database is not None:
         # The quarters' other rows, should the drop's be written whole (see the revenue's
         # merge below): read from the committed state in the thread meanwhile.
         background.run("committed revenue", Step.AGGREGATE, before_load.committed_others,
-                       database, stored_quarters, revenue)
+                       before_load.read_quarters(database, stored_quarters), stored_quarters,
+                       revenue)
     if "enterprises" in staged:
         with steps.timed(Step.MERGE):
             per_table.update(merge.merge_enterprises(
