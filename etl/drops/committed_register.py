@@ -107,6 +107,7 @@ def _compare_at(frame: pd.DataFrame, stored: pa.Table, at: np.ndarray, found: np
     """:func:`compare`, with each row's stored row ``at`` where ``found``."""
     rows = np.flatnonzero(found)
     same = found[rows]
+    every = len(rows) == len(frame)  # every firm stored: no row of the frame to leave out
     positions = pa.array(at[rows])
     for column in ENT_COLUMNS:
         old = stored.column(column).combine_chunks()
@@ -116,7 +117,8 @@ def _compare_at(frame: pd.DataFrame, stored: pa.Table, at: np.ndarray, found: np
         if old.type != kind and not empty:
             same[:] = False
             break
-        new = _arrow_part(_arrow_whole(frame[column].iloc[rows]), kind)
+        new = _arrow_part(_arrow_whole(frame[column] if every else frame[column].iloc[rows]),
+                          kind)
         old = old.take(positions)
         if empty:
             equal = new.is_null()
