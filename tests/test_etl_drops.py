@@ -696,9 +696,11 @@ def test_a_load_upgrades_an_older_database_first(base: Engine) -> None:
 def test_founded_by_is_the_end_of_the_founding_quarter() -> None:
     import numpy as np
 
+    from etl.drops.founded_by import founded_by
+
     dates = np.array([b"2020-01-01", b"2020-03-31", b"2020-04-01", b"2021-09-30",
                       b"2021-10-01", b"1999-12-31", b"0000-00-00"], dtype="S10")
-    assert derive._founded_by(dates).tolist() == [
+    assert founded_by(dates).tolist() == [
         "2020-03-31", "2020-03-31", "2020-06-30", "2021-09-30", "2021-12-31", "1999-12-31",
         "0000-00-00"]
 

@@ -11,5 +11,8 @@ texts), ``lookups`` (what it reads from the database), ``collector`` (the proble
 Around the steps: ``write`` writes a valid drop (staging in the second thread of
 ``background``), ``report`` rejects one, ``run_record`` keeps its rows in the history and
 ``sources`` its source row; ``results`` is what a load returns, ``steps`` its progress bar and
-step timings.
+step timings. On SQLite, what was committed before the load is read by ``committed_reader`` (a
+process of its own): the register, compared with a resent one by ``committed_register``, and a
+revised quarter's other rows (``before_load``); ``code_bytes`` and ``founded_by`` turn credit
+codes and founding dates into bytes for the aggregates.
 """
