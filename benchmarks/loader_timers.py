@@ -40,7 +40,8 @@ RSS_INTERVAL_S = 0.1
 
 
 class LoaderTimers:
-    """Collects one load's step timings through the hook and samples this process's RSS.
+    """Collects one load's step timings through the hook and samples the RSS of this process
+    and its children.
 
     :param sample_rss: also sample the RSS, to charge each sample to the step running then.
     """
@@ -67,12 +68,24 @@ class LoaderTimers:
             self._thread.join(timeout=5)
 
     def _sample(self) -> None:
+        """The RSS of this process and of the processes it has started (the loader reads
+        committed rows in a process of its own), summed, every :data:`RSS_INTERVAL_S`."""
         import psutil
 
         proc = psutil.Process()
         while not self._stop.is_set():
-            self.samples.append((time.perf_counter(), proc.memory_info().rss))
+            rss = proc.memory_info().rss
+            for child in proc.children(recursive=True):
+                try:
+                    rss += child.memory_info().rss
+                except psutil.Error:  # ended meanwhile
+                    pass
+            self.samples.append((time.perf_counter(), rss))
             time.sleep(RSS_INTERVAL_S)
+
+    def tree_peak(self) -> int:
+        """The highest RSS sampled, this process and its children together."""
+        return max((rss for _at, rss in self.samples), default=0)
 
     def phases(self, load_s: float, forecast_s: float) -> dict[str, float]:
         """Seconds per report line: the staging thread's steps on lines of their own, index

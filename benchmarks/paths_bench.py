@@ -19,8 +19,9 @@ facts, sample drops and forecasts):
    quarter's revenue restated (:func:`benchmarks.path_drops.write_revised_quarter`).
 
 Each load is ``etl.drops.load_drop`` followed by ``etl.forecasts.refresh_forecasts`` (what
-``aidash etl load`` runs), in a child process whose ``ru_maxrss`` is its peak memory; the
-median of ``--runs`` runs. Each path's bound is the same drop's rows, already in memory as
+``aidash etl load`` runs), in a child process whose peak memory is the higher of its
+``ru_maxrss`` and its RSS plus that of the processes it starts (the loader reads committed
+rows in one), sampled every 0.1 s; the median of ``--runs`` runs. Each path's bound is the same drop's rows, already in memory as
 tuples, inserted with sqlite3 ``executemany`` into plain tables in one transaction (the scale
 benchmark's bound); the median of three runs. Targets at 1M: each path within 2.5x its bound,
 peak RSS under 2 GB.
@@ -199,7 +200,9 @@ same refresh with every 20th firm revised (one more employee in the register, it
 quarter's revenue restated). Each is `etl.drops.load_drop` + `etl.forecasts.refresh_forecasts`
 (what `aidash etl load` runs) in a child process, the median of three runs; its bound is the
 same drop's rows inserted with sqlite3 `executemany` into plain tables in one transaction, the
-median of three runs in the same benchmark. Peak RSS is the load process's `ru_maxrss`."""
+median of three runs in the same benchmark. Peak RSS is the higher of the load process's
+`ru_maxrss` and, sampled every 0.1 s, its RSS plus that of the processes it starts (the loader
+reads committed rows in a process of its own)."""
 
 
 def section(text: str, command: str, result: Result) -> str:

@@ -241,6 +241,8 @@ def child_load(db_path: str, drop_dir: str, profile: str | None = None) -> dict:
     out["peak_rss"] = maxrss_bytes()
     if timers is not None:
         timers.stop()
+        # The load's reading processes count too: their RSS added to this one's, as sampled.
+        out["peak_rss"] = max(out["peak_rss"], timers.tree_peak())
         out["phase_peak_rss"] = timers.peak_rss(load_end=t1)
         out["phases"] = timers.phases(out["load_s"], out["forecast_s"])
     if statements:
