@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 
 from benchmarks.path_drops import NEXT_QUARTER, write_next_quarter, write_revised_quarter
 from etl.drops import background as bg
-from etl.drops import load
+from etl.drops import load, merge
 from etl.drops.committed_register import CommittedRegister, Comparison, compare
 from etl.drops.load import load_drop
-from etl.drops.merge import ENT_COLUMNS
+from etl.drops.merge import ENT_COLUMNS, ENT_INDEXED
 from etl.sample import write_scale_drop
 from models.db import make_engine, sqlite_path
 from tests.backends import dump
@@ -73,6 +73,10 @@ def test_rows_equal_in_every_column_are_unchanged_whatever_their_order() -> None
     found = compare(frame, stored)
     assert found is not None
     assert found.unchanged.tolist() == [True, False, False, False]
+    assert found.stored.tolist() == [True, False, True, True]
+    # No indexed column changed on a stored firm here.
+    assert found.keys_kept.tolist() == [True, False, True, True]
+    assert found.clean
     assert found.codes.tolist() == sorted(c.encode() for c in [*CODES, "91310000DDDDDDDDD4"])
 
 
@@ -90,6 +94,8 @@ def test_a_change_in_any_column_is_seen(column: str) -> None:
     found = compare(frame, stored)
     assert found is not None
     assert found.unchanged.tolist() == [True, False, False]
+    indexed = column in ENT_INDEXED
+    assert found.keys_kept.tolist() == [True, not indexed, not indexed]
 
 
 def test_a_column_typed_unlike_the_stored_one_leaves_every_row_to_the_merge() -> None:
@@ -97,7 +103,7 @@ def test_a_column_typed_unlike_the_stored_one_leaves_every_row_to_the_merge() ->
         8, "employees", pa.array(["120"] * 3))
     found = compare(_frame([_firm(c) for c in CODES]), stored)
     assert found is not None
-    assert not found.unchanged.any()
+    assert not found.unchanged.any() and not found.keys_kept.any() and not found.clean
 
 
 def test_a_column_stored_empty_throughout_matches_missing_values_only() -> None:
@@ -214,10 +220,20 @@ def test_a_refresh_stores_the_same_with_unchanged_rows_left_out(
         found.append(result)
         return result
 
+    written: list[str] = []
+    real_write = merge._write_register
+
+    def write(conn: sqlite3.Connection, rows: str, *args: object) -> object:
+        written.append(rows)
+        return real_write(conn, rows, *args)  # type: ignore[arg-type]
+
     monkeypatch.setattr(load, "COMPARE_MIN_FIRMS", 1)
     monkeypatch.setattr(bg, "compare", spy)
+    monkeypatch.setattr(merge, "_write_register", write)
     result = load_drop(engine, refresh, progress=False)
     assert [int(f.unchanged.sum()) for f in found] == [FIRMS - (FIRMS // 20 if revised else 0)]
+    # The revised rows, each known to be changed, are written from the stage itself.
+    assert written == (["stage_enterprises.enterprises"] if revised else [])
     assert (result.inserted, result.updated, result.derived_inserted,
             result.derived_updated) == (expected.inserted, expected.updated,
                                         expected.derived_inserted, expected.derived_updated)

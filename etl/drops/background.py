@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Self
 
+import numpy as np
 import pandas as pd
 
 from etl.drops import merge
@@ -73,9 +74,19 @@ def stage_changed(stage: Stage, kind: str, frame: pd.DataFrame, columns: dict[st
         return stage_frame(stage, kind, frame, columns, keys, on_batch)
     committed.left_out = int(found.unchanged.sum())
     committed.others, committed.order = found.others, found.order
-    staged = stage_frame(stage, kind, frame[~found.unchanged] if committed.left_out else frame,
-                         columns, keys, on_batch)
-    return replace(staged, left_out=committed.left_out, codes=found.codes)
+    rows = frame[~found.unchanged] if committed.left_out else frame
+    classified = found.clean and merge.resends_every_value(frame)
+    if classified:
+        # Every value resent and every column compared: each staged row is new or changed,
+        # and whether it keeps its indexed columns is known; the merge reads both from the
+        # stage instead of joining every row with the register again.
+        rows = rows.assign(
+            _action=np.where(found.stored[~found.unchanged], "changed", "new"),
+            _keys_kept=found.keys_kept[~found.unchanged].astype(np.int64))
+        columns = {**columns, "_action": "action", "_keys_kept": "keys_kept"}
+    staged = stage_frame(stage, kind, rows, columns, keys, on_batch)
+    return replace(staged, left_out=committed.left_out, codes=found.codes,
+                   classified=classified)
 
 
 class Background:

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from etl.drops.code_bytes import code_bytes
 from etl.drops.committed_reader import read_committed
-from etl.drops.merge import ENT_COLUMNS
+from etl.drops.merge import ENT_COLUMNS, ENT_INDEXED
 from etl.drops.stage import _arrow_part, _arrow_type, _arrow_whole
 
 # Below this many stored firms the register is staged whole: reading it takes a process of its
@@ -75,6 +75,12 @@ class Comparison:
     codes: np.ndarray
     # The stored firms that are not in the register, as read.
     others: pa.Table
+    # Per row: the firm is stored; it is, and its indexed columns (etl.drops.merge.ENT_INDEXED)
+    # are all equal to the stored ones. Whether every column was compared (none typed unlike
+    # the stored one).
+    stored: np.ndarray
+    keys_kept: np.ndarray
+    clean: bool
 
 
 def compare(frame: pd.DataFrame, stored: pa.Table) -> Comparison | None:
@@ -95,7 +101,8 @@ def compare(frame: pd.DataFrame, stored: pa.Table) -> Comparison | None:
     order = np.argsort(ours, kind="stable")
     ordered = ours[order]
     if not len(theirs) or not len(ours):
-        return Comparison(np.zeros(len(frame), dtype=bool), order, ordered, stored)
+        none = np.zeros(len(frame), dtype=bool)
+        return Comparison(none, order, ordered, stored, none, none, True)
     # Looked up in sorted order: a binary search with increasing keys narrows as it goes.
     at = np.empty(len(ours), dtype=np.intp)
     at[order] = np.minimum(np.searchsorted(theirs, ordered), len(theirs) - 1)
@@ -107,6 +114,8 @@ def _compare_at(frame: pd.DataFrame, stored: pa.Table, at: np.ndarray, found: np
     """:func:`compare`, with each row's stored row ``at`` where ``found``."""
     rows = np.flatnonzero(found)
     same = found[rows]
+    kept = same.copy()
+    clean = True
     every = len(rows) == len(frame)  # every firm stored: no row of the frame to leave out
     positions = pa.array(at[rows])
     for column in ENT_COLUMNS:
@@ -115,7 +124,7 @@ def _compare_at(frame: pd.DataFrame, stored: pa.Table, at: np.ndarray, found: np
         empty = old.null_count == len(old)
         kind = _arrow_type(frame[column])
         if old.type != kind and not empty:
-            same[:] = False
+            same[:] = kept[:] = clean = False
             break
         new = _arrow_part(_arrow_whole(frame[column] if every else frame[column].iloc[rows]),
                           kind)
@@ -125,9 +134,15 @@ def _compare_at(frame: pd.DataFrame, stored: pa.Table, at: np.ndarray, found: np
         else:
             equal = pc.or_(pc.fill_null(pc.equal(old, new), False),
                            pc.and_(old.is_null(), new.is_null()))
-        same &= equal.to_numpy(zero_copy_only=False)
+        equal_rows = equal.to_numpy(zero_copy_only=False)
+        same &= equal_rows
+        if column in ENT_INDEXED:
+            kept &= equal_rows
     unchanged = np.zeros(len(frame), dtype=bool)
     unchanged[rows] = same
+    keys_kept = np.zeros(len(frame), dtype=bool)
+    keys_kept[rows] = kept
     in_drop = np.zeros(stored.num_rows, dtype=bool)
     in_drop[at[rows]] = True
-    return Comparison(unchanged, order, codes, stored.filter(pa.array(~in_drop)))
+    return Comparison(unchanged, order, codes, stored.filter(pa.array(~in_drop)), found,
+                      keys_kept, clean)

@@ -43,6 +43,10 @@ class Staged:
     # Register: the drop's credit codes (staged or left out) as sorted 18-byte strings, if
     # known (``etl.drops.code_bytes``).
     codes: np.ndarray | None = field(default=None, compare=False)
+    # Register: each staged row carries whether it is new or changed (``action``) and keeps
+    # its indexed columns (``keys_kept``), its values being those to store (see
+    # ``etl.drops.background.stage_changed``).
+    classified: bool = False
 
     def inserted(self) -> dict[int, tuple[int, int]]:
         """(inserted, updated) per file when every row is new."""
@@ -58,6 +62,14 @@ ENT_COLUMNS = ("name_zh", "name_en", "zone_id", "district_adcode", "segment", "f
                "registered_capital", "employees", "status", "provenance")
 # The register's columns that one of its indexes holds (models/tables.py, Enterprise).
 ENT_INDEXED = ("name_zh", "zone_id", "district_adcode", "segment", "founded")
+
+
+def resends_every_value(frame: pd.DataFrame) -> bool:
+    """Whether the merge stores the frame's own values for each of its firms, whatever was
+    stored before: every optional column given, and a status and a provenance on every row."""
+    every_bit = (1 << len(ENTERPRISE_OPTIONAL)) - 1
+    return bool(((frame["given"].to_numpy() & every_bit) == every_bit).all()
+                and frame["status"].notna().all() and frame["provenance"].notna().all())
 
 
 def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
@@ -90,6 +102,9 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
                 SELECT s.credit_code, {', '.join(exprs[c] for c in ENT_COLUMNS)}, :source, :run
                 FROM {table} s ORDER BY s.rowid""", params)
         return staged.inserted()
+    if staged.classified:
+        # Each row new or changed already, with the values to store: read from the stage.
+        return _write_register(conn, table, params, steps)
     exprs = _ent_exprs(stored=True)
     differs = " OR ".join(f"({exprs[c]}) IS NOT e.{c}" for c in ENT_COLUMNS)
     conn.execute("DROP TABLE IF EXISTS temp.ent_new")
@@ -115,11 +130,25 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
     # of a million rows. Every statement below reads only 'new' and 'changed' rows.
     select = f"SELECT * FROM ({select}) AS staged WHERE action <> 'same'"
     conn.execute(f"CREATE TEMP TABLE ent_new AS {select}", params)
+    counts = _write_register(conn, "temp.ent_new", params, steps)
+    conn.execute("DROP TABLE temp.ent_new")
+    return counts
+
+
+def _write_register(conn: sqlite3.Connection, rows: str, params: dict[str, object],
+                    steps: Steps | None) -> dict[int, tuple[int, int]]:
+    """Write the register rows of table ``rows``, each new or changed (``action``), with the
+    values to store and whether a changed one keeps its indexed columns (``keys_kept``): the
+    before-images of changed rows versioned, changed rows updated, new rows inserted.
+
+    :returns: (inserted, updated) per table index ``t``.
+    """
+    all_cols = ", ".join(ENT_COLUMNS)
     conn.execute(f"""INSERT INTO enterprise_versions (credit_code, superseded_by, {all_cols},
                         source_id, etl_run_id)
         SELECT e.credit_code, :run, {', '.join(f'e.{c}' for c in ENT_COLUMNS)}, e.source_id,
                e.etl_run_id
-        FROM main.enterprises e JOIN temp.ent_new n ON n.credit_code = e.credit_code
+        FROM main.enterprises e JOIN {rows} n ON n.credit_code = e.credit_code
         WHERE n.action = 'changed'""", params)
     # A revision that keeps every indexed column (one more employee, a new status) sets only
     # the other columns, so that SQLite leaves the register's five indexes alone: setting
@@ -130,19 +159,17 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
         conn.execute(f"""UPDATE main.enterprises
             SET {', '.join(f'{c} = n.{c}' for c in columns)}, source_id = :source,
                 etl_run_id = :run
-            FROM temp.ent_new n
+            FROM {rows} n
             WHERE n.credit_code = enterprises.credit_code AND n.action = 'changed'
               AND n.keys_kept = {kept}""", params)
-    n_new = conn.execute("SELECT count(*) FROM temp.ent_new WHERE action = 'new'").fetchone()[0]
+    n_new = conn.execute(f"SELECT count(*) FROM {rows} WHERE action = 'new'").fetchone()[0]
     with indexes_rebuilt(conn, "enterprises", n_new, steps=steps):
         conn.execute(f"""INSERT INTO main.enterprises (credit_code, {all_cols}, source_id,
                             etl_run_id)
-            SELECT credit_code, {all_cols}, :source, :run FROM temp.ent_new
+            SELECT credit_code, {all_cols}, :source, :run FROM {rows}
             WHERE action = 'new' ORDER BY rowid""", params)
-    counts = file_counts(conn, f"SELECT t, {count_where('new')}, {count_where('changed')} "
-                                "FROM temp.ent_new GROUP BY t")
-    conn.execute("DROP TABLE temp.ent_new")
-    return counts
+    return file_counts(conn, f"SELECT t, {count_where('new')}, {count_where('changed')} "
+                             f"FROM {rows} GROUP BY t")
 
 
 def _ent_exprs(*, stored: bool) -> dict[str, str]:

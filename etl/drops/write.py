@@ -31,7 +31,7 @@ from etl.drops.run_record import insert_run, insert_run_files
 from etl.drops.sources import ensure_source, source_row
 from etl.drops.stage import Stage
 from etl.drops.steps import Step, Steps
-from etl.drops.validate import ENTERPRISE_OPTIONAL, ValidDrop
+from etl.drops.validate import ValidDrop
 
 if TYPE_CHECKING:
     from etl.drops.pg_direct import KeyOrder
@@ -101,7 +101,7 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     # read back from the table.
     firms = valid.enterprises if register_copied else None
     resent = (valid.enterprises if firms is None and valid.enterprises is not None
-              and _resends_every_value(valid.enterprises) else None)
+              and merge.resends_every_value(valid.enterprises) else None)
     early = background.result("enterprises")
     # A register resent mostly unchanged: the aggregates' view of the register it leaves,
     # made in the thread while the drop was validated (:func:`early_register`), if it was.
@@ -311,14 +311,6 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                       derived_updated=derived.updated)
 
 
-def _resends_every_value(frame: pd.DataFrame) -> bool:
-    """Whether the merge stores the frame's own values for each of its firms, whatever was
-    stored before: every optional column given, and a status and a provenance on every row."""
-    every_bit = (1 << len(ENTERPRISE_OPTIONAL)) - 1
-    return bool(((frame["given"].to_numpy() & every_bit) == every_bit).all()
-                and frame["status"].notna().all() and frame["provenance"].notna().all())
-
-
 def _drop_codes(conn: sqlite3.Connection, staged: merge.Staged | None) -> np.ndarray | None:
     """The drop's credit codes as sorted 18-byte strings, from its staged register if they
     can be had there (None: they are taken from the register's view)."""
@@ -340,7 +332,7 @@ def early_register(committed: CommittedRegister, firms: pd.DataFrame,
     """
     others, order = committed.others, committed.order
     if (others is None or order is None or committed.left_out * 2 < len(firms)
-            or not _resends_every_value(firms)):
+            or not merge.resends_every_value(firms)):
         return None
     # In credit-code order, the committed firms after the drop's (each part sorted): looking
     # firms up in it then needs no sort of a million codes (etl.drops.code_bytes.positions).
@@ -352,7 +344,7 @@ def early_register(committed: CommittedRegister, firms: pd.DataFrame,
 
 def _register_view(firms: pd.DataFrame, default_provenance: str) -> pd.DataFrame:
     """:func:`etl.drops.derive.register_of` the values the merge stores for ``firms``, a
-    register resent with every value (:func:`_resends_every_value`)."""
+    register resent with every value (:func:`etl.drops.merge.resends_every_value`)."""
     from etl.drops import pg_direct
 
     return derive.register_of(pg_direct.stored_register(firms, default_provenance))
