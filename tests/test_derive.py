@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
+import numpy as np
 import pandas as pd
 import pytest
 from fixtures.make_fixtures import C1, C2, C3, C4
@@ -350,3 +351,29 @@ def test_the_codes_of_a_stage_table_come_sorted_as_bytes(conn: sqlite3.Connectio
         c.encode("ascii") for c in (C1, C2, C3))
     conn.execute("INSERT INTO temp.staged VALUES ('short')")
     assert codes_of(conn, "temp.staged") is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_registers_joined_are_numbered_as_one_register_would_be(seed: int) -> None:
+    """``joined`` renumbers only one row per tuple of its first part: the result is what
+    numbering the whole gives, whatever the first part's order."""
+    def register(n: int, tag: int) -> pd.DataFrame:
+        rng = np.random.default_rng(tag)
+        frame = pd.DataFrame({
+            "credit_code": [f"C{tag}-{i}" for i in range(n)],
+            "district": pd.array(rng.choice([310104, 310115, None], n), dtype="Int64"),
+            "zone": pd.Series(rng.choice(["westbund_ai_tower", None], n), dtype=object),
+            "segment": pd.Series(rng.choice(["applications", "chips_computing"], n),
+                                 dtype=object),
+            "sample": rng.random(n) < 0.5, "active": rng.random(n) < 0.9,
+            "founded_by": pd.array(["2020-03-31"] * n, dtype="str")})
+        frame["dim"] = derive._dims(frame)
+        return frame
+
+    first = register(500, seed).sample(frac=1, random_state=seed).reset_index(drop=True)
+    rest = register(60, seed + 100)
+    whole = pd.concat([first.drop(columns="dim"), rest.drop(columns="dim")],
+                      ignore_index=True)
+    whole["dim"] = derive._dims(whole)
+    assert derive.joined(first, rest).equals(whole)
+    assert int(whole["dim"].max()) >= 1

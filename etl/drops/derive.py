@@ -217,11 +217,17 @@ def register_beside(conn: sqlite3.Connection, view: pd.DataFrame,
     return joined(view, others)
 
 
-def joined(*parts: pd.DataFrame) -> pd.DataFrame:
+def joined(first: pd.DataFrame, *rest: pd.DataFrame) -> pd.DataFrame:
     """Registers made apart (:func:`read_register`, :func:`register_of`) as one, its
-    ``dim`` numbering the tuples of all of them."""
-    register = pd.concat([p.drop(columns="dim") for p in parts], ignore_index=True)
-    register["dim"] = _dims(register)
+    ``dim`` numbering the tuples of all of them as :func:`_dims` of the whole would. Only
+    one row per tuple of ``first`` is numbered again with the others (``first`` a million
+    firms, the rest a few thousand), and ``first``'s numbers are mapped."""
+    heads = first.drop_duplicates("dim")
+    dims = _dims(pd.concat([heads, *rest], ignore_index=True))
+    renumber = np.zeros(int(first["dim"].max()) + 1 if len(first) else 0, dtype=np.int64)
+    renumber[heads["dim"].to_numpy()] = dims[:len(heads)]
+    register = pd.concat([p.drop(columns="dim") for p in (first, *rest)], ignore_index=True)
+    register["dim"] = np.concatenate([renumber[first["dim"].to_numpy()], dims[len(heads):]])
     return register
 
 
