@@ -364,3 +364,18 @@ def test_the_benchmark_timers_sum_a_real_load(geo_engine: Engine, scale_drop: Pa
                   and k != FORECAST_STEP)
     reported = sum(t.seconds for t in timers.timings if not t.in_thread) - rebuilds
     assert in_main == pytest.approx(max(load_s, reported))
+
+
+def test_the_paths_benchmark_records_its_command_without_the_folder_it_kept_files_in(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from benchmarks import paths_bench
+
+    written: list[str] = []
+    monkeypatch.setattr(paths_bench, "run", lambda sizes, runs, workdir: None)
+    monkeypatch.setattr(paths_bench, "render", lambda result: "table")
+    monkeypatch.setattr(paths_bench, "write_section",
+                        lambda text, command, result: written.append(command))
+    paths_bench.main(["--workdir", str(tmp_path), "--runs", "1"])
+    paths_bench.main(["--workdir", str(tmp_path)])
+    assert written == ["python -m benchmarks.paths_bench --runs 1",
+                       "python -m benchmarks.paths_bench"]
