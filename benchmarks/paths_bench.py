@@ -201,7 +201,9 @@ quarter's revenue restated). Each is `etl.drops.load_drop` + `etl.forecasts.refr
 same drop's rows inserted with sqlite3 `executemany` into plain tables in one transaction, the
 median of three runs in the same benchmark. Peak RSS is the higher of the load process's
 `ru_maxrss` and, sampled every 0.1 s, its RSS plus that of the processes it starts (the loader
-reads committed rows in a process of its own)."""
+reads committed rows in a process of its own). In the step table, the second thread's staging
+includes comparing a resent register with the committed one, and its aggregates line the
+reading of the committed register and the making of the aggregates' view of it."""
 
 
 def section(text: str, command: str, result: Result) -> str:
