@@ -16,7 +16,7 @@ import itertools
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -226,6 +226,22 @@ def geo_engine(engine: Engine, request: pytest.FixtureRequest) -> Engine:
     else:
         _restore(engine, request.getfixturevalue("geo_template"))
     return engine
+
+
+@pytest.fixture
+def load_scale(geo_engine: Engine, tmp_path: Path) -> Callable[[int, int], tuple[Engine, Path]]:
+    """Loads a scale drop of ``firms`` firms × 2 quarters (its folder ``2025Q2``, written with
+    ``seed``) onto the geography: returns the engine and the drop folder."""
+    from etl.drops.load import load_drop
+    from etl.sample import write_scale_drop
+
+    def load(firms: int, seed: int) -> tuple[Engine, Path]:
+        drop = tmp_path / "2025Q2"
+        write_scale_drop(drop, enterprises=firms, quarters=2, seed=seed)
+        assert load_drop(geo_engine, drop, progress=False).changed
+        return geo_engine, drop
+
+    return load
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ stored with every row staged."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +19,6 @@ from etl.drops import load, merge
 from etl.drops.committed_register import CommittedRegister, Comparison, compare
 from etl.drops.load import load_drop
 from etl.drops.merge import ENT_COLUMNS, ENT_INDEXED
-from etl.sample import write_scale_drop
 from models.db import make_engine, sqlite_path
 from tests.backends import dump
 
@@ -162,13 +161,8 @@ def test_a_register_that_cannot_be_read_is_staged_whole(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def loaded(geo_engine: Engine, tmp_path: Path) -> tuple[Engine, Path]:
-    if geo_engine.dialect.name != "sqlite":
-        pytest.skip("the committed register is read on SQLite only")  # pragma: no cover
-    drop = tmp_path / "2025Q2"
-    write_scale_drop(drop, enterprises=FIRMS, quarters=2, seed=5)
-    assert load_drop(geo_engine, drop, progress=False).changed
-    return geo_engine, drop
+def loaded(load_scale: Callable[[int, int], tuple[Engine, Path]]) -> tuple[Engine, Path]:
+    return load_scale(FIRMS, 5)
 
 
 def _copy(engine: Engine, to: Path) -> Engine:

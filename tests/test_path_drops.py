@@ -5,6 +5,7 @@ the revised refresh changes the register rows and last-quarter revenue of one fi
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,8 @@ FIRMS = 400
 
 
 @pytest.fixture
-def loaded(geo_engine: Engine, tmp_path: Path) -> tuple[Engine, Path]:
-    drop = tmp_path / "2025Q2"
-    write_scale_drop(drop, enterprises=FIRMS, quarters=2, seed=3)
-    assert load_drop(geo_engine, drop, progress=False).changed
-    return geo_engine, drop
+def loaded(load_scale: Callable[[int, int], tuple[Engine, Path]]) -> tuple[Engine, Path]:
+    return load_scale(FIRMS, 3)
 
 
 def _count(engine: Engine, sql: str) -> int:
