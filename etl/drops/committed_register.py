@@ -15,6 +15,10 @@ Leaving a row out is always safe when in doubt: the merge decides the rest. So a
 unchanged only when each of its values, as the stage would write it (the same Arrow type),
 equals the stored value exactly, a missing value matching only a missing one: the merge's
 ``IS``. A column whose stage type is not the stored one counts as changed on every row.
+When every value is resent and every column could be compared, the staged rows also carry
+whether each is new or changed and keeps its indexed columns
+(:func:`etl.drops.background.stage_changed`), so that the merge writes them without joining
+each with the register again (:func:`etl.drops.merge.merge_enterprises`).
 """
 
 from __future__ import annotations

@@ -80,7 +80,9 @@ def merge_enterprises(conn: sqlite3.Connection, staged: Staged, *, run_id: int,
     A column the file does not have keeps the stored value (the ``given`` bit mask says which
     optional columns each row's file has); a new firm without a status is ``active``.
     When none of the drop's credit codes is in the register yet, the rows go straight from
-    the stage into the register (no change detection needed).
+    the stage into the register (no change detection needed). When the stage says already
+    which rows are new or changed (``staged.classified``), they are written from it as they
+    are.
 
     :param staged: the staged register in credit-code order (see
         :func:`etl.drops.background.stage_frame`).
