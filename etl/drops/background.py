@@ -142,6 +142,10 @@ class Background:
         with self.steps.timed(step, in_thread=True):
             return fn(*args)
 
+    def started(self, key: str) -> bool:
+        """Whether a task ``key`` was started and its result not yet taken."""
+        return key in self.pending
+
     def failure(self) -> BaseException | None:
         """The exception a task has ended with (not a cancellation), if any: when it wrote
         into the load's transaction, the cause of whatever failed in the main thread after."""

@@ -103,10 +103,9 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     resent = (valid.enterprises if firms is None and valid.enterprises is not None
               and merge.resends_every_value(valid.enterprises) else None)
     early = background.result("enterprises")
-    # A register resent mostly unchanged: the aggregates' view of the register it leaves,
-    # made in the thread while the drop was validated (:func:`early_register`), if it was.
-    register = background.result("register")
-    made_early = register is not None
+    # A register resent mostly unchanged: the aggregates' view of the register it leaves is
+    # being made in the thread (:func:`early_register`), perhaps still.
+    register_pending = background.started("register")
     rev_direct = None
     if direct and valid.revenue is not None and len(valid.revenue) and not merge.revenue_stored(
             conn, valid.revenue_periods):
@@ -155,14 +154,28 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     # rebuilds its indexes.
     steps.show("Merging the register" + (", staging revenue" if rev_spec else ""),
                len(rev_spec[0]) if rev_spec else None)
+    database = before_load.database_file(conn)
+    stored_quarters = (merge.stored_periods(conn, valid.revenue_periods)
+                       if database is not None and revenue is not None else [])
+    rev_here = None
     if rev_spec is not None:
         frame, columns, keys = rev_spec
         with steps.timed(Step.MERGE):
             frame["_cmp"] = merge.may_be_stored(conn, frame, valid.revenue_periods)
-        background.put("revenue", frame, {**columns, "_cmp": "cmp"}, keys,
-                       on_batch=steps.advance)
+        if register_pending and stored_quarters:
+            # The thread is still making the register's view, and will then read and sum a
+            # revised quarter's rows: revenue is staged here meanwhile rather than queued
+            # behind that work.
+            with steps.timed(Step.STAGE):
+                rev_here = stage_frame(stage, "revenue", frame, {**columns, "_cmp": "cmp"},
+                                       keys, on_batch=steps.advance)
+        else:
+            background.put("revenue", frame, {**columns, "_cmp": "cmp"}, keys,
+                           on_batch=steps.advance)
         del frame
     del rev_spec
+    register = background.result("register")  # the early register, None unless made
+    made_early = register is not None
     if (not made_early and not direct and resent is not None
             and (valid.revenue_periods or count_periods)):
         # A register resent whole: once merged, the table may hold exactly its values (checked
@@ -170,12 +183,10 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
         # meanwhile, instead of reading a million firms back after the merge.
         background.run("register view", Step.AGGREGATE, _register_view, resent,
                        default_provenance)
-    database = before_load.database_file(conn)
-    stored_quarters = (merge.stored_periods(conn, valid.revenue_periods)
-                       if database is not None and revenue is not None else [])
     if stored_quarters and database is not None:
         # The quarters' other rows, should the drop's be written whole (see the revenue's
-        # merge below): read from the committed state in the thread meanwhile.
+        # merge below): read from the committed state by a process of their own, and less
+        # the drop's firms in the thread, meanwhile.
         background.run("committed revenue", Step.AGGREGATE, before_load.committed_others,
                        before_load.read_quarters(database, stored_quarters), stored_quarters,
                        revenue)
@@ -228,7 +239,7 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
         with steps.timed(Step.AGGREGATE):
             drop_sums = derive.aggregate_rows(register, revenue, valid.revenue_periods,
                                               count_periods)
-    rev_staged = background.result("revenue")
+    rev_staged = rev_here if rev_here is not None else background.result("revenue")
     if rev_direct is not None:
         from etl.drops import pg_direct
 
