@@ -74,8 +74,9 @@ def stage_changed(stage: Stage, kind: str, frame: pd.DataFrame, columns: dict[st
         return stage_frame(stage, kind, frame, columns, keys, on_batch)
     committed.left_out = int(found.unchanged.sum())
     committed.others, committed.order = found.others, found.order
+    committed.resent = merge.resends_every_value(frame)
     rows = frame[~found.unchanged] if committed.left_out else frame
-    classified = found.clean and merge.resends_every_value(frame)
+    classified = found.clean and committed.resent
     if classified:
         # Every value resent and every column compared: each staged row is new or changed,
         # and whether it keeps its indexed columns is known; the merge reads both from the

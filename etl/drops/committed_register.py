@@ -58,6 +58,8 @@ class CommittedRegister:
     # credit-code order.
     others: pa.Table | None = None
     order: np.ndarray | None = None
+    # Whether the validated register gives every value (etl.drops.merge.resends_every_value).
+    resent: bool = False
 
     def read(self) -> None:
         """Read the committed register in credit-code order (:mod:`etl.drops.committed_reader`);

@@ -343,7 +343,7 @@ def early_register(committed: CommittedRegister, firms: pd.DataFrame,
     """
     others, order = committed.others, committed.order
     if (others is None or order is None or committed.left_out * 2 < len(firms)
-            or not merge.resends_every_value(firms)):
+            or not committed.resent):
         return None
     # In credit-code order, the committed firms after the drop's (each part sorted): looking
     # firms up in it then needs no sort of a million codes (etl.drops.code_bytes.positions).
