@@ -196,9 +196,12 @@ def child_load(db_path: str, drop_dir: str, profile: str | None = None) -> dict:
     import psutil
 
     from etl.drops.load import load_drop
+    from etl.forecast_ahead import ForecastsAhead
     from etl.forecasts import refresh_forecasts
     from models.db import make_engine
 
+    # As `aidash etl load` runs it: the forecasts fitted while the load commits.
+    ahead = ForecastsAhead()
     timers = LoaderTimers() if profile is None else None
     out: dict[str, Any] = {"rss_before": psutil.Process().memory_info().rss,
                            "loadavg_before": os.getloadavg()[0]}
@@ -218,7 +221,8 @@ def child_load(db_path: str, drop_dir: str, profile: str | None = None) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         result = load_drop(engine, Path(drop_dir), progress=False,
-                           on_step=timers.on_step if timers is not None else None)
+                           on_step=timers.on_step if timers is not None else None,
+                           before_commit=ahead.start)
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         out.update(error=err(exc), traceback=traceback.format_exc()[-2000:],
                    peak_rss=maxrss_bytes())
@@ -228,7 +232,8 @@ def child_load(db_path: str, drop_dir: str, profile: str | None = None) -> dict:
                rows_read=result.read, inserted=result.inserted, changed=result.changed,
                derived_inserted=result.derived_inserted)
     try:
-        summary = refresh_forecasts(engine, vintage_run_id=result.run_id)
+        summary = refresh_forecasts(engine, vintage_run_id=result.run_id,
+                                    planned=ahead.take(result.run_id))
         out.update(forecast_series=summary.series)
     except Exception as exc:  # noqa: BLE001
         out.update(forecast_error=err(exc))

@@ -114,22 +114,27 @@ def etl_load(
         aidash etl load ~/incoming/2025Q3 --dry-run
     """
     from etl.drops.load import load_drop
+    from etl.forecast_ahead import ForecastsAhead
 
     engine = _engine(db)
+    # The forecasts are read and fitted while the load commits, and stored after it.
+    ahead = ForecastsAhead() if not (dry_run or no_forecast) else None
     try:
         result = load_drop(engine, drop_dir, dry_run=dry_run, report_path=report,
-                           progress=sys.stderr.isatty())
+                           progress=sys.stderr.isatty(),
+                           before_commit=ahead.start if ahead is not None else None)
     except DropRejected as exc:
         err.print(exc.summary, markup=False, soft_wrap=True)
         raise typer.Exit(code=1)
     except AidashError as exc:
         _fail(str(exc))
     out.print(result.summary_line(), markup=False, soft_wrap=True)
-    if result.changed and not dry_run and not no_forecast:
+    if result.changed and ahead is not None:
         from etl.forecasts import refresh_forecasts
 
         try:
-            refreshed = refresh_forecasts(engine, vintage_run_id=result.run_id)
+            refreshed = refresh_forecasts(engine, vintage_run_id=result.run_id,
+                                          planned=ahead.take(result.run_id))
         except AidashError as exc:
             _fail(str(exc))
         out.print(refreshed.summary_line(), markup=False, soft_wrap=True)

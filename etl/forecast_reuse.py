@@ -17,14 +17,16 @@ has none and is never reused.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 import models.forecast
@@ -32,6 +34,8 @@ import models.forecast
 # The libraries whose numerics a forecast depends on.
 _LIBRARIES = ("numpy", "scipy", "pandas", "statsmodels")
 POINT_COLUMNS = ("mean", "lo_80", "hi_80", "lo_95", "hi_95")
+# A read query: SQL with ``:name`` parameters, and their values → the rows as tuples.
+Query = Callable[[str, Mapping[str, Any]], list[tuple[Any, ...]]]
 
 
 @cache
@@ -70,24 +74,47 @@ class StoredFit:
     points: pd.DataFrame  # indexed by period text; POINT_COLUMNS and period_end
 
 
+def sa_query(conn: Connection) -> Query:
+    """``conn``'s queries as :data:`Query` runs them."""
+    return lambda sql, params: [tuple(r) for r in conn.execute(text(sql), dict(params)).all()]
+
+
+def dbapi_query(conn: Any) -> Query:
+    """The queries of a driver's own connection (``sqlite3``, or the loader's
+    :class:`models.dialect.PgConnection`, which rewrites the SQL for PostgreSQL) as
+    :data:`Query` runs them: the load's connection, which sees its uncommitted writes."""
+    return lambda sql, params: [tuple(r) for r in conn.execute(sql, dict(params)).fetchall()]
+
+
+def _in_list(name: str, values: list[Any]) -> tuple[str, dict[str, Any]]:
+    """``(:name0, :name1, …)`` and its parameters: an ``IN`` list every driver binds."""
+    params = {f"{name}{i}": v for i, v in enumerate(values)}
+    return "(" + ", ".join(f":{p}" for p in params) + ")", params
+
+
 def stored_fits(conn: Connection, digests: list[str]) -> dict[str, StoredFit]:
     """The newest stored forecast of each of ``digests`` that has one (two queries)."""
+    return stored_fits_from(sa_query(conn), digests)
+
+
+def stored_fits_from(query: Query, digests: list[str]) -> dict[str, StoredFit]:
+    """:func:`stored_fits` through ``query``."""
     if not digests:
         return {}
-    runs = conn.execute(text(
-        """SELECT id, input_digest, model, method_note, backtest_mase, backtest_cov80,
-                  backtest_cov95
-           FROM forecast_runs WHERE id IN (
-               SELECT max(id) FROM forecast_runs WHERE input_digest IN :digests
-               GROUP BY input_digest)"""
-    ).bindparams(bindparam("digests", expanding=True)), {"digests": digests}).all()
+    in_digests, params = _in_list("d", digests)
+    runs = query(
+        f"""SELECT id, input_digest, model, method_note, backtest_mase, backtest_cov80,
+                   backtest_cov95
+            FROM forecast_runs WHERE id IN (
+                SELECT max(id) FROM forecast_runs WHERE input_digest IN {in_digests}
+                GROUP BY input_digest)""", params)
     if not runs:
         return {}
-    ids = [int(r[0]) for r in runs]
-    points = pd.read_sql_query(text(
+    in_ids, params = _in_list("i", [int(r[0]) for r in runs])
+    points = pd.DataFrame(query(
         f"""SELECT forecast_id, period, period_end, {', '.join(POINT_COLUMNS)}
-            FROM forecast_points WHERE forecast_id IN :ids ORDER BY forecast_id, period"""
-    ).bindparams(bindparam("ids", expanding=True)), conn, params={"ids": ids})
+            FROM forecast_points WHERE forecast_id IN {in_ids} ORDER BY forecast_id, period""",
+        params), columns=["forecast_id", "period", "period_end", *POINT_COLUMNS])
     by_id = {int(fid): part.set_index("period") for fid, part in points.groupby("forecast_id")}
     out: dict[str, StoredFit] = {}
     for fid, digest, model, note, mase, cov80, cov95 in runs:

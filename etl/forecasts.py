@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +26,14 @@ from scipy.stats import norm
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from etl.forecast_reuse import as_result, input_digest, stored_fits
+from etl.forecast_reuse import (
+    Query,
+    StoredFit,
+    as_result,
+    input_digest,
+    sa_query,
+    stored_fits_from,
+)
 from etl.transaction import busy_writer, write_transaction
 from models.errors import AidashError
 from models.forecast import forecast
@@ -87,19 +94,22 @@ def load_series(conn: Connection) -> dict[str, tuple[pd.Series, str]]:
     different provenance are never fitted together: a key that has sample points is fitted on
     those alone (see :func:`_fitted_provenance`).
     """
-    frames = []
+    return series_from(sa_query(conn))
+
+
+def series_from(query: Query) -> dict[str, tuple[pd.Series, str]]:
+    """:func:`load_series` through ``query`` (:func:`etl.forecast_reuse.sa_query`, or
+    :func:`etl.forecast_reuse.dbapi_query` on a load's own connection)."""
+    rows = []
     for source, provenances in (("current_observations", ("sample", "derived")),
                                 ("series_of_record", ("reported",))):
-        df = pd.read_sql_query(text(_SERIES_SQL.format(source=source)), conn)
-        frames.append(df[df["provenance"].isin(provenances)])
-    data = pd.concat(frames, ignore_index=True)
+        rows += [r for r in query(_SERIES_SQL.format(source=source), {})
+                 if r[6] in provenances]
     # key (with Y or Q: where both exist they are different series) → provenance → period →
     # value, the last row of a period winning. Plain dicts: a pandas group per series costs
     # milliseconds, and a database holds hundreds of series.
     points: dict[tuple[str, str, str, str, str], dict[str, dict[str, float]]] = {}
-    for metric, scope_type, scope_id, basis, period, value, provenance in data[
-            ["metric", "scope_type", "scope_id", "basis", "period", "value", "provenance"]
-    ].itertuples(index=False, name=None):
+    for metric, scope_type, scope_id, basis, period, value, provenance in rows:
         key = (metric, scope_type, scope_id, basis, "Q" if "Q" in period else "Y")
         points.setdefault(key, {}).setdefault(provenance, {})[period] = value
     out: dict[str, tuple[pd.Series, str]] = {}
@@ -231,13 +241,52 @@ def _store_targets(conn: Connection, stored: dict[str, tuple[int, pd.Series, pd.
     return n
 
 
+@dataclass
+class FitPlan:
+    """What a refresh stores, read from one state of the database: each series to forecast
+    (key → values, provenance, horizon, input digest), how many were too short, the earlier
+    fits of the same inputs (:mod:`etl.forecast_reuse`), and the fits made so far (key →
+    result; by :func:`fit_all`)."""
+
+    fits: dict[str, tuple[pd.Series, str, int, str]]
+    skipped: int
+    earlier: dict[str, StoredFit]
+    results: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def plan_fits(query: Query) -> FitPlan:
+    """The series to forecast and their earlier fits, through ``query``."""
+    fits: dict[str, tuple[pd.Series, str, int, str]] = {}
+    skipped = 0
+    for key, (y, provenance) in series_from(query).items():
+        if y.notna().sum() < MIN_POINTS or (y.dropna() < 0).any():
+            skipped += 1
+            continue
+        horizon = HORIZON_QUARTERS if key.endswith("|Q") else HORIZON_YEARS
+        fits[key] = (y, provenance, horizon, input_digest(key, y, horizon, LEVELS))
+    earlier = stored_fits_from(query, [digest for *_, digest in fits.values()])
+    return FitPlan(fits, skipped, earlier)
+
+
+def fit_all(plan: FitPlan) -> None:
+    """Fit every series of ``plan`` that has no earlier fit of the same input (CPU only: no
+    database)."""
+    for key, (y, _provenance, horizon, digest) in plan.fits.items():
+        if digest not in plan.earlier and key not in plan.results:
+            plan.results[key] = forecast(y, horizon, LEVELS)
+
+
 def refresh_forecasts(engine: Engine, vintage_run_id: int | None = None, *,
-                      target_map_path: Path = TARGET_MAP) -> RefreshSummary:
+                      target_map_path: Path = TARGET_MAP,
+                      planned: FitPlan | None = None) -> RefreshSummary:
     """Forecast every series and store the results under ``vintage_run_id``.
 
     :param vintage_run_id: the ETL run whose data the forecasts see; default the latest run.
         A second refresh for the same vintage replaces that vintage's forecasts.
     :param target_map_path: the data file saying which series tracks which policy target.
+    :param planned: the series of ``vintage_run_id``'s data and their fits, made already
+        (:class:`etl.forecast_ahead.ForecastsAhead`, while the load committed); default: read
+        and fitted here.
     :raises AidashError: if the database holds no successful run yet.
     :raises DatabaseBusy: another writer held the database past the busy timeout; no forecast
         was stored.
@@ -254,27 +303,20 @@ def refresh_forecasts(engine: Engine, vintage_run_id: int | None = None, *,
                     "DELETE FROM forecast_runs WHERE vintage_run_id = :v"):
             conn.execute(text(sql.format(
                 runs="(SELECT id FROM forecast_runs WHERE vintage_run_id = :v)")), {"v": vintage})
-        series = load_series(conn)
+        plan = planned if planned is not None else plan_fits(sa_query(conn))
         now = datetime.now(UTC).replace(tzinfo=None)
         stored: dict[str, tuple[int, pd.Series, pd.DataFrame]] = {}
-        skipped = 0
-        fits: dict[str, tuple[pd.Series, str, int, str]] = {}
-        for key, (y, provenance) in series.items():
-            if y.notna().sum() < MIN_POINTS or (y.dropna() < 0).any():
-                skipped += 1
-                continue
-            horizon = HORIZON_QUARTERS if key.endswith("|Q") else HORIZON_YEARS
-            fits[key] = (y, provenance, horizon, input_digest(key, y, horizon, LEVELS))
-        earlier = stored_fits(conn, [digest for *_, digest in fits.values()])
         reused = 0
-        for key, (y, provenance, horizon, digest) in fits.items():
-            if digest in earlier:
-                result = as_result(earlier[digest], key.rsplit("|", 1)[1])
+        for key, (y, provenance, horizon, digest) in plan.fits.items():
+            if digest in plan.earlier:
+                result = as_result(plan.earlier[digest], key.rsplit("|", 1)[1])
                 reused += 1
+            elif key in plan.results:
+                result = plan.results[key]
             else:
                 result = forecast(y, horizon, LEVELS)
             stored[key] = (_store(conn, key=key, y=y, provenance=provenance, result=result,
                                   vintage=vintage, now=now, digest=digest), y, result)
         n_targets = _store_targets(conn, stored, read_target_map(target_map_path))
-    return RefreshSummary(vintage, len(stored), skipped, n_targets, time.perf_counter() - start,
-                          reused)
+    return RefreshSummary(vintage, len(stored), plan.skipped, n_targets,
+                          time.perf_counter() - start, reused)

@@ -41,11 +41,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import date
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -202,7 +203,8 @@ def _stage(engine: Engine, conn: sqlite3.Connection) -> Stage:
 
 def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
               report_path: Path | None = None, progress: bool = False,
-              today: date | None = None, on_step: StepHook | None = None) -> LoadResult:
+              today: date | None = None, on_step: StepHook | None = None,
+              before_commit: Callable[[Any, int], None] | None = None) -> LoadResult:
     """Validate a quarterly drop and load all of it in one transaction, or none of it.
 
     :param engine: the database (built by ``aidash init``).
@@ -216,6 +218,9 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
     :param on_step: called with a :class:`~etl.drops.steps.StepTiming` each time a step of
         :class:`~etl.drops.steps.Step` ends, from the thread that ran it (the staging
         thread's steps have ``in_thread`` set); for benchmarks.
+    :param before_commit: called with the load's own driver connection (which sees what the
+        load wrote) and its run id just before the commit, when there is one to make; what
+        it starts may run on while the commit does (:class:`etl.forecast_ahead.ForecastsAhead`).
     :returns: counts, per-file details and the run id.
     :raises DatabaseMissing: the database has no tables.
     :raises DropRejected: any problem; the report lists every one, nothing was loaded.
@@ -347,6 +352,8 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                 else:
                     conn.execute("UPDATE etl_runs SET finished_at = ? WHERE id = ?",
                                  (now_text(), result.run_id))
+                    if before_commit is not None and result.run_id is not None:
+                        before_commit(conn, result.run_id)
                     steps.show("Committing")
                     with steps.timed(Step.COMMIT):
                         conn.commit()
