@@ -260,6 +260,8 @@ def _dangling_revenue(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
         codes = frame["credit_code"]
         frame = frame.assign(credit_code=codes.cat.rename_categories(
             {codes.cat.categories[codes.cat.codes.iloc[0]]: code}))
+        # Its plan made again for the frame as written (every code looked up).
+        kwargs["plan"] = pg_direct.revenue_plan(frame)
         return real(conn, stage, frame, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pg_direct, "write_revenue", write)
@@ -323,8 +325,8 @@ def test_revenue_written_in_binary_holds_what_csv_writes(
     formats: list[bool] = []
     real = pg_direct.binary_revenue
 
-    def seen(conn: object, frame: pd.DataFrame) -> object:
-        texts = real(conn, frame)  # type: ignore[arg-type]
+    def seen(conn: object, frame: pd.DataFrame, **kwargs: object) -> object:
+        texts = real(conn, frame, **kwargs)  # type: ignore[arg-type]
         formats.append(texts is not None)
         return texts
 
@@ -334,11 +336,27 @@ def test_revenue_written_in_binary_holds_what_csv_writes(
     assert binary
     assert run is not None
     rollback(geo_engine, run)
-    monkeypatch.setattr(pg_direct, "binary_revenue", lambda conn, frame: formats.append(
+    monkeypatch.setattr(pg_direct, "binary_revenue", lambda conn, frame, **kwargs: formats.append(
         False))
     load_drop(geo_engine, GOOD / "2025Q1", today=TODAY)
     assert query(geo_engine, rows) == binary
     assert formats == [True, False]
+
+
+def test_a_revenue_plan_looks_up_only_the_codes_outside_the_drop_s_register(
+        backend: str) -> None:
+    frame = pd.DataFrame({
+        "period": pd.Categorical(["2025Q2", "2025Q1", "2025Q1", "2025Q2"]),
+        "credit_code": pd.Categorical(["91310000BBBBBBBBBB", "91310000CCCCCCCCCC",
+                                       "91310000AAAAAAAAAA", "91310000CCCCCCCCCC"]),
+        "provenance": pd.Categorical(["sample"] * 4),
+    })
+    plan = pg_direct.revenue_plan(frame, pa.array(["91310000AAAAAAAAAA", "91310000ZZZZZZZZZZ"]))
+    assert sorted(plan.lookup.to_pylist()) == ["91310000BBBBBBBBBB", "91310000CCCCCCCCCC"]
+    assert plan.rows is not None and plan.rows.tolist() == [2, 1, 0, 3]
+    assert plan.texts is not None and plan.texts["credit_code"][0].tolist() == [
+        b"91310000AAAAAAAAAA", b"91310000BBBBBBBBBB", b"91310000CCCCCCCCCC"]
+    assert len(pg_direct.revenue_plan(frame).lookup) == 3
 
 
 def test_only_fixed_width_categorical_text_is_laid_out_in_binary(backend: str) -> None:

@@ -192,7 +192,7 @@ def test_sorted_factorize_of_values_of_one_width_matches_pandas(seed: int) -> No
     texts = ["".join(rng.choice(alphabet, width)) for _ in range(400)]
     texts = [t for t in texts if len(t.encode()) == len(texts[0].encode())]
     values = pd.Series(texts + texts[:50], dtype="str")
-    assert convert._fixed_width(pa.array(values.array)) is not None
+    assert convert.fixed_width(pa.array(values.array)) is not None
     codes, uniques = sorted_factorize(values)
     want_codes, want_uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
     assert codes.tolist() == want_codes.tolist()
@@ -200,7 +200,7 @@ def test_sorted_factorize_of_values_of_one_width_matches_pandas(seed: int) -> No
     assert str(uniques.dtype) == "str"
     # One value of another width: Arrow's sort, the same result.
     longer = pd.Series([*values, texts[0] + "X"], dtype="str")
-    assert convert._fixed_width(pa.array(longer.array)) is None
+    assert convert.fixed_width(pa.array(longer.array)) is None
     codes, uniques = sorted_factorize(longer)
     want_codes, want_uniques = pd.factorize(longer, sort=True, use_na_sentinel=True)
     assert (codes.tolist(), uniques.tolist()) == (want_codes.tolist(), list(want_uniques))

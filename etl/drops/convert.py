@@ -117,7 +117,7 @@ def sorted_factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
                              or pa.types.is_large_string(array.type)):
         codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
         return np.asarray(codes, dtype=np.int64), pd.Index(uniques)
-    fixed = _fixed_width(array)
+    fixed = fixed_width(array)
     if fixed is not None:
         # Every value the same number of bytes (credit codes): sorted as numpy byte strings,
         # whose order is the bytes', which for UTF-8 is the code points'.
@@ -140,7 +140,7 @@ def sorted_factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes, pd.Index(ordered.filter(pa.array(first)).to_pandas())
 
 
-def _fixed_width(array: pa.Array) -> np.ndarray | None:
+def fixed_width(array: pa.Array) -> np.ndarray | None:
     """Arrow text whose values all have the same number of bytes (no missing value, no NUL
     byte, at most 64) as a numpy byte-string array over its buffer; None otherwise."""
     if array.null_count or not len(array):

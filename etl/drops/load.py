@@ -325,11 +325,15 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                            started=started, rows_read=rows_read, dry_run=dry_run)
                 # The parsed text is no longer needed (the validated frames hold the values).
                 _free_text(tables)
-                revenue_order = None
+                revenue_plan = None
                 if run is not None and valid.revenue is not None and len(valid.revenue):
                     # While the register is still being written in the thread (the statements
-                    # below wait for it), the order revenue will be written in.
-                    revenue_order = pg_direct.revenue_order(valid.revenue)
+                    # below wait for it): the order revenue will be written in, its text as
+                    # bytes, and the credit codes its register check is to look up (none of
+                    # the drop's register's, which is in the table before revenue).
+                    revenue_plan = pg_direct.revenue_plan(
+                        valid.revenue, pg_direct.codes_of(valid.enterprises)
+                        if valid.enterprises is not None else None)
                 if not dry_run:
                     # Another load may have committed these files between the first check
                     # and this write lock: check again under the lock.
@@ -343,7 +347,7 @@ def load_drop(engine: Engine, drop_dir: Path, *, dry_run: bool = False,
                                              start=start, dry_run=dry_run)
                 result = write_drop(conn, stage, background, valid, read, drop_name=drop_name,
                                     drop_label=drop_label, started=started, steps=steps,
-                                    run=run, direct=direct, revenue_order=revenue_order)
+                                    run=run, direct=direct, revenue_plan=revenue_plan)
                 result.dry_run = dry_run
                 result.seconds = time.perf_counter() - start
                 if dry_run:

@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from etl.drops import merge
+from etl.drops.convert import fixed_width
 from etl.drops.stage import (
     BATCH,
     ScratchTables,
@@ -79,6 +80,15 @@ def distinct_values(series: pd.Series) -> pa.Array:
     return values.drop_null()
 
 
+def not_in(values: pa.Array, known: pa.Array) -> pa.Array:
+    """The ``values`` that are not in ``known``."""
+    if not len(values) or not len(known):
+        return values
+    if values.type != known.type:
+        known = known.cast(values.type)
+    return values.filter(pc.invert(pc.is_in(values, value_set=known)))
+
+
 def check_values(conn: PgConnection, kind: str, column: str, values: pa.Array, *,
                  known: pa.Array | None = None) -> None:
     """Refuse a write whose ``column`` holds a value that its parent table does not (the
@@ -93,10 +103,8 @@ def check_values(conn: PgConnection, kind: str, column: str, values: pa.Array, *
         :func:`etl.drops.merge.check_references` does; nothing is written.
     """
     parent, key = next((p, k) for c, p, k in merge.REFERENCES[kind] if c == column)
-    if known is not None and len(values) and len(known):
-        if values.type != known.type:
-            known = known.cast(values.type)
-        values = values.filter(pc.invert(pc.is_in(values, value_set=known)))
+    if known is not None:
+        values = not_in(values, known)
     if not len(values):
         return
     row = conn.execute(
@@ -154,28 +162,27 @@ def _fixed_width_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None
     codes = series.cat.codes.to_numpy()
     if len(codes) and int(codes.min()) < 0:
         return None
+    categories = series.cat.categories
+    if not pd.api.types.is_string_dtype(categories.dtype):
+        return None
     try:
-        encoded = [c.encode() for c in series.cat.categories]
-    except AttributeError:  # not text
+        text = pa.array(categories.array if isinstance(categories.dtype, pd.StringDtype)
+                        else categories, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text
         return None
-    widths = {len(b) for b in encoded}
-    if len(widths) != 1 or 0 in widths:
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
         return None
-    return np.array(encoded, dtype=f"S{widths.pop()}"), codes
+    # Their bytes as they are, a numpy view (a million credit codes: no Python per value).
+    fixed = fixed_width(text)
+    return (fixed, codes) if fixed is not None else None
 
 
-def binary_revenue(conn: PgConnection, frame: pd.DataFrame
-                   ) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
-    """Whether revenue's rows can be written in PostgreSQL's binary COPY format, each row
-    of one width (laid out by numpy, no text for the server to parse: a quarter, a credit
-    code and a provenance of one width each, as a drop's usually are): the text columns'
-    bytes (:func:`_fixed_width_text`), or None (CSV)."""
-    types = dict(conn.execute(
-        """SELECT column_name, data_type FROM information_schema.columns
-           WHERE table_schema = current_schema() AND table_name = 'enterprise_revenue'"""
-    ).fetchall())
-    if types != _REVENUE_TYPES:
-        return None
+def revenue_texts(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """Revenue's text columns as fixed-width bytes (:func:`_fixed_width_text`: a quarter, a
+    credit code and a provenance of one width each, as a drop's usually are), for the binary
+    COPY; None if one is not."""
     texts = {}
     for column in ("period", "credit_code", "provenance"):
         text = _fixed_width_text(frame[column])
@@ -183,6 +190,22 @@ def binary_revenue(conn: PgConnection, frame: pd.DataFrame
             return None
         texts[column] = text
     return texts
+
+
+def binary_revenue(conn: PgConnection, frame: pd.DataFrame, *,
+                   texts: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+                   ) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """Whether revenue's rows can be written in PostgreSQL's binary COPY format, each row
+    of one width (laid out by numpy, no text for the server to parse): the text columns'
+    bytes (:func:`revenue_texts`, or ``texts`` if computed ahead), or None (CSV). The table
+    must have the columns' types the layout is for."""
+    types = dict(conn.execute(
+        """SELECT column_name, data_type FROM information_schema.columns
+           WHERE table_schema = current_schema() AND table_name = 'enterprise_revenue'"""
+    ).fetchall())
+    if types != _REVENUE_TYPES:
+        return None
+    return texts if texts is not None else revenue_texts(frame)
 
 
 def _binary_rows(frame: pd.DataFrame, texts: Mapping[str, tuple[np.ndarray, np.ndarray]],
@@ -300,41 +323,53 @@ def write_register(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame
     return _per_file(frame)
 
 
-class KeyOrder(NamedTuple):
-    """A frame's rows in key order, computed ahead (:func:`etl.drops.merge.key_order`: None
-    when they are in that order already)."""
+class RevenuePlan(NamedTuple):
+    """What :func:`write_revenue` needs of a frame besides the connection, computed ahead
+    (:func:`revenue_plan`), while the connection is busy with the register."""
 
+    # The rows in key order (:func:`etl.drops.merge.key_order`: None when they are already).
     rows: np.ndarray | None
+    # The text columns as fixed-width bytes for the binary COPY (:func:`revenue_texts`).
+    texts: dict[str, tuple[np.ndarray, np.ndarray]] | None
+    # The distinct credit codes to look up in the register: those the drop's own register
+    # (written or merged before revenue) does not hold (:func:`check_values`).
+    lookup: pa.Array
 
 
-def revenue_order(frame: pd.DataFrame) -> KeyOrder:
-    """The order :func:`write_revenue` writes ``frame`` in, computed ahead (a second at 8M
-    rows, while the connection has other work)."""
-    return KeyOrder(merge.key_order(frame, list(merge.REV_KEY)))
+def revenue_plan(frame: pd.DataFrame, register_codes: pa.Array | None = None) -> RevenuePlan:
+    """:class:`RevenuePlan` of ``frame`` (two seconds at 8M rows, done while the connection
+    has other work).
+
+    :param register_codes: the credit codes of the drop's register (:func:`codes_of`).
+    """
+    codes = distinct_values(frame["credit_code"])
+    if register_codes is not None:
+        codes = not_in(codes, register_codes)
+    return RevenuePlan(merge.key_order(frame, list(merge.REV_KEY)), revenue_texts(frame),
+                       codes)
 
 
 def write_revenue(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame, *,
                   run_id: int, steps: Steps | None = None,
                   on_batch: Callable[[int], None] | None = None,
-                  order: KeyOrder | None = None,
-                  register_codes: pa.Array | None = None) -> merge.Written:
+                  plan: RevenuePlan | None = None) -> merge.Written:
     """COPY the validated revenue straight into ``enterprise_revenue`` (call it only when
     no revenue of its quarters is stored, :func:`etl.drops.merge.revenue_stored`), in key
     order; the primary key and indexes rebuilt when the write at least doubles the table;
     every credit code checked against the register first (:func:`check_values`).
 
-    :param order: the rows' key order, if computed ahead (:func:`revenue_order`).
-    :param register_codes: the credit codes of the drop's register, every one in the
-        register already (written or merged before): only the others are looked up there.
+    :param plan: its order, text bytes and the codes to look up, if computed ahead
+        (:func:`revenue_plan`, given the codes of the drop's register, every one in the
+        register already: only the others are looked up there).
     :returns: the rows per drop file (every row new).
     :raises AidashError: a credit code not in the register (nothing is to be committed).
     """
     columns = {c: c for c in merge.REV_COLUMNS}
-    rows = (order if order is not None else revenue_order(frame)).rows
+    plan = plan if plan is not None else revenue_plan(frame)
+    rows = plan.rows
     written = _per_file(frame)
-    codes = distinct_values(frame["credit_code"])
     with conn.lock:
-        check_values(conn, "revenue", "credit_code", codes, known=register_codes)
+        check_values(conn, "revenue", "credit_code", plan.lookup)
         with indexes_rebuilt(conn, "enterprise_revenue", len(frame),  # type: ignore[arg-type]
                              primary_key=True, steps=steps):
             def batches() -> Iterator[pa.RecordBatch]:
@@ -344,7 +379,7 @@ def write_revenue(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame,
                                                      names=[*b.schema.names, "etl_run_id"])
 
             names = [*merge.REV_COLUMNS, "etl_run_id"]
-            texts = binary_revenue(conn, frame)
+            texts = binary_revenue(conn, frame, texts=plan.texts)
             if texts is not None:
                 conn.copy_csv("enterprise_revenue", names,
                               _binary_rows(frame, texts, rows, run_id, stage, on_batch),

@@ -34,7 +34,7 @@ from etl.drops.steps import Step, Steps
 from etl.drops.validate import ValidDrop
 
 if TYPE_CHECKING:
-    from etl.drops.pg_direct import KeyOrder
+    from etl.drops.pg_direct import RevenuePlan
 
 # source.json's provenance values that make a drop's rows sample data.
 SAMPLE_PROVENANCES = ("sample", "样例", "样本")
@@ -69,7 +69,7 @@ def begin_run(conn: sqlite3.Connection, read: ReadResult, *, drop_name: str, dro
 def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                valid: ValidDrop, read: ReadResult, *, drop_name: str, drop_label: str,
                started: str, steps: Steps, run: RunRows | None = None,
-               direct: bool = False, revenue_order: KeyOrder | None = None) -> LoadResult:
+               direct: bool = False, revenue_plan: RevenuePlan | None = None) -> LoadResult:
     """Every write of a valid drop, inside the open transaction.
 
     :param background: the staging thread (the register may be in the stage already, or,
@@ -78,8 +78,8 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     :param run: the run row, if inserted already (its data period is set here).
     :param direct: on PostgreSQL, a load (not a dry run): revenue of quarters that hold none
         yet is COPY-ed straight into its table (``etl.drops.pg_direct``) instead of staged.
-    :param revenue_order: the order it is written in, if computed already (else computed in
-        the thread while the register is merged).
+    :param revenue_plan: how it is written (``etl.drops.pg_direct.revenue_plan``), if
+        computed already (else computed in the thread while the register is merged).
     :returns: the counts; the run row is left ``succeeded`` (or ``noop``) but not finished.
     """
     default_provenance = drop_provenance(read)
@@ -110,10 +110,14 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     if direct and valid.revenue is not None and len(valid.revenue) and not merge.revenue_stored(
             conn, valid.revenue_periods):
         rev_direct = valid.revenue  # written after the register's merge
-        if revenue_order is None:
+        if revenue_plan is None:
             from etl.drops import pg_direct
 
-            background.run("revenue order", Step.MERGE, pg_direct.revenue_order, rev_direct)
+            # The drop's register is in the table before revenue is written: its credit
+            # codes need not be looked up there.
+            background.run("revenue plan", Step.MERGE, pg_direct.revenue_plan, rev_direct,
+                           pg_direct.codes_of(valid.enterprises)
+                           if valid.enterprises is not None else None)
     written_register = False
     if isinstance(early, merge.Written):
         per_table.update(early.inserted())
@@ -137,13 +141,6 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     # (page cache, sorts, index builds) needs the memory.
     revenue = (valid.revenue[list(derive.REVENUE_COLUMNS)]
                if valid.revenue is not None else None)
-    # Revenue COPY-ed straight in: the credit codes its register check need not look up (the
-    # drop's register is in the table before revenue is written).
-    register_codes = None
-    if rev_direct is not None and valid.enterprises is not None:
-        from etl.drops import pg_direct
-
-        register_codes = pg_direct.codes_of(valid.enterprises)
     valid.enterprises = valid.revenue = valid.observations = None
     rev_spec = specs.pop("revenue", None)
     del specs
@@ -254,9 +251,8 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
             per_table.update(pg_direct.write_revenue(
                 conn, stage, rev_direct, run_id=run_id, steps=steps,  # type: ignore[arg-type]
                 on_batch=steps.advance,
-                order=revenue_order or background.result("revenue order"),
-                register_codes=register_codes).inserted())
-        del rev_direct, register_codes
+                plan=revenue_plan or background.result("revenue plan")).inserted())
+        del rev_direct
     elif rev_staged is not None:
         staged["revenue"] = rev_staged
         stage.attach("revenue")
