@@ -18,8 +18,9 @@ facts, sample drops and forecasts):
 3. **refresh, 5 % revised**: the same, with every 20th firm's register row changed and its last
    quarter's revenue restated (:func:`benchmarks.path_drops.write_revised_quarter`).
 
-Each load is ``etl.drops.load_drop`` followed by ``etl.forecasts.refresh_forecasts`` (what
-``aidash etl load`` runs), in a child process whose peak memory is the higher of its
+Each load is ``etl.drops.load_drop`` followed by ``etl.forecasts.refresh_forecasts`` as
+``aidash etl load`` runs them (the forecasts fitted while the load commits:
+``etl.forecast_ahead``), in a child process whose peak memory is the higher of its
 ``ru_maxrss`` and its RSS plus that of the processes it starts (the loader reads committed
 rows in one), sampled every 0.1 s; the median of ``--runs`` runs. Each path's bound is the same drop's rows, already in memory as
 tuples, inserted with sqlite3 ``executemany`` into plain tables in one transaction (the scale
@@ -197,7 +198,10 @@ quarters already hold the bundled sample revenue); the quarterly refresh onto th
 database (the register resent unchanged, every firm's revenue for the next quarter); and the
 same refresh with every 20th firm revised (one more employee in the register, its last
 quarter's revenue restated). Each is `etl.drops.load_drop` + `etl.forecasts.refresh_forecasts`
-(what `aidash etl load` runs) in a child process, the median of three runs; its bound is the
+as `aidash etl load` runs them (the series read on the load's connection just before its
+commit and fitted in a thread while it commits, `etl/forecast_ahead.py`: "load" includes the
+fitting that overlaps the commit, "forecasts" is the rest of it and the storing) in a child
+process, the median of three runs; its bound is the
 same drop's rows inserted with sqlite3 `executemany` into plain tables in one transaction, the
 median of three runs in the same benchmark. Peak RSS is the higher of the load process's
 `ru_maxrss` and, sampled every 0.1 s, its RSS plus that of the processes it starts (the loader
