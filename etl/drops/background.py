@@ -104,6 +104,8 @@ class Background:
         self.stage = stage
         self.steps = steps
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aidash-stage")
+        # A second worker, started on first use (:meth:`run_aside`).
+        self.aside: ThreadPoolExecutor | None = None
         self.pending: dict[str, Future[Any]] = {}
 
     def __enter__(self) -> Self:
@@ -112,6 +114,8 @@ class Background:
     def __exit__(self, *exc: object) -> None:
         self.cancel()
         self.pool.shutdown(wait=True)
+        if self.aside is not None:
+            self.aside.shutdown(wait=True)
 
     def cancel(self) -> None:
         """Make the task writing now stop at its next batch (the load will not use it)."""
@@ -138,6 +142,13 @@ class Background:
         """Start ``fn(*args)``, timed as ``step``; :meth:`result` of ``key`` returns what it
         returns."""
         self.pending[key] = self.pool.submit(self._timed, step, fn, *args)
+
+    def run_aside(self, key: str, step: Step, fn: Callable[..., Any], *args: Any) -> None:
+        """:meth:`run`, in a second worker thread: for a task that should not wait behind
+        the first's queue."""
+        if self.aside is None:
+            self.aside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aidash-aside")
+        self.pending[key] = self.aside.submit(self._timed, step, fn, *args)
 
     def _timed(self, step: Step, fn: Callable[..., Any], *args: Any) -> Any:
         with self.steps.timed(step, in_thread=True):

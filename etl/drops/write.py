@@ -106,6 +106,11 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     # A register resent mostly unchanged: the aggregates' view of the register it leaves is
     # being made in the thread (:func:`early_register`), perhaps still.
     register_pending = background.started("register")
+    # It will be made (see early_register) when the comparison left most of the register out
+    # of the stage and classified the rest.
+    early_expected = (register_pending and isinstance(early, merge.Staged) and early.classified
+                      and valid.enterprises is not None
+                      and 2 * early.left_out >= len(valid.enterprises))
     rev_direct = None
     if direct and valid.revenue is not None and len(valid.revenue) and not merge.revenue_stored(
             conn, valid.revenue_periods):
@@ -147,6 +152,7 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     if rev_direct is not None:
         rev_spec = None
     rev_put = rev_spec is not None
+    register_later = False
     # Revenue is staged in the background while this thread merges the register and
     # rebuilds its indexes.
     steps.show("Merging the register" + (", staging revenue" if rev_spec else ""),
@@ -154,25 +160,28 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
     database = before_load.database_file(conn)
     stored_quarters = (merge.stored_periods(conn, valid.revenue_periods)
                        if database is not None and revenue is not None else [])
-    rev_here = None
     if rev_spec is not None:
         frame, columns, keys = rev_spec
         with steps.timed(Step.MERGE):
             frame["_cmp"] = merge.may_be_stored(conn, frame, valid.revenue_periods)
         if register_pending and stored_quarters:
             # The thread is still making the register's view, and will then read and sum a
-            # revised quarter's rows: revenue is staged here meanwhile rather than queued
-            # behind that work.
-            with steps.timed(Step.STAGE):
-                rev_here = stage_frame(stage, "revenue", frame, {**columns, "_cmp": "cmp"},
-                                       keys, on_batch=steps.advance)
+            # revised quarter's rows: revenue is staged by a second worker meanwhile, rather
+            # than queued behind that work, while this thread merges the register.
+            background.run_aside("revenue", Step.STAGE, stage_frame, stage, "revenue", frame,
+                                 {**columns, "_cmp": "cmp"}, keys, steps.advance)
+            # The register's merge does not need the early register: it is taken after.
+            # (Not when revenue is queued behind it in the thread: the register's merge
+            # would then only take cores from the work revenue waits for.)
+            register_later = early_expected
         else:
             background.put("revenue", frame, {**columns, "_cmp": "cmp"}, keys,
                            on_batch=steps.advance)
         del frame
     del rev_spec
-    register = background.result("register")  # the early register, None unless made
-    made_early = register is not None
+    # The early register, None unless made (or until taken below).
+    register = None if register_later else background.result("register")
+    made_early = register_later or register is not None
     if (not made_early and not direct and resent is not None
             and (valid.revenue_periods or count_periods)):
         # A register resent whole: once merged, the table may hold exactly its values (checked
@@ -205,6 +214,9 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
                            max(CASE WHEN action = 'changed' THEN 1 ELSE 0 END) AS changed,
                            max(CASE WHEN action = 'new' THEN 1 ELSE 0 END) AS new
                     FROM temp.obs_chg GROUP BY t, row) AS per_row GROUP BY t"""))
+    if register_later:
+        register = background.result("register")
+        made_early = register is not None
     count_periods += valid.revenue_periods
     if (rev_direct is not None and revenue is not None and resent is not None
             and conn.execute("SELECT count(*) FROM enterprises").fetchone()[0] == len(resent)):
@@ -236,7 +248,7 @@ def write_drop(conn: sqlite3.Connection, stage: Stage, background: Background,
         with steps.timed(Step.AGGREGATE):
             drop_sums = derive.aggregate_rows(register, revenue, valid.revenue_periods,
                                               count_periods)
-    rev_staged = rev_here if rev_here is not None else background.result("revenue")
+    rev_staged = background.result("revenue")
     if rev_direct is not None:
         from etl.drops import pg_direct
 
