@@ -4,7 +4,9 @@ Each validated frame (register, revenue, zone metrics) goes into its own table o
 :class:`~etl.drops.stage.Stage`, in the order it will be merged in (:func:`stage_frame`).
 :class:`Background` does that (and sums the aggregates) in one worker thread while the main
 thread validates and merges: the staging is mostly Python, Arrow and numpy, the merges SQLite
-(which releases the GIL), so on two cores they overlap.
+(which releases the GIL), so on two cores they overlap. A task that should not wait behind
+that worker's queue (a revised quarter's revenue, while the worker still makes the register's
+view) runs in a second one (:meth:`Background.run_aside`).
 """
 
 from __future__ import annotations
@@ -92,8 +94,8 @@ def stage_changed(stage: Stage, kind: str, frame: pd.DataFrame, columns: dict[st
 
 class Background:
     """Stages tables (and sums the aggregates) in one worker thread while the loader goes on
-    (validating, merging). Tasks run one after the other, in the order submitted; each is
-    timed as a step run in the thread.
+    (validating, merging). Tasks run one after the other, in the order submitted (those of
+    :meth:`run_aside` in a second thread); each is timed as a step run in a thread.
 
     Use as a context manager around everything that might wait for a table: on leaving the
     block, a staging still running is no longer needed (the load failed, was rejected or
