@@ -83,3 +83,14 @@ def dump(engine: Engine, tables: tuple[str, ...]) -> dict[str, list[tuple]]:
     with connect(engine) as conn:
         return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
                 for t in tables}
+
+
+def stored_forecasts(engine: Engine, vintage: int) -> list[tuple]:
+    """Every stored forecast of ``vintage``, point by point: its series, input digest, model,
+    method note, backtest and provenance, then the point's period and values."""
+    return query(engine,
+                 "SELECT fr.series_key, fr.input_digest, fr.model, fr.method_note, "
+                 "fr.backtest_mase, fr.backtest_cov80, fr.backtest_cov95, fr.provenance, "
+                 "fp.period, fp.period_end, fp.mean, fp.lo_80, fp.hi_80, fp.lo_95, fp.hi_95 "
+                 "FROM forecast_runs fr JOIN forecast_points fp ON fp.forecast_id = fr.id "
+                 "WHERE fr.vintage_run_id = ? ORDER BY fr.series_key, fp.period", vintage)

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
+from backends import stored_forecasts
 from fixtures.make_fixtures import GOOD, TODAY
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -41,17 +42,6 @@ def _history(engine: Engine) -> None:
                 "'actual', 'derived', 900, 1)"),
                 [{"t": scope_type, "s": scope_id, "p": str(q), "e": q.end_time.date(),
                   "v": float(v)} for q, v in zip(quarters, values, strict=True)])
-
-
-def _stored(engine: Engine, vintage: int) -> list[tuple]:
-    """Every stored forecast of ``vintage``: its series, model, backtest and points."""
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(
-            "SELECT fr.series_key, fr.input_digest, fr.model, fr.method_note, "
-            "fr.backtest_mase, fr.backtest_cov80, fr.backtest_cov95, fr.provenance, "
-            "fp.period, fp.mean, fp.lo_80, fp.hi_80, fp.lo_95, fp.hi_95 "
-            "FROM forecast_runs fr JOIN forecast_points fp ON fp.forecast_id = fr.id "
-            "WHERE fr.vintage_run_id = :v ORDER BY fr.series_key, fp.period"), {"v": vintage})]
 
 
 def _fits_by_thread(monkeypatch: pytest.MonkeyPatch, *, fail_ahead: bool = False) -> list[str]:
@@ -89,13 +79,13 @@ def test_fits_made_while_the_load_commits_are_those_the_refresh_would_make(
     # some series, so there were fits to make.
     assert fitted_ahead > 0 and set(threads) == {AHEAD_THREAD}
     assert summary.series - summary.reused == fitted_ahead
-    stored = _stored(base, run_id)
+    stored = stored_forecasts(base, run_id)
     # The same vintage refreshed the usual way, every series fitted afresh (no carrying
     # over): the same forecasts, so the thread saw what the commit made current.
     monkeypatch.setattr(etl.forecasts, "stored_fits_from", lambda query, digests: {})
     again = refresh_forecasts(base, vintage_run_id=run_id)
     assert again.series == summary.series and again.reused == 0
-    assert _stored(base, run_id) == stored
+    assert stored_forecasts(base, run_id) == stored
 
 
 def test_a_plan_is_used_only_for_the_run_it_was_read_for(base: Engine) -> None:
@@ -115,7 +105,7 @@ def test_a_fit_that_fails_ahead_is_made_again_by_the_refresh(
     made_here = [t for t in threads if t != AHEAD_THREAD]
     assert threads[0] == AHEAD_THREAD
     assert len(made_here) == summary.series - summary.reused > 0
-    assert len(_stored(base, run_id)) > 0
+    assert len(stored_forecasts(base, run_id)) > 0
 
 
 def test_a_dry_run_does_not_call_the_hook(base: Engine) -> None:

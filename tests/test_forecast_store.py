@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from backends import stored_forecasts
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -134,15 +135,6 @@ def test_a_series_is_fitted_on_one_provenance(engine: Engine) -> None:
 # ------------------------------------------------------------- forecasts carried over
 
 
-def _points(engine: Engine, vintage: int) -> list[tuple]:
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(
-            "SELECT fp.period, fp.period_end, fp.mean, fp.lo_80, fp.hi_80, fp.lo_95, fp.hi_95, "
-            "fr.model, fr.method_note, fr.backtest_mase, fr.backtest_cov80, fr.backtest_cov95 "
-            "FROM forecast_points fp JOIN forecast_runs fr ON fr.id = fp.forecast_id "
-            "WHERE fr.vintage_run_id = :v ORDER BY fp.period"), {"v": vintage})]
-
-
 def _count_fits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the last period of every series the engine is asked to fit."""
     import etl.forecasts
@@ -168,7 +160,7 @@ def test_an_unchanged_series_is_carried_over_not_refitted(
     fitted = _count_fits(monkeypatch)
     second = refresh_forecasts(engine)
     assert (first.reused, second.reused, second.series, fitted) == (0, 1, 1, [])
-    assert _points(engine, 2) == _points(engine, 1)
+    assert stored_forecasts(engine, 2) == stored_forecasts(engine, 1)
     with engine.connect() as conn:
         targets = conn.execute(text(
             "SELECT fr.vintage_run_id, tp.probability FROM target_probabilities tp "
@@ -189,7 +181,7 @@ def test_a_changed_series_is_fitted_again(engine: Engine, monkeypatch: pytest.Mo
     fitted = _count_fits(monkeypatch)
     summary = refresh_forecasts(engine)
     assert (summary.reused, fitted) == (0, ["2025Q2"])
-    assert _points(engine, 2) != _points(engine, 1)
+    assert stored_forecasts(engine, 2) != stored_forecasts(engine, 1)
 
 
 def test_the_input_digest_changes_with_anything_a_fit_depends_on(
