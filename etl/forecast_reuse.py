@@ -92,13 +92,9 @@ def _in_list(name: str, values: list[Any]) -> tuple[str, dict[str, Any]]:
     return "(" + ", ".join(f":{p}" for p in params) + ")", params
 
 
-def stored_fits(conn: Connection, digests: list[str]) -> dict[str, StoredFit]:
-    """The newest stored forecast of each of ``digests`` that has one (two queries)."""
-    return stored_fits_from(sa_query(conn), digests)
-
-
 def stored_fits_from(query: Query, digests: list[str]) -> dict[str, StoredFit]:
-    """:func:`stored_fits` through ``query``."""
+    """The newest stored forecast of each of ``digests`` that has one (two queries, through
+    ``query``: :func:`sa_query` or :func:`dbapi_query`)."""
     if not digests:
         return {}
     in_digests, params = _in_list("d", digests)

@@ -86,20 +86,16 @@ def latest_run_id(conn: Connection) -> int | None:
     )).scalar()
 
 
-def load_series(conn: Connection) -> dict[str, tuple[pd.Series, str]]:
-    """Every forecastable series: key → (values on a PeriodIndex, provenance of the forecast).
+def series_from(query: Query) -> dict[str, tuple[pd.Series, str]]:
+    """Every forecastable series, read through ``query`` (:func:`etl.forecast_reuse.sa_query`,
+    or :func:`etl.forecast_reuse.dbapi_query` on a load's own connection): key → (values on a
+    PeriodIndex, provenance of the forecast).
 
     Sample aggregates come from ``current_observations``; reported figures from
     ``series_of_record`` so that conflicting sources are not mixed into one line. Points of
     different provenance are never fitted together: a key that has sample points is fitted on
     those alone (see :func:`_fitted_provenance`).
     """
-    return series_from(sa_query(conn))
-
-
-def series_from(query: Query) -> dict[str, tuple[pd.Series, str]]:
-    """:func:`load_series` through ``query`` (:func:`etl.forecast_reuse.sa_query`, or
-    :func:`etl.forecast_reuse.dbapi_query` on a load's own connection)."""
     rows = []
     for source, provenances in (("current_observations", ("sample", "derived")),
                                 ("series_of_record", ("reported",))):

@@ -112,7 +112,8 @@ def test_a_series_is_fitted_on_one_provenance(engine: Engine) -> None:
     """A reported figure that shares a sample series' key (same metric, scope, basis and a
     quarter of it) is not spliced into the fitted series: neither over a sample quarter nor in a
     quarter the sample lacks."""
-    from etl.forecasts import load_series
+    from etl.forecast_reuse import sa_query
+    from etl.forecasts import series_from
 
     _seed(engine, target_value=1.0)
     with engine.begin() as conn:
@@ -126,7 +127,8 @@ def test_a_series_is_fitted_on_one_provenance(engine: Engine) -> None:
         sample = pd.read_sql_query(text(
             "SELECT period, value FROM observations WHERE provenance = 'sample' "
             "AND metric = 'enterprise_revenue' ORDER BY period"), conn)
-        y, provenance = load_series(conn)["enterprise_revenue|city|310000|quarterly|Q"]
+        y, provenance = series_from(sa_query(conn))[
+            "enterprise_revenue|city|310000|quarterly|Q"]
     assert provenance == "sample"
     assert [str(p) for p in y.index] == sample["period"].tolist()
     assert y.to_numpy().tolist() == sample["value"].tolist()

@@ -379,7 +379,9 @@ def write_revenue(conn: PgConnection, stage: ScratchTables, frame: pd.DataFrame,
                                                      names=[*b.schema.names, "etl_run_id"])
 
             names = [*merge.REV_COLUMNS, "etl_run_id"]
-            texts = binary_revenue(conn, frame, texts=plan.texts)
+            # Text of one width known ahead, or not (then CSV, without looking again).
+            texts = (binary_revenue(conn, frame, texts=plan.texts)
+                     if plan.texts is not None else None)
             if texts is not None:
                 conn.copy_csv("enterprise_revenue", names,
                               _binary_rows(frame, texts, rows, run_id, stage, on_batch),
